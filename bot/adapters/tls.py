@@ -1,0 +1,24 @@
+"""Which certificate authorities outbound HTTPS trusts.
+
+Corporate networks often inspect TLS with their own CA. The standard ``SSL_CERT_FILE`` /
+``REQUESTS_CA_BUNDLE`` variables (read once into ``Settings.ca_bundle``) name that bundle; every
+client the bot builds (httpx for Graph and Slack files, requests inside MSAL, slack_sdk) is given
+the same trust through these helpers.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+
+def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """An SSL context trusting ``ca_bundle`` when set, else the system's default CAs."""
+    if ca_bundle is not None:
+        return ssl.create_default_context(cafile=str(ca_bundle))
+    return ssl.create_default_context()
+
+
+def requests_verify(ca_bundle: Path | None) -> bool | str:
+    """The ``verify`` value for a requests session (MSAL's HTTP client)."""
+    return str(ca_bundle) if ca_bundle is not None else True

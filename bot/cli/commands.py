@@ -1,0 +1,7 @@
+"""The list of subcommand modules, in the order ``apns-bot --help`` shows them."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+MODULES: list[ModuleType] = []

@@ -1,0 +1,416 @@
+"""Settings, built from a mapping (the process environment at the entry point, a dict in tests).
+
+Nothing here reads ``os.environ`` or ``.env``: the composition root (``bot.cli``) does that once and
+passes the mapping in. Every problem is collected and raised together as one ``ConfigError``, so a
+user fixes their ``.env`` in one go.
+
+The Microsoft side is described per tenant (``TenantSettings``); with the environment alone there is
+exactly one tenant, named ``default``. Everything that talks to Graph or stores state takes a
+``TenantSettings`` (or its ``name``), so serving several tenants is a matter of building more of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import ConfigError
+
+DEFAULT_TENANT = "default"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DB_PATH = "data/apns-bot.sqlite3"
+DEFAULT_REMIND_DAYS = (60, 30, 14, 7, 3, 1)
+
+Cloud = Literal["global", "usgov", "usgov-dod", "china"]
+
+
+@dataclass(frozen=True)
+class CloudEndpoints:
+    authority_host: str
+    graph_root: str
+
+
+CLOUDS: dict[str, CloudEndpoints] = {
+    "global": CloudEndpoints("login.microsoftonline.com", "https://graph.microsoft.com"),
+    "usgov": CloudEndpoints("login.microsoftonline.us", "https://graph.microsoft.us"),
+    "usgov-dod": CloudEndpoints("login.microsoftonline.us", "https://dod-graph.microsoft.us"),
+    "china": CloudEndpoints("login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
+}
+KNOWN_AUTHORITY_HOSTS = frozenset(c.authority_host for c in CLOUDS.values())
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str`` (so never in a log line)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    bot_token: Secret
+    app_token: Secret | None
+    signing_secret: Secret | None
+    api_url: str = DEFAULT_SLACK_API_URL
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    """One Intune tenant: how to reach its Graph, where to talk about it, who approves."""
+
+    name: str
+    tenant_id: str
+    client_id: str
+    channel: str
+    approvers: tuple[str, ...] = ()
+    client_secret: Secret | None = None
+    client_certificate_path: Path | None = None
+    cloud: str = "global"
+    authority_host: str = CLOUDS["global"].authority_host
+    graph_url: str = CLOUDS["global"].graph_root + "/beta"
+    display_name: str = ""
+    remind_days: tuple[int, ...] = DEFAULT_REMIND_DAYS
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    @property
+    def authority(self) -> str:
+        return f"https://{self.authority_host}/{self.tenant_id}"
+
+    @property
+    def authority_is_known(self) -> bool:
+        """False for overrides (sovereign proxies, tests): MSAL must skip instance discovery."""
+        return self.authority_host in KNOWN_AUTHORITY_HOSTS
+
+    @property
+    def graph_root(self) -> str:
+        """Scheme and host of the Graph URL, e.g. ``https://graph.microsoft.com``."""
+        match = re.match(r"^(https?://[^/]+)", self.graph_url)
+        return match.group(1) if match else self.graph_url
+
+    @property
+    def app_scope(self) -> str:
+        return f"{self.graph_root}/.default"
+
+    @property
+    def approver_users(self) -> tuple[str, ...]:
+        return tuple(a for a in self.approvers if a.startswith(("U", "W")))
+
+    @property
+    def approver_groups(self) -> tuple[str, ...]:
+        return tuple(a for a in self.approvers if a.startswith("S"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack: SlackSettings | None
+    tenants: Mapping[str, TenantSettings]
+    db_path: Path = Path(DEFAULT_DB_PATH)
+    ca_bundle: Path | None = None
+    apple_ca_dir: Path | None = None
+    required_approvals: int = 1
+    approval_ttl_hours: int = 24
+    check_time: time = time(9, 0)
+    timezone: str = "UTC"
+    log_level: str = "INFO"
+
+    @property
+    def default_tenant(self) -> TenantSettings:
+        return next(iter(self.tenants.values()))
+
+    def tenant(self, name: str | None = None) -> TenantSettings:
+        if name is None:
+            return self.default_tenant
+        return self.tenants[name]
+
+    def tenant_for_channel(self, channel_id: str) -> TenantSettings | None:
+        for tenant in self.tenants.values():
+            if tenant.channel == channel_id:
+                return tenant
+        return None
+
+
+# --- parsing helpers: each returns a value and appends to `problems` on failure ------------------
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_TENANT_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_APPROVER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def get(self, key: str) -> str | None:
+        value = self.env.get(key)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def required(self, key: str, hint: str) -> str | None:
+        value = self.get(key)
+        if value is None:
+            self.problems.append(f"{key} is missing: {hint}")
+        return value
+
+    def problem(self, text: str) -> None:
+        self.problems.append(text)
+
+    def integer(self, key: str, default: int, lo: int, hi: int) -> int:
+        raw = self.get(key)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problem(f"{key}={raw!r} is not a whole number (expected {lo}..{hi}).")
+            return default
+        if not lo <= value <= hi:
+            self.problem(f"{key}={value} is out of range (expected {lo}..{hi}).")
+            return default
+        return value
+
+    def path(self, key: str, *, must_exist: bool, is_dir: bool = False) -> Path | None:
+        raw = self.get(key)
+        if raw is None:
+            return None
+        path = Path(raw).expanduser()
+        if must_exist and not path.exists():
+            self.problem(f"{key}={raw} does not exist.")
+            return None
+        if must_exist and is_dir and not path.is_dir():
+            self.problem(f"{key}={raw} is not a directory.")
+            return None
+        return path
+
+
+def parse_remind_days(raw: str | None, problems: list[str], key: str) -> tuple[int, ...]:
+    if raw is None:
+        return DEFAULT_REMIND_DAYS
+    try:
+        days = sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True)
+    except ValueError:
+        problems.append(f"{key}={raw!r} must be a comma-separated list of days, e.g. 60,30,14,7,3,1.")
+        return DEFAULT_REMIND_DAYS
+    if not days or any(d < 1 or d > 365 for d in days):
+        problems.append(f"{key}={raw!r}: every day must be between 1 and 365.")
+        return DEFAULT_REMIND_DAYS
+    return tuple(days)
+
+
+def parse_approvers(raw: str | list[str] | None, problems: list[str], key: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else [str(x) for x in raw]
+    approvers = tuple(a.strip() for a in items if a.strip())
+    bad = [a for a in approvers if not _APPROVER.match(a)]
+    if bad:
+        problems.append(
+            f"{key} has {', '.join(repr(b) for b in bad)}: use Slack user ids (U…/W…) or user-group "
+            "ids (S…), separated by commas. Find them in a profile's ⋮ menu → Copy member ID."
+        )
+    return tuple(a for a in approvers if _APPROVER.match(a))
+
+
+def _slack_settings(r: _Reader) -> SlackSettings | None:
+    bot_token = r.required(
+        "SLACK_BOT_TOKEN",
+        "the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page.",
+    )
+    if bot_token and not bot_token.startswith("xoxb-"):
+        r.problem("SLACK_BOT_TOKEN must be a bot token starting with xoxb-.")
+    app_token = r.get("SLACK_APP_TOKEN")
+    signing_secret = r.get("SLACK_SIGNING_SECRET")
+    if app_token and not app_token.startswith("xapp-"):
+        r.problem(
+            "SLACK_APP_TOKEN must be an app-level token starting with xapp- (scope connections:write)."
+        )
+    if not app_token and not signing_secret:
+        r.problem(
+            "Set SLACK_APP_TOKEN (Socket Mode, no public URL needed: an app-level token xapp-… with "
+            "connections:write) or SLACK_SIGNING_SECRET (HTTP mode: Basic Information → Signing Secret)."
+        )
+    api_url = r.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    if not api_url.startswith(("https://", "http://")):
+        r.problem(f"SLACK_API_URL={api_url!r} must be an http(s) URL.")
+    if not api_url.endswith("/"):
+        api_url += "/"  # WebClient joins method names onto the base URL
+    if bot_token is None:
+        return None
+    return SlackSettings(
+        bot_token=Secret(bot_token),
+        app_token=Secret(app_token) if app_token else None,
+        signing_secret=Secret(signing_secret) if signing_secret else None,
+        api_url=api_url,
+    )
+
+
+def resolve_cloud(
+    cloud: str, authority_host: str | None, graph_url: str | None, problems: list[str], where: str
+) -> tuple[str, str]:
+    """Return (authority_host, graph_url) for a cloud name with optional overrides."""
+    endpoints = CLOUDS.get(cloud)
+    if endpoints is None:
+        problems.append(f"{where}cloud {cloud!r} is unknown: use one of {', '.join(CLOUDS)}.")
+        endpoints = CLOUDS["global"]
+    host = endpoints.authority_host
+    if authority_host:
+        host = re.sub(r"^https?://", "", authority_host).rstrip("/")
+        if not _HOST.match(host):
+            problems.append(f"{where}authority host {authority_host!r} must be a host name.")
+    url = (graph_url or endpoints.graph_root + "/beta").rstrip("/")
+    if not url.startswith("https://"):
+        problems.append(f"{where}Graph URL {url!r} must start with https://.")
+    return host, url
+
+
+def check_tenant_id(value: str | None, problems: list[str], key: str) -> None:
+    if value and not (_GUID.match(value) or _TENANT_DOMAIN.match(value)):
+        problems.append(
+            f"{key}={value!r} must be the directory (tenant) id, a GUID from Entra ID → Overview, "
+            "or the tenant's primary domain."
+        )
+
+
+def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
+    tenant_id = r.required(
+        "AZURE_TENANT_ID", "the Directory (tenant) ID from your Entra app registration's Overview."
+    )
+    check_tenant_id(tenant_id, r.problems, "AZURE_TENANT_ID")
+    client_id = r.required(
+        "AZURE_CLIENT_ID", "the Application (client) ID from your Entra app registration's Overview."
+    )
+    if client_id and not _GUID.match(client_id):
+        r.problem(f"AZURE_CLIENT_ID={client_id!r} must be a GUID (Application (client) ID).")
+    secret = r.get("AZURE_CLIENT_SECRET")
+    cert_path = r.path("AZURE_CLIENT_CERTIFICATE_PATH", must_exist=True)
+    if secret is None and r.get("AZURE_CLIENT_CERTIFICATE_PATH") is None:
+        r.problem(
+            "Set AZURE_CLIENT_SECRET (Certificates & secrets → New client secret: the Value, not the "
+            "Secret ID) or AZURE_CLIENT_CERTIFICATE_PATH (a PEM file holding the certificate and its "
+            "private key)."
+        )
+    cloud = (r.get("AZURE_CLOUD") or "global").lower()
+    host, graph_url = resolve_cloud(
+        cloud, r.get("AZURE_AUTHORITY_HOST"), r.get("GRAPH_URL"), r.problems, "AZURE_CLOUD: "
+    )
+    channel = r.get("APNS_CHANNEL")
+    if need_slack and channel is None:
+        r.problem(
+            "APNS_CHANNEL is missing: the id (C…) of the channel for approvals and notices "
+            "(channel details → About → Channel ID); invite the bot there."
+        )
+    if channel and not _CHANNEL.match(channel):
+        r.problem(f"APNS_CHANNEL={channel!r} must be a channel id such as C0123ABCD, not a name.")
+    approvers = parse_approvers(r.get("APNS_APPROVERS"), r.problems, "APNS_APPROVERS")
+    if need_slack and not approvers and r.get("APNS_APPROVERS") is None:
+        r.problem(
+            "APNS_APPROVERS is missing: comma-separated Slack user ids (U…) and/or user-group ids "
+            "(S…) of the team leads who approve renewals."
+        )
+    remind_days = parse_remind_days(r.get("APNS_REMIND_DAYS"), r.problems, "APNS_REMIND_DAYS")
+    if tenant_id is None or client_id is None:
+        return None
+    return TenantSettings(
+        name=DEFAULT_TENANT,
+        tenant_id=tenant_id,
+        client_id=client_id,
+        channel=channel or "",
+        approvers=approvers,
+        client_secret=Secret(secret) if secret else None,
+        client_certificate_path=cert_path,
+        cloud=cloud,
+        authority_host=host,
+        graph_url=graph_url,
+        remind_days=remind_days,
+    )
+
+
+def load_settings(
+    env: Mapping[str, str], *, need_slack: bool = True, need_graph: bool = True
+) -> Settings:
+    """Build ``Settings`` from ``env``; raise one ``ConfigError`` listing every problem.
+
+    ``need_slack=False`` lets CLI commands that only talk to Graph (``status``, ``check``) run
+    without Slack credentials; ``need_graph=False`` does the same for offline commands.
+    """
+    r = _Reader(env)
+    slack = _slack_settings(r) if need_slack else None
+    tenants: dict[str, TenantSettings] = {}
+    if need_graph:
+        tenant = _default_tenant(r, need_slack)
+        if tenant is not None:
+            tenants[tenant.name] = tenant
+
+    db_path = Path(r.get("APNS_DB_PATH") or DEFAULT_DB_PATH).expanduser()
+    ca_bundle = r.path("SSL_CERT_FILE", must_exist=True) or r.path(
+        "REQUESTS_CA_BUNDLE", must_exist=True
+    )
+    apple_ca_dir = r.path("APPLE_CA_DIR", must_exist=True, is_dir=True)
+    required_approvals = r.integer("APNS_REQUIRED_APPROVALS", 1, 1, 10)
+    ttl = r.integer("APNS_APPROVAL_TTL_HOURS", 24, 1, 24 * 30)
+
+    check_time = time(9, 0)
+    raw_time = r.get("APNS_CHECK_TIME")
+    if raw_time is not None:
+        match = re.match(r"^(\d{1,2}):(\d{2})$", raw_time)
+        if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
+            check_time = time(int(match.group(1)), int(match.group(2)))
+        else:
+            r.problem(f"APNS_CHECK_TIME={raw_time!r} must be a 24-hour time such as 09:00.")
+    timezone = r.get("APNS_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.problem(f"APNS_TIMEZONE={timezone!r} is not a known time zone (e.g. Europe/Berlin, UTC).")
+        timezone = "UTC"
+    log_level = (r.get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        r.problem(f"LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR.")
+        log_level = "INFO"
+
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Settings(
+        slack=slack,
+        tenants=tenants,
+        db_path=db_path,
+        ca_bundle=ca_bundle,
+        apple_ca_dir=apple_ca_dir,
+        required_approvals=required_approvals,
+        approval_ttl_hours=ttl,
+        check_time=check_time,
+        timezone=timezone,
+        log_level=log_level,
+    )

@@ -1,0 +1,72 @@
+"""One exception tree for the whole bot.
+
+Every error carries a ``user_message``: text that is safe to show to a person in Slack or on a
+terminal (no secrets, no certificate bodies, no tracebacks). Listeners and the CLI render only that.
+"""
+
+from __future__ import annotations
+
+
+class ApnsBotError(Exception):
+    """Root of every error apns-bot raises on purpose."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class ConfigError(ApnsBotError):
+    """The configuration is incomplete or malformed; ``problems`` lists every key at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"apns-bot is not configured correctly:\n{lines}")
+
+
+class CertificateError(ApnsBotError):
+    """An uploaded file could not be read as a push certificate at all."""
+
+    def __init__(self, code: str, user_message: str) -> None:
+        super().__init__(user_message)
+        self.code = code
+
+
+class AuthError(ApnsBotError):
+    """Signing in to Microsoft Entra ID failed (quotes the AADSTS description when there is one)."""
+
+    def __init__(self, user_message: str, *, error: str | None = None) -> None:
+        super().__init__(user_message)
+        self.error = error
+
+
+class GraphError(ApnsBotError):
+    """Microsoft Graph answered with an error, or could not be reached."""
+
+    def __init__(
+        self,
+        user_message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        client_request_id: str | None = None,
+    ) -> None:
+        super().__init__(user_message)
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.client_request_id = client_request_id
+
+    @property
+    def transient(self) -> bool:
+        """True when the outcome of the call is unknown (timeout, 5xx, transport error)."""
+        return self.status is None or self.status >= 500
+
+
+class SlackFileError(ApnsBotError):
+    """The uploaded file could not be fetched from Slack."""
+
+
+class StoreError(ApnsBotError):
+    """The database could not be opened or is from a newer apns-bot."""
