@@ -221,7 +221,9 @@ def parse_remind_days(raw: str | None, problems: list[str], key: str) -> tuple[i
     try:
         days = sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True)
     except ValueError:
-        problems.append(f"{key}={raw!r} must be a comma-separated list of days, e.g. 60,30,14,7,3,1.")
+        problems.append(
+            f"{key}={raw!r} must be a comma-separated list of days, e.g. 60,30,14,7,3,1."
+        )
         return DEFAULT_REMIND_DAYS
     if not days or any(d < 1 or d > 365 for d in days):
         problems.append(f"{key}={raw!r}: every day must be between 1 and 365.")
@@ -309,7 +311,8 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
     )
     check_tenant_id(tenant_id, r.problems, "AZURE_TENANT_ID")
     client_id = r.required(
-        "AZURE_CLIENT_ID", "the Application (client) ID from your Entra app registration's Overview."
+        "AZURE_CLIENT_ID",
+        "the Application (client) ID from your Entra app registration's Overview.",
     )
     if client_id and not _GUID.match(client_id):
         r.problem(f"AZURE_CLIENT_ID={client_id!r} must be a GUID (Application (client) ID).")

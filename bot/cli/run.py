@@ -1,0 +1,109 @@
+"""``apns-bot run``: serve Slack in Socket Mode (``SLACK_APP_TOKEN``) or HTTP mode."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from types import FrameType
+from typing import Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.app import Deps, build_app, build_deps
+from bot.config import Settings, load_settings
+from bot.errors import ApnsBotError, ConfigError
+from bot.server import EVENTS_PATH, HEALTH_PATH, make_server
+
+log = logging.getLogger("bot.run")
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "run", help="start the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)"
+    )
+    parser.add_argument(
+        "--http", action="store_true", help="serve HTTP even when SLACK_APP_TOKEN is set"
+    )
+    parser.add_argument("--host", default=None, help="HTTP bind address (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=None, help="HTTP port (default $PORT or 3000)")
+    parser.set_defaults(func=run)
+
+
+def check_slack(deps: Deps) -> str:
+    """auth.test before serving, so a wrong token is one clear line, not a stream of failures."""
+    try:
+        answer = deps.slack.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown_error")
+        raise ApnsBotError(
+            f"Slack refused SLACK_BOT_TOKEN ({error}). Copy the Bot User OAuth Token (xoxb-…) "
+            "from your Slack app's OAuth & Permissions page and reinstall the app if needed."
+        ) from None
+    except (SlackClientError, OSError) as exc:
+        raise ApnsBotError(
+            f"Slack could not be reached at {deps.slack.base_url} ({type(exc).__name__}). "
+            "Check the network, a proxy (HTTPS_PROXY) or SSL_CERT_FILE for a TLS-inspecting proxy."
+        ) from None
+    return f"{answer.get('user', '?')} in {answer.get('team', '?')}"
+
+
+def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    settings = load_settings(env)
+    assert settings.slack is not None
+    http = args.http or not settings.slack.socket_mode
+    if http and settings.slack.signing_secret is None:
+        raise ConfigError(
+            ["SLACK_SIGNING_SECRET is missing: HTTP mode verifies every request with it."]
+        )
+    logging.getLogger().setLevel(settings.log_level)
+    deps = build_deps(settings)
+    try:
+        identity = check_slack(deps)
+        app = build_app(settings, deps)
+        log.info("signed in to Slack as %s", identity)
+        if http:
+            serve_http(app, settings, args, env)
+        else:
+            serve_socket_mode(app, settings)
+    finally:
+        deps.close()
+    return 0
+
+
+def serve_http(
+    app: Any, settings: Settings, args: argparse.Namespace, env: Mapping[str, str]
+) -> None:
+    host = args.host or env.get("HOST") or "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
+    try:
+        port = args.port if args.port is not None else int(env.get("PORT") or 3000)
+    except ValueError:
+        raise ConfigError([f"PORT={env.get('PORT')!r} must be a port number."]) from None
+    server = make_server(app, host, port)
+    bound = server.effective_port
+    log.info("HTTP mode: POST %s and GET %s on %s:%s", EVENTS_PATH, HEALTH_PATH, host, bound)
+    print(f"apns-bot listening on http://{host}:{bound}{EVENTS_PATH}", flush=True)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: shutting down", signum)
+        threading.Thread(target=server.close, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.run()
+    except OSError:
+        # waitress raises when its sockets are closed under it during shutdown
+        log.debug("server loop ended", exc_info=True)
+
+
+def serve_socket_mode(app: Any, settings: Settings) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert settings.slack is not None and settings.slack.app_token is not None
+    handler = SocketModeHandler(app, settings.slack.app_token.reveal())
+    log.info("Socket Mode: connecting to Slack")
+    print("apns-bot connected in Socket Mode", flush=True)
+    handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves start() unannotated

@@ -1,0 +1,80 @@
+"""Long-lived parts of a running bot: the background executor and per-tenant Graph clients.
+
+Slack must see every command, click and submission acknowledged within 3 seconds, so listeners
+only acknowledge and hand slow work (Graph, downloads, Slack posts) to ``Background``. Its pool is
+the bot's own, separate from Bolt's listener pool, so a slow Graph never starves acknowledgements.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from bot.config import Settings, TenantSettings
+
+if TYPE_CHECKING:
+    from bot.adapters.graph import GraphClient
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Background:
+    """The bot's own worker pool. Failures are logged with a traceback (server side only)."""
+
+    def __init__(self, max_workers: int = 16) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="apns-work")
+
+    def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future = self._pool.submit(fn, *args, **kwargs)
+        future.add_done_callback(_log_failure)
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def _log_failure(future: Future[Any]) -> None:
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        log.error("background task failed", exc_info=exc)
+
+
+class GraphClients:
+    """One Graph client per tenant, built on first use and reused (MSAL caches tokens in it)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        factory: Callable[[Settings, TenantSettings], GraphClient] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._factory = factory
+        self._clients: dict[str, GraphClient] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, tenant: TenantSettings) -> GraphClient:
+        with self._lock:
+            client = self._clients.get(tenant.name)
+            if client is None:
+                factory = self._factory
+                if factory is None:
+                    from bot.adapters.graph import build_graph_client
+
+                    factory = build_graph_client
+                client = factory(self._settings, tenant)
+                self._clients[tenant.name] = client
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()

@@ -1,0 +1,43 @@
+"""Every Slack identifier the bot uses, in one place (the manifest test checks it against these)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+COMMAND = "/apns"
+
+
+class Action(StrEnum):
+    """``action_id`` of buttons and inputs; buttons carry only a request id as their value."""
+
+    APPROVE = "apns.approve"
+    REJECT = "apns.reject"
+    RETRY = "apns.retry"
+    START_RENEWAL = "apns.start_renewal"
+    GET_CSR = "apns.get_csr"
+
+
+class View(StrEnum):
+    """``callback_id`` of modals."""
+
+    RENEW = "apns.renew"
+    REJECT_REASON = "apns.reject_reason"
+
+
+class Block(StrEnum):
+    """``block_id`` of the inputs that ``bot.slack.forms`` reads back."""
+
+    APPLE_ID = "apple_id"
+    CERTIFICATE = "certificate"
+    REASON = "reason"
+    REJECT_REASON = "reject_reason"
+
+
+class Input(StrEnum):
+    """``action_id`` of input elements inside the blocks above."""
+
+    VALUE = "value"
+    FILE = "file"
+
+
+EVENTS = ("app_home_opened",)

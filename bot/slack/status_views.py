@@ -1,0 +1,109 @@
+"""Messages for ``/apns help`` and ``/apns status``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_sdk.models.blocks import Block
+
+from bot.config import TenantSettings
+from bot.core.model import TenantCertificate
+from bot.core.status import Urgency, urgency
+from bot.errors import ApnsBotError
+from bot.slack.blocks import (
+    URGENCY_EMOJI,
+    code,
+    context,
+    days_phrase,
+    fields,
+    header,
+    section,
+    slack_date,
+)
+from bot.slack.ids import COMMAND
+
+HELP_LINES = (
+    (f"{COMMAND} status", "the push certificate: Apple ID, topic, expiry, days left"),
+    (f"{COMMAND} csr", "get Intune's certificate signing request (CSR) and the renewal steps"),
+    (f"{COMMAND} renew", "upload the renewed certificate from Apple for approval"),
+    (f"{COMMAND} history", "the latest renewals, approvals and notices"),
+    (f"{COMMAND} help", "this message"),
+)
+
+URGENCY_TEXT: dict[Urgency, str] = {
+    Urgency.OK: "Healthy",
+    Urgency.RENEW_SOON: "Renew soon",
+    Urgency.CRITICAL: "Renew now",
+    Urgency.EXPIRED: "Expired — in Apple's 30-day grace period, renew today",
+    Urgency.LAPSED: "Expired beyond the grace period — devices must re-enroll",
+    Urgency.MISSING: "No certificate uploaded",
+}
+
+
+def help_message(unknown: str | None = None) -> tuple[str, list[Block]]:
+    """The help text; ``unknown`` names a word the user typed that is not a command."""
+    intro = (
+        f"I don't know `{unknown}`. Here is what I can do:"
+        if unknown
+        else "I keep the Intune Apple push (APNs) certificate alive. Commands:"
+    )
+    lines = "\n".join(f"• `{cmd}` — {what}" for cmd, what in HELP_LINES)
+    text = f"{intro}\n{lines}"
+    return text, [section(text)]
+
+
+def status_message(
+    tenant: TenantSettings, certificate: TenantCertificate, now: datetime
+) -> tuple[str, list[Block]]:
+    """The certificate card (fallback text, blocks)."""
+    state = urgency(certificate, now, max(tenant.remind_days, default=60))
+    emoji = URGENCY_EMOJI[state]
+    title = f"APNs certificate — {tenant.label}"
+    if not certificate.exists or certificate.expires_at is None:
+        text = (
+            f"{emoji} No Apple push certificate is uploaded in Intune ({tenant.label}). "
+            f"Get the CSR with `{COMMAND} csr`, create the certificate at Apple, then "
+            f"`{COMMAND} renew`."
+        )
+        return text, [header(title), section(text)]
+    days = certificate.days_left(now)
+    assert days is not None  # exists implies an expiry
+    expiry = slack_date(certificate.expires_at)
+    summary = f"{emoji} *{URGENCY_TEXT[state]}* — {days_phrase(days)} (expires {expiry})"
+    blocks: list[Block] = [
+        header(title),
+        section(summary),
+        fields(
+            [
+                ("Apple ID", certificate.apple_id or "_unknown_"),
+                ("Expires", f"{certificate.expires_at:%Y-%m-%d %H:%M} UTC"),
+                ("Topic", code(certificate.topic)),
+                ("Serial", code(certificate.serial)),
+            ]
+        ),
+    ]
+    if certificate.upload_status or certificate.upload_failure_reason:
+        blocks.append(
+            context(
+                f"Intune upload status: {certificate.upload_status or '—'}"
+                f" {certificate.upload_failure_reason or ''}".strip()
+            )
+        )
+    if state is not Urgency.OK:
+        blocks.append(
+            context(
+                f"Renew with the same Apple ID and press *Renew* (never Create) at Apple: "
+                f"`{COMMAND} csr` to start."
+            )
+        )
+    fallback = (
+        f"APNs certificate ({tenant.label}): {URGENCY_TEXT[state]}, {days_phrase(days)}, "
+        f"expires {certificate.expires_at:%Y-%m-%d}"
+    )
+    return fallback, blocks
+
+
+def error_message(error: ApnsBotError, what: str) -> tuple[str, list[Block]]:
+    """A failure shown to a person: what failed and the user-safe reason, never a traceback."""
+    text = f":warning: {what} failed: {error.user_message}"
+    return text, [section(text)]
