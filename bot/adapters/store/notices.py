@@ -1,0 +1,89 @@
+"""Once-only notices and per-tenant state: SQL run inside a transaction the caller opened.
+
+The expiry watch keys reminders as it likes (e.g. ``reminder:<serial>:<expiry>:<days>``): a key
+is marked once per tenant, ever, so a threshold is posted once per certificate across restarts
+and replicas, and a renewed certificate (new serial and expiry) starts afresh. State values are
+small JSON documents: the last certificate seen, "check failing since", and the like.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+
+from bot.adapters.store.codec import dumps, from_text, to_text
+from bot.core.requests import JSONValue
+
+
+def _check_key(tenant: str, key: str) -> None:
+    if not tenant or not key:
+        raise ValueError("tenant and key must be non-empty")
+
+
+def mark_once(conn: sqlite3.Connection, tenant: str, key: str, at: datetime) -> bool:
+    _check_key(tenant, key)
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO notices (tenant, key, at) VALUES (?, ?, ?)",
+        (tenant, key, to_text(at)),
+    )
+    return cur.rowcount == 1
+
+
+def marked(conn: sqlite3.Connection, tenant: str, prefix: str) -> list[tuple[str, datetime]]:
+    rows = conn.execute(
+        "SELECT key, at FROM notices WHERE tenant = ? AND substr(key, 1, ?) = ? ORDER BY at, key",
+        (tenant, len(prefix), prefix),
+    ).fetchall()
+    return [(str(row["key"]), from_text(row["at"])) for row in rows]
+
+
+def get_raw(conn: sqlite3.Connection, tenant: str, key: str) -> str | None:
+    row = conn.execute(
+        "SELECT value FROM tenant_state WHERE tenant = ? AND key = ?", (tenant, key)
+    ).fetchone()
+    return None if row is None else str(row["value"])
+
+
+def get(conn: sqlite3.Connection, tenant: str, key: str) -> JSONValue:
+    raw = get_raw(conn, tenant, key)
+    if raw is None:
+        return None
+    value: JSONValue = json.loads(raw)
+    return value
+
+
+def put_raw(
+    conn: sqlite3.Connection, tenant: str, key: str, text: str, at: datetime, only_if_absent: bool
+) -> bool:
+    _check_key(tenant, key)
+    if only_if_absent:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO tenant_state (tenant, key, value, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            (tenant, key, text, to_text(at)),
+        )
+        return cur.rowcount == 1
+    conn.execute(
+        "INSERT INTO tenant_state (tenant, key, value, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (tenant, key) DO UPDATE SET value = excluded.value, "
+        "updated_at = excluded.updated_at",
+        (tenant, key, text, to_text(at)),
+    )
+    return True
+
+
+def put(
+    conn: sqlite3.Connection,
+    tenant: str,
+    key: str,
+    value: JSONValue,
+    at: datetime,
+    only_if_absent: bool,
+) -> bool:
+    return put_raw(conn, tenant, key, dumps(value), at, only_if_absent)
+
+
+def delete(conn: sqlite3.Connection, tenant: str, key: str) -> bool:
+    cur = conn.execute("DELETE FROM tenant_state WHERE tenant = ? AND key = ?", (tenant, key))
+    return cur.rowcount == 1

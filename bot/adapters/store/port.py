@@ -1,0 +1,120 @@
+"""The store as the rest of the bot sees it: small role protocols, one per kind of caller.
+
+``RequestStore`` serves the renewal flow, ``AuditLog`` everything that records or shows history,
+``NoticeStore`` the expiry watch (once-only reminders, last-known certificate, "check failing"
+state). ``Store`` is all three plus ``close``; ``SqliteStore`` implements it. Every method takes
+aware datetimes and returns the frozen dataclasses of ``bot.core.requests``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from bot.core.model import TenantCertificate
+from bot.core.requests import (
+    ApplyResult,
+    ApprovalResult,
+    AuditEvent,
+    ChangeRequest,
+    Failure,
+    JSONValue,
+    Rejection,
+    Status,
+)
+
+
+class RequestStore(Protocol):
+    def create_request(self, request: ChangeRequest) -> None:
+        """Insert a new request (and any approvals it carries); audits ``requested``."""
+
+    def get_request(self, request_id: str) -> ChangeRequest | None: ...
+
+    def list_requests(
+        self, tenant: str, statuses: Iterable[Status] | None = None, limit: int = 50
+    ) -> list[ChangeRequest]:
+        """The tenant's requests, newest first, optionally only those in ``statuses``."""
+
+    def requests_in(self, status: Status, tenant: str | None = None) -> list[ChangeRequest]:
+        """Every request in ``status`` (all tenants unless one is named), oldest first."""
+
+    def add_approval(self, request_id: str, user_id: str, at: datetime) -> ApprovalResult:
+        """Record ``user_id``'s approval once; only while the request is pending.
+
+        Idempotent: a repeat click returns ``recorded=False``. The returned approvals are the
+        authoritative list, read in the same transaction.
+        """
+
+    def transition(
+        self,
+        request_id: str,
+        from_status: Status | Iterable[Status],
+        to_status: Status,
+        now: datetime,
+        *,
+        actor: str = "system",
+        event: str | None = None,
+        detail: Mapping[str, JSONValue] | None = None,
+        require_approvals: int = 0,
+        rejection: Rejection | None = None,
+        result: ApplyResult | None = None,
+        failure: Failure | None = None,
+    ) -> bool:
+        """Compare-and-set the status; True only for the one caller that moved it.
+
+        Moving to ``applying`` counts an attempt and clears the last failure. The audit event
+        (``event``, default from ``transition_event``) is written in the same transaction.
+        """
+
+    def set_approval_message(self, request_id: str, channel: str, ts: str) -> bool: ...
+
+    def expire_due(self, now: datetime, tenant: str | None = None) -> list[ChangeRequest]:
+        """Move every pending request past its deadline to ``expired``; return those moved."""
+
+
+class AuditLog(Protocol):
+    def audit(
+        self,
+        tenant: str,
+        event: str,
+        actor: str,
+        at: datetime,
+        *,
+        request_id: str | None = None,
+        detail: Mapping[str, JSONValue] | None = None,
+    ) -> int:
+        """Append an event; refuses (``ValueError``) details that could hold a certificate or secret."""
+
+    def history(
+        self, tenant: str, *, limit: int = 20, request_id: str | None = None
+    ) -> list[AuditEvent]:
+        """The tenant's latest events, newest first."""
+
+
+class NoticeStore(Protocol):
+    def mark_notice_once(self, tenant: str, key: str, at: datetime) -> bool:
+        """True only for the first caller ever to mark ``key`` (across restarts and replicas)."""
+
+    def list_notices(self, tenant: str, prefix: str = "") -> Sequence[tuple[str, datetime]]:
+        """Marked keys starting with ``prefix``, with when they were marked, oldest first."""
+
+    def get_state(self, tenant: str, key: str) -> JSONValue:
+        """The value stored under ``key``, or None."""
+
+    def set_state(
+        self, tenant: str, key: str, value: JSONValue, at: datetime, *, only_if_absent: bool = False
+    ) -> bool:
+        """Store ``value``; with ``only_if_absent`` only when nothing is stored (True if written)."""
+
+    def delete_state(self, tenant: str, key: str) -> bool:
+        """Remove ``key``; True only for the caller that removed it."""
+
+    def get_snapshot(self, tenant: str) -> TenantCertificate | None:
+        """The last certificate the watch saw for this tenant."""
+
+    def set_snapshot(self, tenant: str, cert: TenantCertificate, at: datetime) -> None: ...
+
+
+class Store(RequestStore, AuditLog, NoticeStore, Protocol):
+    def close(self) -> None: ...

@@ -1,0 +1,283 @@
+"""``SqliteStore``: the ``Store`` port on one SQLite file, shared by threads and replicas.
+
+Every status change is a compare-and-set done in SQL (``UPDATE … WHERE id = ? AND status IN
+(…)``, rowcount checked) inside ``BEGIN IMMEDIATE``, with its audit event in the same
+transaction: of any number of threads or processes racing to move a request, exactly one gets
+True, and the audit trail never disagrees with the request's status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from bot.adapters.store import notices
+from bot.adapters.store import statements as stmt
+from bot.adapters.store.codec import (
+    check_event_name,
+    detail_to_json,
+    event_from_row,
+    request_params,
+    snapshot_from_json,
+    snapshot_to_json,
+    to_text,
+)
+from bot.adapters.store.connection import DEFAULT_BUSY_TIMEOUT, Database
+from bot.core.model import TenantCertificate
+from bot.core.requests import (
+    ApplyResult,
+    ApprovalResult,
+    AuditEvent,
+    ChangeRequest,
+    Event,
+    Failure,
+    JSONValue,
+    Rejection,
+    Status,
+    transition_event,
+)
+from bot.errors import StoreError
+
+SNAPSHOT_KEY = "certificate_snapshot"  # tenant_state key of the last certificate the watch saw
+
+
+class SqliteStore:
+    """The bot's state in one SQLite file (WAL, ``synchronous=FULL``, foreign keys on).
+
+    Safe to share between threads (see ``bot.adapters.store.connection``) and between processes
+    on one host. Use as a context manager or call ``close()``.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        self._db = Database(path, busy_timeout)
+        self.path = self._db.path
+
+    def close(self) -> None:
+        self._db.close()
+
+    def pragmas(self) -> dict[str, str | int]:
+        """Effective ``journal_mode``, ``synchronous`` (2 = FULL), ``foreign_keys``, …"""
+        return self._db.pragmas()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- requests ------------------------------------------------------------------------------
+
+    def create_request(self, request: ChangeRequest) -> None:
+        detail = detail_to_json(
+            {
+                "apple_id": request.apple_id,
+                "topic": request.topic,
+                "serial": request.serial,
+                "not_after": to_text(request.not_after),
+                "sha256": request.sha256,
+            }
+        )
+        with self._db.transaction(write=True) as conn:
+            conn.execute(stmt.INSERT_REQUEST, request_params(request))
+            for approval in request.approvals:
+                stmt.insert_approval(
+                    conn, request.id, request.tenant, approval.user_id, approval.at
+                )
+            stmt.insert_audit(
+                conn,
+                request.tenant,
+                Event.REQUESTED,
+                request.requester,
+                request.created_at,
+                request.id,
+                detail,
+            )
+
+    def get_request(self, request_id: str) -> ChangeRequest | None:
+        with self._db.transaction(write=False) as conn:
+            return stmt.load_by_id(conn, request_id)
+
+    def list_requests(
+        self, tenant: str, statuses: Iterable[Status] | None = None, limit: int = 50
+    ) -> list[ChangeRequest]:
+        wanted = [Status(s).value for s in statuses] if statuses is not None else None
+        query = f"{stmt.SELECT_REQUEST} WHERE tenant = ?"
+        if wanted is not None:
+            query += f" AND status IN ({stmt.marks(len(wanted))})"
+        query += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(query, (tenant, *(wanted or []), limit)).fetchall()
+            return [stmt.load(conn, row) for row in rows]
+
+    def requests_in(self, status: Status, tenant: str | None = None) -> list[ChangeRequest]:
+        query, params = f"{stmt.SELECT_REQUEST} WHERE status = ?", [Status(status).value]
+        if tenant is not None:
+            query, params = query + " AND tenant = ?", [*params, tenant]
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(query + " ORDER BY created_at, id", params).fetchall()
+            return [stmt.load(conn, row) for row in rows]
+
+    def add_approval(self, request_id: str, user_id: str, at: datetime) -> ApprovalResult:
+        with self._db.transaction(write=True) as conn:
+            row = conn.execute(
+                "SELECT tenant, status FROM change_requests WHERE id = ?", (request_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"There is no change request {request_id}.")
+            status, recorded = Status(str(row["status"])), False
+            if status is Status.PENDING:
+                recorded = stmt.insert_approval(conn, request_id, str(row["tenant"]), user_id, at)
+            approvals = stmt.approvals(conn, request_id)
+            if recorded:
+                conn.execute(
+                    "UPDATE change_requests SET updated_at = ? WHERE id = ?",
+                    (to_text(at), request_id),
+                )
+                detail = detail_to_json({"approvals": len(approvals)})
+                stmt.insert_audit(
+                    conn, str(row["tenant"]), Event.APPROVED, user_id, at, request_id, detail
+                )
+        return ApprovalResult(recorded=recorded, status=status, approvals=approvals)
+
+    def transition(
+        self,
+        request_id: str,
+        from_status: Status | Iterable[Status],
+        to_status: Status,
+        now: datetime,
+        *,
+        actor: str = "system",
+        event: str | None = None,
+        detail: Mapping[str, JSONValue] | None = None,
+        require_approvals: int = 0,
+        rejection: Rejection | None = None,
+        result: ApplyResult | None = None,
+        failure: Failure | None = None,
+    ) -> bool:
+        froms = (from_status,) if isinstance(from_status, Status) else tuple(from_status)
+        change = stmt.prepare_transition(
+            request_id,
+            froms,
+            to_status,
+            now,
+            event=event,
+            detail=detail,
+            require_approvals=require_approvals,
+            rejection=rejection,
+            result=result,
+            failure=failure,
+        )
+        with self._db.transaction(write=True) as conn:
+            row = conn.execute(
+                "SELECT tenant, status FROM change_requests WHERE id = ?", (request_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            if conn.execute(change.update_sql, change.params).rowcount != 1:
+                return False
+            name = event or transition_event(Status(str(row["status"])), to_status)
+            stmt.insert_audit(
+                conn, str(row["tenant"]), name, actor, now, request_id, change.detail_text
+            )
+        return True
+
+    def set_approval_message(self, request_id: str, channel: str, ts: str) -> bool:
+        with self._db.transaction(write=True) as conn:
+            cur = conn.execute(
+                "UPDATE change_requests SET message_channel = ?, message_ts = ? WHERE id = ?",
+                (channel, ts, request_id),
+            )
+            return cur.rowcount == 1
+
+    def expire_due(self, now: datetime, tenant: str | None = None) -> list[ChangeRequest]:
+        query = "SELECT id, tenant FROM change_requests WHERE status = ? AND expires_at <= ?"
+        params: list[object] = [Status.PENDING.value, to_text(now)]
+        if tenant is not None:
+            query, params = query + " AND tenant = ?", [*params, tenant]
+        detail = detail_to_json({"to": Status.EXPIRED.value})
+        with self._db.transaction(write=True) as conn:
+            moved: list[ChangeRequest] = []
+            for due in conn.execute(query + " ORDER BY expires_at, id", params).fetchall():
+                cur = conn.execute(
+                    "UPDATE change_requests SET status = ?, updated_at = ? "
+                    "WHERE id = ? AND status = ?",
+                    (Status.EXPIRED.value, to_text(now), due["id"], Status.PENDING.value),
+                )
+                if cur.rowcount == 1:
+                    stmt.insert_audit(
+                        conn, str(due["tenant"]), Event.EXPIRED, "system", now, due["id"], detail
+                    )
+                    loaded = stmt.load_by_id(conn, str(due["id"]))
+                    if loaded is not None:
+                        moved.append(loaded)
+            return moved
+
+    # --- audit ---------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        tenant: str,
+        event: str,
+        actor: str,
+        at: datetime,
+        *,
+        request_id: str | None = None,
+        detail: Mapping[str, JSONValue] | None = None,
+    ) -> int:
+        check_event_name(event)
+        text = detail_to_json(detail)
+        with self._db.transaction(write=True) as conn:
+            return stmt.insert_audit(conn, tenant, event, actor, at, request_id, text)
+
+    def history(
+        self, tenant: str, *, limit: int = 20, request_id: str | None = None
+    ) -> list[AuditEvent]:
+        query = "SELECT id, tenant, request_id, at, actor, event, detail FROM audit_events"
+        query, params = query + " WHERE tenant = ?", [tenant]
+        if request_id is not None:
+            query, params = query + " AND request_id = ?", [*params, request_id]
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(query + " ORDER BY id DESC LIMIT ?", (*params, limit)).fetchall()
+        return [event_from_row(row) for row in rows]
+
+    # --- notices and per-tenant state ------------------------------------------------------------
+
+    def mark_notice_once(self, tenant: str, key: str, at: datetime) -> bool:
+        with self._db.transaction(write=True) as conn:
+            return notices.mark_once(conn, tenant, key, at)
+
+    def list_notices(self, tenant: str, prefix: str = "") -> Sequence[tuple[str, datetime]]:
+        with self._db.transaction(write=False) as conn:
+            return notices.marked(conn, tenant, prefix)
+
+    def get_state(self, tenant: str, key: str) -> JSONValue:
+        with self._db.transaction(write=False) as conn:
+            return notices.get(conn, tenant, key)
+
+    def set_state(
+        self, tenant: str, key: str, value: JSONValue, at: datetime, *, only_if_absent: bool = False
+    ) -> bool:
+        if key == SNAPSHOT_KEY:
+            raise ValueError(f"{SNAPSHOT_KEY!r} is reserved: use set_snapshot")
+        with self._db.transaction(write=True) as conn:
+            return notices.put(conn, tenant, key, value, at, only_if_absent)
+
+    def delete_state(self, tenant: str, key: str) -> bool:
+        with self._db.transaction(write=True) as conn:
+            return notices.delete(conn, tenant, key)
+
+    def get_snapshot(self, tenant: str) -> TenantCertificate | None:
+        with self._db.transaction(write=False) as conn:
+            return snapshot_from_json(notices.get_raw(conn, tenant, SNAPSHOT_KEY))
+
+    def set_snapshot(self, tenant: str, cert: TenantCertificate, at: datetime) -> None:
+        text = snapshot_to_json(cert) or "null"
+        with self._db.transaction(write=True) as conn:
+            notices.put_raw(conn, tenant, SNAPSHOT_KEY, text, at, only_if_absent=False)
