@@ -5,17 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
+from bot.adapters.apple_ca import AppleTrustStore
+from bot.adapters.slack_files import SlackFiles
+from bot.adapters.store import SqliteStore, Store
 from bot.config import Settings, TenantSettings
+from bot.core.chain import TrustAnchors
 from bot.runtime import Background, GraphClients
-from bot.slack import commands
+from bot.slack import approval, commands, history, renew
+from bot.slack.approvers import ApproverDirectory
+from bot.slack.notifier import SlackNotifier
 from bot.slack.web import build_web_client
+from bot.workflow import Renewals
 
 if TYPE_CHECKING:
     from bot.adapters.graph import GraphClient
@@ -31,24 +38,60 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class FileSource(Protocol):
+    def download(self, url: str, *, limit: int) -> bytes: ...
+
+
 @dataclass
 class Deps:
-    """Everything the listeners need from the outside world; tests pass their own."""
+    """Everything the listeners need from the outside world, built once per process."""
 
     slack: WebClient
     graph: Callable[[TenantSettings], GraphClient]
-    background: Background = field(default_factory=Background)
-    clock: Callable[[], datetime] = utcnow
+    store: Store
+    files: FileSource
+    trust: Callable[[], TrustAnchors | None]
+    background: Background
+    clock: Callable[[], datetime]
+    approvers: ApproverDirectory
+    renewals: Renewals
 
     def close(self) -> None:
         self.background.shutdown(wait=True)
-        close = getattr(self.graph, "close", None)
-        if callable(close):
-            close()
+        for part in (self.graph, self.files, self.store):
+            close = getattr(part, "close", None)
+            if callable(close):
+                close()
 
 
-def build_deps(settings: Settings) -> Deps:
-    return Deps(slack=build_web_client(settings), graph=GraphClients(settings))
+def build_deps(
+    settings: Settings,
+    *,
+    slack: WebClient | None = None,
+    graph: Callable[[TenantSettings], GraphClient] | None = None,
+    store: Store | None = None,
+    trust: Callable[[], TrustAnchors | None] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Deps:
+    """Real adapters by default; tests override the clock (and rarely anything else)."""
+    slack = slack or build_web_client(settings)
+    graph = graph or GraphClients(settings)
+    store = store or SqliteStore(settings.db_path)
+    trust = trust or AppleTrustStore(settings).get
+    approvers = ApproverDirectory(slack)
+    notifier = SlackNotifier(settings, slack, approvers, clock)
+    renewals = Renewals(settings, store, graph, notifier, approvers, trust, clock)
+    return Deps(
+        slack=slack,
+        graph=graph,
+        store=store,
+        files=SlackFiles(settings),
+        trust=trust,
+        background=Background(),
+        clock=clock,
+        approvers=approvers,
+        renewals=renewals,
+    )
 
 
 def build_app(settings: Settings, deps: Deps) -> App:
@@ -69,7 +112,9 @@ def build_app(settings: Settings, deps: Deps) -> App:
         ),
         raise_error_for_unhandled_request=False,
     )
-    commands.register(app, settings, deps)
+    verbs = {**renew.register(app, settings, deps), **history.verbs(deps)}
+    approval.register(app, settings, deps)
+    commands.register(app, settings, deps, verbs)
     app.error(_handle_error)
     return app
 

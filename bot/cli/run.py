@@ -15,9 +15,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.app import Deps, build_app, build_deps
 from bot.config import Settings, load_settings
 from bot.errors import ApnsBotError, ConfigError
+from bot.scheduler import Ticker
 from bot.server import EVENTS_PATH, HEALTH_PATH, make_server
 
 log = logging.getLogger("bot.run")
+
+EXPIRE_EVERY_SECONDS = 60.0
 
 
 def register(sub: Any) -> None:
@@ -60,17 +63,27 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         )
     logging.getLogger().setLevel(settings.log_level)
     deps = build_deps(settings)
+    tickers: list[Ticker] = []
     try:
         identity = check_slack(deps)
         app = build_app(settings, deps)
         log.info("signed in to Slack as %s", identity)
+        tickers = start_jobs(deps)
         if http:
             serve_http(app, settings, args, env)
         else:
             serve_socket_mode(app, settings)
     finally:
+        for ticker in tickers:
+            ticker.stop()
         deps.close()
     return 0
+
+
+def start_jobs(deps: Deps) -> list[Ticker]:
+    """Settle what a crash left behind, then expire unapproved requests every minute."""
+    deps.background.submit(deps.renewals.reconcile)
+    return [Ticker("expire-requests", EXPIRE_EVERY_SECONDS, deps.renewals.expire_due).start()]
 
 
 def serve_http(

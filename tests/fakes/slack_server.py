@@ -313,7 +313,7 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             params.update({k: v[0] for k, v in parse_qs(url.query).items()})
             if url.path.startswith("/response/"):
                 with fake._lock:
-                    fake.calls.append(Call("response_url", params, headers))
+                    fake.calls.append(Call("response_url", {**params, "_path": url.path}, headers))
                 self._send(200, b"ok", "text/html")
                 return
             if not url.path.startswith("/api/"):

@@ -1,0 +1,366 @@
+"""Renewal use cases: submit a certificate, decide on it, apply it exactly once.
+
+Listeners call these from the bot's own executor, never on Slack's acknowledgement path. Each use
+case reads state from the store, asks the pure policy in ``bot.core`` what a click may do, makes
+the change stick with the store's compare-and-set, and tells Slack through the ``Notifier`` port.
+It returns the sentence to show the person who acted (ephemeral), or None.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from bot.adapters.store import Store
+from bot.config import Settings, TenantSettings
+from bot.core.chain import TrustAnchors
+from bot.core.checks import Inspection, inspect_certificate
+from bot.core.model import TenantCertificate
+from bot.core.request_policy import (
+    Outcome,
+    approvals_remaining,
+    decide_approval,
+    decide_rejection,
+    decide_retry,
+    is_in_place,
+    readback_mismatches,
+)
+from bot.core.requests import (
+    ApplyResult,
+    ChangeRequest,
+    Event,
+    Failure,
+    Rejection,
+    RequestWarning,
+    Status,
+    new_change_request,
+    new_request_id,
+)
+from bot.errors import ApnsBotError, GraphError
+
+if TYPE_CHECKING:
+    from bot.adapters.graph import GraphClient
+    from bot.slack.approvers import ApproverCheck
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 64 * 1024
+
+
+class Notifier(Protocol):
+    """What the workflow needs from Slack (``bot.slack.notifier.SlackNotifier``)."""
+
+    def post_request(self, request: ChangeRequest) -> tuple[str, str] | None:
+        """Post the approval message; (channel, ts) or None when Slack refused."""
+
+    def update_request(self, request: ChangeRequest) -> None:
+        """Re-render the approval message from the request's current state."""
+
+    def post_renewed(self, request: ChangeRequest, observed: TenantCertificate) -> None: ...
+
+    def post_failed(self, request: ChangeRequest) -> None: ...
+
+
+class Approvers(Protocol):
+    def check(self, tenant: TenantSettings, user_id: str) -> ApproverCheck: ...
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What became of an uploaded certificate."""
+
+    inspection: Inspection
+    request: ChangeRequest | None = None  # None when a blocking problem stopped it
+    posted: bool = False
+
+
+class Renewals:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        graph: Callable[[TenantSettings], GraphClient],
+        notifier: Notifier,
+        approvers: Approvers,
+        trust: Callable[[], TrustAnchors | None],
+        clock: Callable[[], datetime],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        apply_attempts: int = 3,
+        apply_backoff: float = 1.0,
+    ) -> None:
+        self.sleep = sleep
+        self.apply_attempts = apply_attempts
+        self.apply_backoff = apply_backoff
+        self.settings = settings
+        self.store = store
+        self.graph = graph
+        self.notifier = notifier
+        self.approvers = approvers
+        self.trust = trust
+        self.clock = clock
+
+    # --- submit ----------------------------------------------------------------------------
+    def submit(
+        self,
+        tenant: TenantSettings,
+        requester: str,
+        apple_id: str,
+        content: bytes,
+        reason: str | None = None,
+    ) -> Submission:
+        """Check ``content`` against the tenant's current certificate; if it passes, ask approvers."""
+        current = self.graph(tenant).get_certificate()  # GraphError propagates to the caller
+        now = self.clock()
+        inspection = inspect_certificate(
+            content, now=now, apple_id=apple_id, current=current, trust=self.trust()
+        )
+        certificate = inspection.certificate
+        if inspection.blocking or certificate is None or certificate.topic is None:
+            return Submission(inspection)
+        request = new_change_request(
+            id=new_request_id(now, secrets.token_bytes(10)),
+            tenant=tenant.name,
+            requester=requester,
+            apple_id=apple_id,
+            certificate_pem=certificate.pem,
+            sha256=certificate.sha256,
+            topic=certificate.topic,
+            serial=certificate.serial,
+            not_after=certificate.not_after,
+            now=now,
+            ttl=timedelta(hours=self.settings.approval_ttl_hours),
+            warnings=tuple(
+                RequestWarning(p.code, p.severity, p.message) for p in inspection.warnings
+            ),
+            reason=reason,
+            current=current if current.exists else None,
+        )
+        self.store.create_request(request)
+        posted = self.notifier.post_request(request)
+        if posted is None:
+            # nobody could approve a request they cannot see: close it rather than leave it pending
+            self.store.transition(
+                request.id,
+                Status.PENDING,
+                Status.CANCELLED,
+                self.clock(),
+                detail={"why": "approval message could not be posted"},
+            )
+            return Submission(inspection, request, posted=False)
+        self.store.set_approval_message(request.id, *posted)
+        return Submission(inspection, request, posted=True)
+
+    # --- decide ----------------------------------------------------------------------------
+    def _load(self, request_id: str) -> tuple[ChangeRequest, TenantSettings] | str:
+        request = self.store.get_request(request_id)
+        if request is None:
+            return "This request does not exist (any more)."
+        tenant = self.settings.tenants.get(request.tenant)
+        if tenant is None:
+            return f"This request belongs to tenant {request.tenant!r}, which is not configured."
+        return request, tenant
+
+    def approve(self, request_id: str, user_id: str) -> str | None:
+        loaded = self._load(request_id)
+        if isinstance(loaded, str):
+            return loaded
+        request, tenant = loaded
+        now = self.clock()
+        check = self.approvers.check(tenant, user_id)
+        required = self.settings.required_approvals
+        decision = decide_approval(
+            request, user_id, is_approver=check.allowed, required=required, now=now
+        )
+        if not decision.allowed:
+            if decision.outcome is Outcome.REFUSED_EXPIRED:
+                self.expire_due()
+            return " ".join(filter(None, [decision.reason, check.note]))
+        result = self.store.add_approval(request_id, user_id, now)
+        if not result.recorded:
+            return "This request is no longer waiting for approval."
+        fresh = self.store.get_request(request_id) or request
+        remaining = approvals_remaining(fresh, required)
+        if remaining > 0:
+            self.notifier.update_request(fresh)
+            return f"Your approval is recorded; {remaining} more needed."
+        moved = self.store.transition(
+            request_id,
+            Status.PENDING,
+            Status.APPROVED,
+            now,
+            actor=user_id,
+            require_approvals=required,
+        )
+        if moved:
+            self.apply(request_id, actor=user_id)
+        return None
+
+    def reject(self, request_id: str, user_id: str, reason: str | None) -> str | None:
+        loaded = self._load(request_id)
+        if isinstance(loaded, str):
+            return loaded
+        request, tenant = loaded
+        now = self.clock()
+        check = self.approvers.check(tenant, user_id)
+        decision = decide_rejection(request, user_id, is_approver=check.allowed, now=now)
+        if not decision.allowed:
+            return decision.reason
+        to = Status.REJECTED if decision.outcome is Outcome.REJECTED else Status.CANCELLED
+        moved = self.store.transition(
+            request_id,
+            Status.PENDING,
+            to,
+            now,
+            actor=user_id,
+            rejection=Rejection(by=user_id, at=now, reason=reason),
+            detail={"reason": reason} if reason else None,
+        )
+        if not moved:
+            return "This request was decided by someone else a moment ago."
+        self._refresh(request_id)
+        return None
+
+    def retry(self, request_id: str, user_id: str) -> str | None:
+        loaded = self._load(request_id)
+        if isinstance(loaded, str):
+            return loaded
+        request, tenant = loaded
+        decision = decide_retry(request, is_approver=self.approvers.check(tenant, user_id).allowed)
+        if not decision.allowed:
+            return decision.reason
+        self.apply(request_id, actor=user_id, retry=True)
+        return None
+
+    # --- apply -----------------------------------------------------------------------------
+    def apply(self, request_id: str, *, actor: str, retry: bool = False) -> None:
+        """Claim the request (approved|failed -> applying) and upload it; only one caller wins."""
+        source = Status.FAILED if retry else Status.APPROVED
+        if not self.store.transition(
+            request_id, source, Status.APPLYING, self.clock(), actor=actor
+        ):
+            return
+        request = self.store.get_request(request_id)
+        if request is None:
+            return
+        tenant = self.settings.tenants[request.tenant]
+        self.notifier.update_request(request)
+        client = self.graph(tenant)
+        try:
+            if retry and is_in_place(request, client.get_certificate()):
+                self._finish(request, client.get_certificate())
+                return
+            self._upload(request, client)
+        except ApnsBotError as exc:
+            failure = (
+                Failure(exc.code or str(exc.status or "error"), exc.user_message, exc.request_id)
+                if isinstance(exc, GraphError)
+                else Failure("error", exc.user_message)
+            )
+            self._finish_failed(request, failure)
+
+    def _upload(self, request: ChangeRequest, client: GraphClient) -> None:
+        """PATCH, then read back. After a timeout or 5xx the PATCH may have landed anyway
+        (Intune answers 500 after applying): read back before deciding, and upload again only
+        when the read-back shows the certificate is not in place."""
+        for attempt in range(1, self.apply_attempts + 1):
+            try:
+                client.update_certificate(request.apple_id, request.certificate_pem)
+                self._finish(request, client.get_certificate())
+                return
+            except GraphError as exc:
+                if not exc.transient:
+                    raise
+                try:
+                    observed = client.get_certificate()
+                except GraphError:
+                    log.warning("read-back after a failed upload failed (request %s)", request.id)
+                    raise exc from None
+                if is_in_place(request, observed):
+                    self._finish(request, observed)
+                    return
+                if attempt == self.apply_attempts:
+                    raise
+                log.info("upload of %s not in place after %s; retrying", request.id, exc.status)
+                self.sleep(self.apply_backoff * attempt)
+
+    def _finish(self, request: ChangeRequest, observed: TenantCertificate) -> None:
+        wrong = readback_mismatches(request, observed)
+        now = self.clock()
+        if wrong:
+            failure = Failure(
+                "readback_mismatch",
+                "Intune accepted the upload but reports a different "
+                + ", ".join(wrong)
+                + " than the approved certificate. Check the Intune console before retrying.",
+            )
+            self._finish_failed(request, failure)
+            return
+        result = ApplyResult(observed.topic, observed.serial, observed.expires_at)
+        if self.store.transition(request.id, Status.APPLYING, Status.APPLIED, now, result=result):
+            self.store.set_snapshot(request.tenant, observed, now)
+            done = self._refresh(request.id)
+            self.notifier.post_renewed(done or request, observed)
+
+    def _finish_failed(self, request: ChangeRequest, failure: Failure) -> None:
+        now = self.clock()
+        if self.store.transition(
+            request.id,
+            Status.APPLYING,
+            Status.FAILED,
+            now,
+            failure=failure,
+            detail={"code": failure.code, "request_id": failure.request_id},
+        ):
+            done = self._refresh(request.id)
+            self.notifier.post_failed(done or request)
+
+    def _refresh(self, request_id: str) -> ChangeRequest | None:
+        request = self.store.get_request(request_id)
+        if request is not None:
+            self.notifier.update_request(request)
+        return request
+
+    # --- housekeeping ------------------------------------------------------------------------
+    def expire_due(self) -> list[ChangeRequest]:
+        expired = self.store.expire_due(self.clock())
+        for request in expired:
+            self.notifier.update_request(request)
+        return expired
+
+    def reconcile(self) -> None:
+        """Start-up: settle requests a crash left in ``approved`` or ``applying``.
+
+        ``applying`` is read back: in place -> applied; otherwise failed, so an approver can retry
+        with a click. ``approved`` never reached Graph: it is applied now.
+        """
+        for request in self.store.requests_in(Status.APPLYING):
+            tenant = self.settings.tenants.get(request.tenant)
+            if tenant is None:
+                continue
+            try:
+                observed = self.graph(tenant).get_certificate()
+            except ApnsBotError as exc:
+                log.warning("cannot reconcile %s yet: %s", request.id, exc.user_message)
+                continue
+            self.store.audit(
+                request.tenant, Event.RECONCILED, "system", self.clock(), request_id=request.id
+            )
+            if is_in_place(request, observed):
+                self._finish(request, observed)
+            else:
+                self._finish_failed(
+                    request,
+                    Failure(
+                        "interrupted",
+                        "The bot stopped while uploading; Intune does not hold this certificate. "
+                        "Press Retry to upload it.",
+                    ),
+                )
+        for request in self.store.requests_in(Status.APPROVED):
+            self.apply(request.id, actor="system")

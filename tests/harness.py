@@ -1,0 +1,121 @@
+"""Fixtures for whole-bot tests: the fake Slack, a movable clock, and the bot serving HTTP.
+
+The bot runs in-process exactly as ``apns-bot run --http`` builds it (settings from an env
+mapping, ``build_deps``, ``build_app``, waitress on 127.0.0.1), and tests talk to it with signed
+requests over a real socket; what it sends goes to the fake Slack and the fake Graph.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Deps, build_app, build_deps
+from bot.config import Settings, load_settings
+from bot.server import make_server
+from tests.certgen import ca_dir
+from tests.fakes.slack_server import BOT_TOKEN, FakeSlack
+from tests.slack_requests import SIGNING_SECRET, SlackSender
+
+CHANNEL = "C0APNSOPS"
+REQUESTER = "U0REQUESTER"
+LEAD_1 = "U0LEADONE"
+LEAD_2 = "U0LEADTWO"
+GROUP_LEAD = "U0GROUPLEAD"
+LEADS_GROUP = "S0LEADS"
+OUTSIDER = "U0OUTSIDER"
+
+
+class MovableClock:
+    """Real time plus an offset that tests can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+@dataclass
+class RunningBot:
+    settings: Settings
+    deps: Deps
+    url: str
+    slack: SlackSender
+    clock: MovableClock
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until the bot's background work queued so far has finished."""
+        done = threading.Event()
+        self.deps.background.submit(done.set)
+        assert done.wait(timeout), "background work did not finish"
+
+
+@pytest.fixture(scope="session")
+def fake_slack_server() -> Iterator[FakeSlack]:
+    server = FakeSlack().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_slack(fake_slack_server: FakeSlack) -> FakeSlack:
+    fake_slack_server.reset()
+    fake_slack_server.usergroups = {LEADS_GROUP: [GROUP_LEAD]}
+    return fake_slack_server
+
+
+@pytest.fixture
+def bot_env(graph_env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path) -> dict[str, str]:
+    """A complete HTTP-mode configuration against the fakes (generated Apple-like CA trusted)."""
+    return {
+        **graph_env,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.url,
+        "APNS_CHANNEL": CHANNEL,
+        "APNS_APPROVERS": f"{LEAD_1},{LEAD_2},{LEADS_GROUP}",
+        "APPLE_CA_DIR": str(ca_dir(tmp_path / "apple-ca")),
+    }
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def start_bot(
+    bot_env: dict[str, str], fake_slack: FakeSlack, clock: MovableClock
+) -> Iterator[Callable[..., RunningBot]]:
+    """Start the bot (``start_bot(**env_overrides)``); every bot started is stopped afterwards."""
+    running: list[tuple[Any, threading.Thread, Deps]] = []
+
+    def start(**overrides: str) -> RunningBot:
+        settings = load_settings({**bot_env, **overrides})
+        deps = build_deps(settings, clock=clock)
+        server = make_server(build_app(settings, deps), "127.0.0.1", 0)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread, deps))
+        url = f"http://127.0.0.1:{server.effective_port}/slack/events"
+        return RunningBot(settings, deps, url, SlackSender(url, fake_slack.base), clock)
+
+    yield start
+    for server, _thread, deps in running:
+        server.close()  # the serving thread (a daemon) ends at its next poll
+        deps.close()
+
+
+@pytest.fixture
+def bot(start_bot: Callable[..., RunningBot]) -> RunningBot:
+    return start_bot()

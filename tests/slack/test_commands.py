@@ -1,0 +1,115 @@
+"""/apns help and status as signed HTTP requests to the running bot (HTTP mode under waitress)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from tests.fakes.graph_server import FakeGraph
+from tests.fakes.slack_server import FakeSlack
+from tests.harness import RunningBot
+from tests.slack_requests import sign
+
+
+def _blocks_text(blocks: list[dict[str, object]]) -> str:
+    return json.dumps(blocks)
+
+
+def test_status_is_acknowledged_at_once_then_answered_with_the_certificate(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    started = time.monotonic()
+    response, response_url = bot.slack.command("status")
+    acked_in = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.json()["response_type"] == "ephemeral"
+    assert acked_in < 3.0
+
+    answer = fake_slack.wait_for("response_url", timeout=3.0)
+    assert response_url.endswith(answer.params["_path"])
+    assert time.monotonic() - started < 3.0, "the certificate must reach Slack within 3 s"
+    body = answer.params
+    assert body["response_type"] == "ephemeral"
+    assert body["replace_original"] is True
+    blocks = _blocks_text(body["blocks"])
+    assert "com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20" in blocks
+    assert "0B7002EFEA6BA6D0" in blocks
+    assert "mdm-admin@contoso.example" in blocks
+    assert "2027-10-06" in blocks
+    assert body["blocks"][0]["type"] == "header"
+    assert len(fake_graph.requests_to("applePushNotificationCertificate", "GET")) == 1
+
+
+def test_status_while_graph_is_slow_still_acknowledges_within_a_second(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    fake_graph.set_latency(2.0)
+    started = time.monotonic()
+    response, _ = bot.slack.command("status")
+    assert response.status_code == 200
+    assert time.monotonic() - started < 1.0
+    answer = fake_slack.wait_for("response_url", timeout=15)
+    assert "0B7002EFEA6BA6D0" in _blocks_text(answer.params["blocks"])
+
+
+def test_status_shows_a_graph_permission_error_without_a_traceback(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    fake_graph.set_permission("None")
+    bot.slack.command("status")
+    answer = fake_slack.wait_for("response_url")
+    text = answer.params["text"]
+    assert "DeviceManagementServiceConfig" in text
+    assert "Traceback" not in text and "Error(" not in text
+
+
+def test_status_of_a_tenant_without_certificate_says_how_to_start(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    fake_graph.clear_certificate()
+    bot.slack.command("status")
+    answer = fake_slack.wait_for("response_url")
+    assert "No Apple push certificate" in answer.params["text"]
+    assert "/apns csr" in answer.params["text"]
+
+
+def test_help_and_empty_text_list_the_commands(bot: RunningBot) -> None:
+    for text in ("help", ""):
+        response, _ = bot.slack.command(text)
+        body = response.json()
+        assert body["response_type"] == "ephemeral"
+        for verb in ("status", "csr", "renew", "history"):
+            assert f"/apns {verb}" in body["text"]
+
+
+def test_an_unknown_word_gets_the_help_naming_it(bot: RunningBot) -> None:
+    response, _ = bot.slack.command("renwe")
+    body = response.json()
+    assert "I don't know `renwe`" in body["text"]
+    assert "/apns renew" in body["text"]
+
+
+def test_a_request_with_a_bad_signature_is_refused(bot: RunningBot) -> None:
+    body = b"command=%2Fapns&text=status&user_id=U0REQUESTER"
+    headers = sign(body, secret="not-the-signing-secret")
+    response = bot.slack.post(body, headers)
+    assert response.status_code == 401
+
+
+def test_a_replayed_request_older_than_five_minutes_is_refused(bot: RunningBot) -> None:
+    body = b"command=%2Fapns&text=status&user_id=U0REQUESTER"
+    response = bot.slack.post(body, sign(body, timestamp=int(time.time()) - 600))
+    assert response.status_code == 401
+
+
+def test_healthz_answers_without_touching_slack_or_graph(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    base = bot.url.rsplit("/slack/events", 1)[0]
+    response = httpx.get(f"{base}/healthz", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert httpx.get(f"{base}/nope", timeout=5).status_code == 404
+    assert fake_slack.calls == [] and fake_graph.graph_requests() == []
