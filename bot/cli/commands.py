@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.cli import run
+from bot.cli import inspect_cert, run
 
-MODULES: list[ModuleType] = [run]
+MODULES: list[ModuleType] = [run, inspect_cert]
