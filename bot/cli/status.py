@@ -1,0 +1,125 @@
+"""``apns-bot status [--json]``: the tenant's push certificate as Microsoft Graph reports it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.adapters.graph import build_graph_client
+from bot.config import TenantSettings, load_settings
+from bot.core.model import TenantCertificate
+from bot.core.status import urgency
+
+# The --json document always has exactly these keys (null when unknown), in this order.
+JSON_KEYS = (
+    "tenant",
+    "tenant_id",
+    "certificate_present",
+    "apple_id",
+    "topic",
+    "serial",
+    "expires_at",
+    "days_left",
+    "state",
+    "upload_status",
+    "upload_failure_reason",
+    "last_modified",
+    "checked_at",
+)
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "status", help="show the push certificate: Apple ID, topic, serial, expiry, days left"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object (ISO 8601 dates, stable keys)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    settings = load_settings(env, need_slack=False, need_graph=True)
+    tenant = settings.default_tenant
+    with build_graph_client(settings, tenant) as graph:
+        certificate = graph.get_certificate()
+    now = datetime.now(UTC)
+    if args.json:
+        print(json.dumps(status_document(tenant, certificate, now), indent=2))
+    else:
+        print(status_text(tenant, certificate, now))
+    return 0
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def status_document(
+    tenant: TenantSettings, certificate: TenantCertificate, now: datetime
+) -> dict[str, Any]:
+    present = certificate.exists
+    document = {
+        "tenant": tenant.name,
+        "tenant_id": tenant.tenant_id,
+        "certificate_present": present,
+        "apple_id": certificate.apple_id,
+        "topic": certificate.topic,
+        "serial": certificate.serial,
+        "expires_at": _iso(certificate.expires_at),
+        "days_left": certificate.days_left(now) if present else None,
+        "state": str(urgency(certificate, now, max(tenant.remind_days, default=60))),
+        "upload_status": certificate.upload_status,
+        "upload_failure_reason": certificate.upload_failure_reason,
+        "last_modified": _iso(certificate.last_modified),
+        "checked_at": _iso(now),
+    }
+    return {key: document[key] for key in JSON_KEYS}
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _days(certificate: TenantCertificate, now: datetime) -> str:
+    assert certificate.expires_at is not None  # only called when it exists
+    seconds = (certificate.expires_at - now).total_seconds()
+    if seconds <= 0:
+        ago = int(-seconds // 86400)
+        return "expired today" if ago == 0 else f"expired {ago} day{'s' * (ago != 1)} ago"
+    left = int(seconds // 86400)
+    return "less than a day left" if left == 0 else f"{left} day{'s' * (left != 1)} left"
+
+
+def status_text(tenant: TenantSettings, certificate: TenantCertificate, now: datetime) -> str:
+    title = f"Apple push certificate — {tenant.label} (tenant {tenant.tenant_id})"
+    if not certificate.exists or certificate.expires_at is None:
+        return (
+            f"{title}\nNo Apple push certificate is uploaded in Intune yet"
+            + (f" (Apple ID on record: {certificate.apple_id})" if certificate.apple_id else "")
+            + "."
+        )
+    state = urgency(certificate, now, max(tenant.remind_days, default=60))
+    rows = [
+        ("Apple ID", certificate.apple_id or "unknown"),
+        ("Topic", certificate.topic or "unknown"),
+        ("Serial", certificate.serial or "unknown"),
+        ("Expires", _when(certificate.expires_at)),
+        ("Remaining", f"{_days(certificate, now)} ({state.value.replace('_', ' ')})"),
+    ]
+    if certificate.last_modified is not None:
+        rows.append(("Last modified", _when(certificate.last_modified)))
+    if certificate.upload_status or certificate.upload_failure_reason:
+        rows.append(
+            (
+                "Upload status",
+                " — ".join(
+                    p for p in (certificate.upload_status, certificate.upload_failure_reason) if p
+                ),
+            )
+        )
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([title, *(f"  {label:<{width}}  {value}" for label, value in rows)])
