@@ -279,21 +279,29 @@ def _slack_settings(r: _Reader) -> SlackSettings | None:
 
 
 def resolve_cloud(
-    cloud: str, authority_host: str | None, graph_url: str | None, problems: list[str], where: str
+    cloud: str,
+    authority_host: str | None,
+    graph_url: str | None,
+    problems: list[str],
+    keys: tuple[str, str, str] = ("AZURE_CLOUD", "AZURE_AUTHORITY_HOST", "GRAPH_URL"),
 ) -> tuple[str, str]:
-    """Return (authority_host, graph_url) for a cloud name with optional overrides."""
+    """Return (authority_host, graph_url) for a cloud name with optional overrides.
+
+    ``keys`` name the three settings in error messages (environment keys, or a tenants file's).
+    """
+    cloud_key, host_key, url_key = keys
     endpoints = CLOUDS.get(cloud)
     if endpoints is None:
-        problems.append(f"{where}cloud {cloud!r} is unknown: use one of {', '.join(CLOUDS)}.")
+        problems.append(f"{cloud_key}={cloud!r} is unknown: use one of {', '.join(CLOUDS)}.")
         endpoints = CLOUDS["global"]
     host = endpoints.authority_host
     if authority_host:
         host = re.sub(r"^https?://", "", authority_host).rstrip("/")
         if not _HOST.match(host):
-            problems.append(f"{where}authority host {authority_host!r} must be a host name.")
+            problems.append(f"{host_key}={authority_host!r} must be a host name.")
     url = (graph_url or endpoints.graph_root + "/beta").rstrip("/")
     if not url.startswith("https://"):
-        problems.append(f"{where}Graph URL {url!r} must start with https://.")
+        problems.append(f"{url_key}={url!r} must start with https://.")
     return host, url
 
 
@@ -326,7 +334,7 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
         )
     cloud = (r.get("AZURE_CLOUD") or "global").lower()
     host, graph_url = resolve_cloud(
-        cloud, r.get("AZURE_AUTHORITY_HOST"), r.get("GRAPH_URL"), r.problems, "AZURE_CLOUD: "
+        cloud, r.get("AZURE_AUTHORITY_HOST"), r.get("GRAPH_URL"), r.problems
     )
     channel = r.get("APNS_CHANNEL")
     if need_slack and channel is None:

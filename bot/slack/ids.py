@@ -41,3 +41,15 @@ class Input(StrEnum):
 
 
 EVENTS = ("app_home_opened",)
+
+# Bot scopes the whole mission needs; manifest.yml grants exactly these and `doctor` checks them.
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "files:read",
+    "files:write",
+    "im:write",
+    "users:read",
+    "users:read.email",
+    "usergroups:read",
+)

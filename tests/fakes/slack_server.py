@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 BOT_TOKEN = "xoxb-1-fake-bot-token"
-SCOPES = "commands,chat:write,files:read,files:write,users:read,users:read.email,usergroups:read"
+SCOPES = "commands,chat:write,files:read,files:write,im:write,users:read,users:read.email,usergroups:read"
 LOGIN_PAGE = (
     b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
 )
@@ -78,6 +78,7 @@ class FakeSlack:
             self.rate_limits: dict[str, list[int]] = {}
             self.failures: dict[str, list[str]] = {}
             self.uploads: dict[str, dict[str, Any]] = {}
+            self.scopes = SCOPES  # what the workspace granted the app (auth.test's x-oauth-scopes)
 
     # --- controls --------------------------------------------------------------------------
     def host_file(self, file_id: str, content: bytes, name: str = "cert.pem") -> dict[str, Any]:
@@ -153,7 +154,7 @@ class FakeSlack:
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         answer: dict[str, Any] = handler(params)
-        headers = {"x-oauth-scopes": SCOPES} if method == "auth.test" else {}
+        headers = {"x-oauth-scopes": self.scopes} if method == "auth.test" else {}
         return 200, answer, headers
 
     def m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,77 @@
+"""`apns-bot doctor` against the fakes: every piece passes, and a broken piece says how to fix it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.fakes.graph_server import FakeGraph
+from tests.fakes.slack_server import FakeSlack
+
+UseEnv = Callable[[dict[str, str]], None]
+
+
+@pytest.fixture
+def use_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> UseEnv:
+    """Make ``env`` the process environment (as a user's shell would), in an empty directory."""
+
+    def apply(env: dict[str, str]) -> None:
+        for key in list(os.environ):
+            if key.startswith(("SLACK_", "APNS_", "AZURE_", "GRAPH_", "APPLE_")):
+                monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.chdir(str(tmp_path))
+
+    return apply
+
+
+def test_everything_passes_against_healthy_fakes(
+    bot_env: dict[str, str],
+    use_env: UseEnv,
+    fake_slack: FakeSlack,
+    fake_graph: FakeGraph,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_env(bot_env)
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for name in ("settings", "database", "slack", "apple-ca", "entra sign-in", "graph read"):
+        assert f"PASS  {name}" in out
+    assert "FAIL" not in out
+
+
+def test_a_bad_secret_and_missing_scopes_fail_with_fixes(
+    bot_env: dict[str, str],
+    use_env: UseEnv,
+    fake_slack: FakeSlack,
+    fake_graph: FakeGraph,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_slack.scopes = "commands,chat:write"
+    use_env({**bot_env, "AZURE_CLIENT_SECRET": "wrong-secret"})
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  entra sign-in" in out and "AADSTS7000215" in out
+    assert "FAIL  slack" in out and "files:read" in out and "fix:" in out
+    assert "graph read" not in out  # no token, so no Graph read was attempted
+
+
+def test_settings_problems_are_listed_and_graph_still_checked(
+    bot_env: dict[str, str],
+    use_env: UseEnv,
+    fake_slack: FakeSlack,
+    fake_graph: FakeGraph,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = {k: v for k, v in bot_env.items() if k != "APNS_CHANNEL"}
+    use_env(env)
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  settings" in out and "APNS_CHANNEL" in out
+    assert "PASS  graph read" in out
