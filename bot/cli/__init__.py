@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs every request line at INFO; the bot logs what matters itself
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     run: Runner = args.func
     try:
         return run(args, env)

@@ -37,7 +37,9 @@ def check_settings(env: Mapping[str, str]) -> tuple[list[Result], Settings | Non
     try:
         settings = load_settings(env)
     except ConfigError as exc:
-        results = [Result("settings", "FAIL", p, "edit .env (see .env.example)") for p in exc.problems]
+        results = [
+            Result("settings", "FAIL", p, "edit .env (see .env.example)") for p in exc.problems
+        ]
         try:  # Graph-side checks can still run when only Slack settings are wrong
             return results, load_settings(env, need_slack=False)
         except ConfigError:
@@ -74,7 +76,9 @@ def check_slack(settings: Settings) -> Result:
         )
     except (SlackClientError, OSError) as exc:
         return Result(
-            "slack", "FAIL", f"cannot reach {client.base_url} ({type(exc).__name__})",
+            "slack",
+            "FAIL",
+            f"cannot reach {client.base_url} ({type(exc).__name__})",
             "check the network, HTTPS_PROXY and SSL_CERT_FILE",
         )
     granted = {s.strip() for s in str(answer.headers.get("x-oauth-scopes", "")).split(",")}
@@ -82,7 +86,9 @@ def check_slack(settings: Settings) -> Result:
     who = f"{answer.get('user')} in {answer.get('team')}"
     if missing:
         return Result(
-            "slack", "FAIL", f"{who}; missing scopes: {', '.join(missing)}",
+            "slack",
+            "FAIL",
+            f"{who}; missing scopes: {', '.join(missing)}",
             "add them under OAuth & Permissions (or recreate the app from manifest.yml) and reinstall",
         )
     return Result("slack", "PASS", f"signed in as {who}; all {len(BOT_SCOPES)} scopes granted")
@@ -93,7 +99,9 @@ def check_apple_ca(settings: Settings) -> Result:
 
     if AppleTrustStore(settings).get() is None:
         return Result(
-            "apple-ca", "WARN", "Apple's CA certificates are unavailable: chains are reported as not verified",
+            "apple-ca",
+            "WARN",
+            "Apple's CA certificates are unavailable: chains are reported as not verified",
             "set APPLE_CA_DIR to a folder with AppleAAI2CA.cer and AppleIncRootCertificate.cer",
         )
     where = settings.apple_ca_dir or "pinned download cache"
