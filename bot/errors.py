@@ -21,7 +21,10 @@ class ConfigError(ApnsBotError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"apns-bot is not configured correctly:\n{lines}")
+        super().__init__(
+            f"apns-bot is not configured correctly:\n{lines}\n"
+            "Set these in .env (copy .env.example to start) or in the environment."
+        )
 
 
 class CertificateError(ApnsBotError):
