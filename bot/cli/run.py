@@ -113,10 +113,21 @@ def serve_http(
 
 
 def serve_socket_mode(app: Any, settings: Settings) -> None:
+    """Connect out to Slack over a WebSocket (no public URL); SIGTERM/SIGINT close it cleanly."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     assert settings.slack is not None and settings.slack.app_token is not None
     handler = SocketModeHandler(app, settings.slack.app_token.reveal())
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: shutting down", signum)
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     log.info("Socket Mode: connecting to Slack")
+    handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves connect() unannotated
     print("apns-bot connected in Socket Mode", flush=True)
-    handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves start() unannotated
+    stopped.wait()
+    handler.close()  # type: ignore[no-untyped-call]

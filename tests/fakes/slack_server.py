@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 BOT_TOKEN = "xoxb-1-fake-bot-token"
+APP_TOKEN = "xapp-1-fake-app-level-token"
 SCOPES = "commands,chat:write,files:read,files:write,im:write,users:read,users:read.email,usergroups:read"
 LOGIN_PAGE = (
     b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
@@ -79,6 +80,7 @@ class FakeSlack:
             self.failures: dict[str, list[str]] = {}
             self.uploads: dict[str, dict[str, Any]] = {}
             self.scopes = SCOPES  # what the workspace granted the app (auth.test's x-oauth-scopes)
+            self.socket_url: str | None = None  # what apps.connections.open hands out
 
     # --- controls --------------------------------------------------------------------------
     def host_file(self, file_id: str, content: bytes, name: str = "cert.pem") -> dict[str, Any]:
@@ -148,6 +150,10 @@ class FakeSlack:
                 return 200, {"ok": False, "error": errors.pop(0)}, {}
         if token is None:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if method == "apps.connections.open":  # the one method that takes the app-level token
+            if token != APP_TOKEN or self.socket_url is None:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": self.socket_url}, {}
         if token != BOT_TOKEN:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = getattr(self, "m_" + method.replace(".", "_"), None)

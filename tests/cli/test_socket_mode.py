@@ -1,0 +1,71 @@
+"""`apns-bot run` in Socket Mode: connects out with the app-level token, answers over the socket."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_run import BOT, clean_env
+from tests.fakes.slack_server import APP_TOKEN, FakeSlack
+from tests.fakes.socket_mode import FakeSocketMode
+
+
+@pytest.fixture
+def socket_mode(fake_slack: FakeSlack) -> Iterator[FakeSocketMode]:
+    fake = FakeSocketMode()
+    fake_slack.socket_url = fake.url
+    yield fake
+    fake.close()
+
+
+def test_status_over_socket_mode(
+    bot_env: dict[str, str], fake_slack: FakeSlack, socket_mode: FakeSocketMode, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in bot_env.items() if k != "SLACK_SIGNING_SECRET"}
+    env["SLACK_APP_TOKEN"] = APP_TOKEN
+    proc = subprocess.Popen(
+        [*BOT, "run"],
+        cwd=tmp_path,
+        env=clean_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        socket_mode.wait_connected()
+        assert fake_slack.calls_to("apps.connections.open")
+        response_url = f"{fake_slack.base}/response/socket1"
+        started = time.monotonic()
+        envelope = socket_mode.send(
+            "slash_commands",
+            {
+                "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+                "team_id": "T0EXAMPLE",
+                "channel_id": "C0APNSOPS",
+                "user_id": "U0REQUESTER",
+                "command": "/apns",
+                "text": "status",
+                "api_app_id": "A0APNSBOT",
+                "response_url": response_url,
+                "trigger_id": "1234567893.0987654321.2c3d4e5f",
+            },
+        )
+        ack = socket_mode.wait_ack(envelope)
+        assert ack["payload"]["response_type"] == "ephemeral"
+        answer = fake_slack.wait_for("response_url", timeout=3.0)
+        assert time.monotonic() - started < 3.0
+        assert "0B7002EFEA6BA6D0" in str(answer.params["blocks"])
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
