@@ -151,17 +151,18 @@ class Settings:
         return self.tenants[name]
 
     def tenant_for_channel(self, channel_id: str) -> TenantSettings | None:
-        for tenant in self.tenants.values():
-            if tenant.channel == channel_id:
-                return tenant
-        return None
+        """The tenant whose channel this is; None when no tenant, or several, use it."""
+        found = [t for t in self.tenants.values() if t.channel == channel_id]
+        return found[0] if len(found) == 1 else None
 
 
 # --- parsing helpers: each returns a value and appends to `problems` on failure ------------------
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GUID_PATTERN = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 _TENANT_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+CHANNEL_PATTERN = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _APPROVER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
 
@@ -306,7 +307,7 @@ def resolve_cloud(
 
 
 def check_tenant_id(value: str | None, problems: list[str], key: str) -> None:
-    if value and not (_GUID.match(value) or _TENANT_DOMAIN.match(value)):
+    if value and not (GUID_PATTERN.match(value) or _TENANT_DOMAIN.match(value)):
         problems.append(
             f"{key}={value!r} must be the directory (tenant) id, a GUID from Entra ID → Overview, "
             "or the tenant's primary domain."
@@ -322,7 +323,7 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
         "AZURE_CLIENT_ID",
         "the Application (client) ID from your Entra app registration's Overview.",
     )
-    if client_id and not _GUID.match(client_id):
+    if client_id and not GUID_PATTERN.match(client_id):
         r.problem(f"AZURE_CLIENT_ID={client_id!r} must be a GUID (Application (client) ID).")
     secret = r.get("AZURE_CLIENT_SECRET")
     cert_path = r.path("AZURE_CLIENT_CERTIFICATE_PATH", must_exist=True)
@@ -342,7 +343,7 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
             "APNS_CHANNEL is missing: the id (C…) of the channel for approvals and notices "
             "(channel details → About → Channel ID); invite the bot there."
         )
-    if channel and not _CHANNEL.match(channel):
+    if channel and not CHANNEL_PATTERN.match(channel):
         r.problem(f"APNS_CHANNEL={channel!r} must be a channel id such as C0123ABCD, not a name.")
     approvers = parse_approvers(r.get("APNS_APPROVERS"), r.problems, "APNS_APPROVERS")
     if need_slack and not approvers and r.get("APNS_APPROVERS") is None:
@@ -379,7 +380,12 @@ def load_settings(
     r = _Reader(env)
     slack = _slack_settings(r) if need_slack else None
     tenants: dict[str, TenantSettings] = {}
-    if need_graph:
+    tenants_file = r.get("APNS_TENANTS_FILE")
+    if need_graph and tenants_file:
+        from bot.tenants_file import load_tenants_file
+
+        tenants = load_tenants_file(Path(tenants_file).expanduser(), env, r.problems)
+    elif need_graph:
         tenant = _default_tenant(r, need_slack)
         if tenant is not None:
             tenants[tenant.name] = tenant
