@@ -9,11 +9,18 @@ the same trust through these helpers.
 from __future__ import annotations
 
 import ssl
+from functools import lru_cache
 from pathlib import Path
 
 
+@lru_cache(maxsize=8)
 def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    """An SSL context trusting ``ca_bundle`` when set, else the system's default CAs."""
+    """An SSL context trusting ``ca_bundle`` when set, else the system's default CAs.
+
+    Shared by every client of the process (contexts are thread-safe once configured): loading a
+    CA store costs milliseconds and memory, and a fleet of tenants would otherwise load it per
+    tenant.
+    """
     if ca_bundle is not None:
         return ssl.create_default_context(cafile=str(ca_bundle))
     return ssl.create_default_context()

@@ -9,9 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.adapters.graph import build_graph_client
-from bot.config import TenantSettings, load_settings
+from bot.cli.fleet_output import fleet_document, fleet_table, progress_for
+from bot.config import Settings, TenantSettings, load_settings
 from bot.core.model import TenantCertificate
 from bot.core.status import urgency
+from bot.errors import ApnsBotError
+from bot.fleet import read_fleet
+from bot.runtime import GraphClients
 
 # The --json document always has exactly these keys (null when unknown), in this order.
 JSON_KEYS = (
@@ -38,12 +42,24 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object (ISO 8601 dates, stable keys)"
     )
+    parser.add_argument("tenant", nargs="?", help="the tenant's short name (tenants file)")
+    parser.add_argument(
+        "--all", action="store_true", help="every tenant, sorted by urgency (exit 2 if any failed)"
+    )
+    parser.add_argument(
+        "--progress", action="store_true", help="show the progress bar even when not on a terminal"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = load_settings(env, need_slack=False, need_graph=True)
-    tenant = settings.default_tenant
+    if args.all:
+        return run_fleet(args, settings)
+    if args.tenant is not None and args.tenant not in settings.tenants:
+        known = ", ".join(settings.tenants)
+        raise ApnsBotError(f"No tenant named {args.tenant!r}; configured: {known}.")
+    tenant = settings.tenant(args.tenant)
     with build_graph_client(settings, tenant) as graph:
         certificate = graph.get_certificate()
     now = datetime.now(UTC)
@@ -52,6 +68,19 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     else:
         print(status_text(tenant, certificate, now))
     return 0
+
+
+def run_fleet(args: argparse.Namespace, settings: Settings) -> int:
+    graph = GraphClients(settings)
+    try:
+        rows = read_fleet(
+            settings, graph, lambda: datetime.now(UTC), on_row=progress_for(settings, args.progress)
+        )
+    finally:
+        graph.close()
+    now = datetime.now(UTC)
+    print(json.dumps(fleet_document(rows, now), indent=2) if args.json else fleet_table(rows))
+    return 2 if any(row.failed for row in rows) else 0
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -1,0 +1,82 @@
+"""``apns-bot status --all``: the fleet table, its JSON, and a progress bar on a terminal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from bot.config import Settings
+from bot.core.fleet import FleetRow
+
+
+class ProgressBar:
+    """``[#####.....] 120/1000 tenants`` on one line of ``stream``, redrawn as rows complete."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
+        self.total, self.width, self.done = total, width, 0
+        self.stream = stream or sys.stderr
+
+    def __call__(self, row: FleetRow) -> None:
+        self.done += 1
+        filled = self.width * self.done // max(self.total, 1)
+        failed = " (some failed)" if row.failed else ""
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} tenants{failed}"
+        )
+        if self.done == self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def progress_for(settings: Settings, forced: bool) -> Callable[[FleetRow], None] | None:
+    if forced or sys.stderr.isatty():
+        return ProgressBar(len(settings.tenants))
+    return None
+
+
+def fleet_document(rows: list[FleetRow], now: datetime) -> dict[str, Any]:
+    def row_document(row: FleetRow) -> dict[str, Any]:
+        cert = row.certificate
+        return {
+            "tenant": row.tenant,
+            "display_name": row.label,
+            "state": row.state.value if row.state else "check_failed",
+            "days_left": row.days_left,
+            "expires_at": cert.expires_at.astimezone(UTC).isoformat()
+            if cert and cert.expires_at
+            else None,
+            "apple_id": cert.apple_id if cert else None,
+            "topic": cert.topic if cert else None,
+            "serial": cert.serial if cert else None,
+            "error": row.error,
+        }
+
+    return {
+        "checked_at": now.astimezone(UTC).isoformat(),
+        "tenants": [row_document(r) for r in rows],
+    }
+
+
+def fleet_table(rows: list[FleetRow]) -> str:
+    header = ("TENANT", "STATE", "DAYS", "EXPIRES", "APPLE ID")
+    lines = [header]
+    for row in rows:
+        cert = row.certificate
+        lines.append(
+            (
+                row.tenant,
+                row.state.value.replace("_", " ") if row.state else "CHECK FAILED",
+                "" if row.days_left is None else str(row.days_left),
+                f"{cert.expires_at:%Y-%m-%d}" if cert and cert.expires_at else "",
+                (cert.apple_id or "") if cert else (row.error or ""),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line[:-1], widths, strict=True))
+        + "  "
+        + line[-1]
+        for line in lines
+    )

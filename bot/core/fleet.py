@@ -1,0 +1,63 @@
+"""Many tenants at a glance: one row per tenant, sorted by urgency (pure; time is a parameter)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.model import TenantCertificate
+from bot.core.status import Urgency, urgency
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    tenant: str  # short name
+    label: str
+    certificate: TenantCertificate | None  # None when the check failed
+    state: Urgency | None  # None when the check failed
+    days_left: int | None
+    error: str | None = None  # user-safe reason the tenant could not be read
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+def fleet_row(
+    tenant: str, label: str, certificate: TenantCertificate, now: datetime, window_days: int
+) -> FleetRow:
+    return FleetRow(
+        tenant=tenant,
+        label=label,
+        certificate=certificate,
+        state=urgency(certificate, now, window_days),
+        days_left=certificate.days_left(now) if certificate.exists else None,
+    )
+
+
+def failed_row(tenant: str, label: str, error: str) -> FleetRow:
+    return FleetRow(tenant, label, None, None, None, error)
+
+
+# What needs a person first: a certificate in its grace period can still be saved today; one past
+# it has already cost the devices; a tenant with no certificate may not manage Apple devices.
+PRIORITY = (
+    Urgency.EXPIRED,
+    Urgency.LAPSED,
+    Urgency.CRITICAL,
+    Urgency.RENEW_SOON,
+    Urgency.MISSING,
+    Urgency.OK,
+)
+
+
+def sort_by_urgency(rows: list[FleetRow]) -> list[FleetRow]:
+    """Failed checks first (nobody knows their state), then by ``PRIORITY``, then days left."""
+
+    def key(row: FleetRow) -> tuple[int, float, str]:
+        if row.failed or row.state is None:
+            return (-1, 0.0, row.tenant)
+        days = float(row.days_left) if row.days_left is not None else float("inf")
+        return (PRIORITY.index(row.state), days, row.tenant)
+
+    return sorted(rows, key=key)
