@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli import main
 from tests.fakes import graph_shapes as shapes
-from tests.fakes.graph_server import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, Fault, FakeGraph
+from tests.fakes.graph_server import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FakeGraph, Fault
 
 TENANTS = {
     "contoso": "11111111-1111-4111-8111-111111111111",
