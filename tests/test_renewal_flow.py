@@ -40,6 +40,7 @@ def submit(
     apple_id: str = APPLE_ID,
     user: str = REQUESTER,
     reason: str | None = "CHG-1234",
+    metadata: str = json.dumps({"tenant": "default"}),
 ) -> dict[str, Any]:
     """Submit the renew modal with ``content`` as the uploaded file; return the ack body."""
     entry = fake_slack.host_file(
@@ -50,9 +51,7 @@ def submit(
         Block.CERTIFICATE: {Input.FILE: {"type": "file_input", "files": [entry]}},
         Block.REASON: {Input.VALUE: {"type": "plain_text_input", "value": reason}},
     }
-    response = bot.slack.submit(
-        View.RENEW, values, user=user, private_metadata=json.dumps({"tenant": "default"})
-    )
+    response = bot.slack.submit(View.RENEW, values, user=user, private_metadata=metadata)
     assert response.status_code == 200
     return response.json() if response.content else {}
 

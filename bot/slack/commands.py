@@ -16,14 +16,17 @@ from slack_bolt import Ack, App, Respond
 
 from bot.config import Settings, TenantSettings
 from bot.errors import ApnsBotError
+from bot.fleet import read_fleet
 from bot.slack.blocks import to_dicts
 from bot.slack.ids import COMMAND
-from bot.slack.status_views import error_message, help_message, status_message
+from bot.slack.status_views import error_message, fleet_message, help_message, status_message
 
 if TYPE_CHECKING:
     from bot.app import Deps
 
 log = logging.getLogger(__name__)
+
+FLEET_VERBS = frozenset({"status"})  # verbs that accept `all` for every tenant
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class CommandCall:
     tenant: TenantSettings
     ack: Ack
     respond: Respond
+    everyone: bool = False  # `all` was typed: the verb covers every tenant
 
 
 Verb = Callable[[CommandCall], None]
@@ -50,9 +54,27 @@ def parse_command_text(text: str) -> tuple[str, tuple[str, ...]]:
     return words[0].lower(), tuple(words[1:])
 
 
-def resolve_tenant(settings: Settings, channel_id: str) -> TenantSettings:
-    """The tenant a command concerns: the one whose channel it was typed in, else the default."""
-    return settings.tenant_for_channel(channel_id) or settings.default_tenant
+def resolve_tenant(
+    settings: Settings, channel_id: str, args: tuple[str, ...]
+) -> tuple[TenantSettings | None, tuple[str, ...]]:
+    """The tenant a command concerns, and the words left after its name.
+
+    A tenant's short name as the first word wins (``/apns status contoso``); else the tenant whose
+    channel the command was typed in; else the only tenant. None when that leaves a choice.
+    """
+    if args and args[0].lower() in settings.tenants:
+        return settings.tenants[args[0].lower()], args[1:]
+    implied = settings.tenant_for_channel(channel_id)
+    if implied is not None:
+        return implied, args
+    if len(settings.tenants) == 1:
+        return settings.default_tenant, args
+    return None, args
+
+
+def which_tenant(settings: Settings, verb: str) -> str:
+    names = ", ".join(f"`{name}`" for name in settings.tenants)
+    return f"Which tenant? Type `{COMMAND} {verb} <tenant>` — one of {names}."
 
 
 def reply(respond: Respond, text: str, blocks: list[Any] | None = None) -> None:
@@ -79,7 +101,15 @@ def register(
             text=":hourglass_flowing_sand: Reading the certificate from Intune…",
             response_type="ephemeral",
         )
-        deps.background.submit(send_status, call.tenant, call.respond)
+        if call.everyone:
+            deps.background.submit(send_fleet, call.respond)
+        else:
+            deps.background.submit(send_status, call.tenant, call.respond)
+
+    def send_fleet(respond: Respond) -> None:
+        rows = read_fleet(settings, deps.graph, deps.clock)
+        text, blocks = fleet_message(rows)
+        reply(respond, text, list(blocks))
 
     def send_status(tenant: TenantSettings, respond: Respond) -> None:
         try:
@@ -99,14 +129,20 @@ def register(
             text, blocks = help_message(unknown=verb)
             ack(text=text, blocks=to_dicts(blocks), response_type="ephemeral")
             return
+        everyone = args[:1] == ("all",) and verb in FLEET_VERBS
+        tenant, rest = resolve_tenant(settings, command.get("channel_id", ""), args)
+        if tenant is None and not everyone:
+            ack(text=which_tenant(settings, verb), response_type="ephemeral")
+            return
         call = CommandCall(
             verb=verb,
-            args=args,
+            args=rest[1:] if everyone else rest,
             user_id=command["user_id"],
             channel_id=command.get("channel_id", ""),
             trigger_id=command.get("trigger_id", ""),
-            tenant=resolve_tenant(settings, command.get("channel_id", "")),
+            tenant=tenant or settings.default_tenant,
             ack=ack,
             respond=respond,
+            everyone=everyone,
         )
         handler(call)

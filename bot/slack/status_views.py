@@ -7,6 +7,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block
 
 from bot.config import TenantSettings
+from bot.core.fleet import FleetRow
 from bot.core.model import TenantCertificate
 from bot.core.status import Urgency, urgency
 from bot.errors import ApnsBotError
@@ -107,3 +108,36 @@ def error_message(error: ApnsBotError, what: str) -> tuple[str, list[Block]]:
     """A failure shown to a person: what failed and the user-safe reason, never a traceback."""
     text = f":warning: {what} failed: {error.user_message}"
     return text, [section(text)]
+
+
+FLEET_ROWS_SHOWN = 40  # a message holds at most 50 blocks
+
+
+def fleet_line(row: FleetRow) -> str:
+    if row.failed or row.state is None:
+        return f":warning: *{row.label}* (`{row.tenant}`) — check failed: {row.error}"
+    cert = row.certificate
+    emoji = URGENCY_EMOJI[row.state]
+    if cert is None or not cert.exists or cert.expires_at is None:
+        return f"{emoji} *{row.label}* (`{row.tenant}`) — {URGENCY_TEXT[row.state]}"
+    return (
+        f"{emoji} *{row.label}* (`{row.tenant}`) — {days_phrase(row.days_left or 0)}, "
+        f"expires {cert.expires_at:%Y-%m-%d}, {cert.apple_id or 'Apple ID unknown'}"
+    )
+
+
+def fleet_message(rows: list[FleetRow]) -> tuple[str, list[Block]]:
+    """Every tenant, most urgent first (rows arrive sorted)."""
+    failed = sum(1 for r in rows if r.failed)
+    urgent = sum(1 for r in rows if r.state not in (None, Urgency.OK, Urgency.MISSING))
+    summary = f"{len(rows)} tenants: {urgent} need attention, {failed} could not be checked."
+    blocks: list[Block] = [header("APNs certificates — all tenants"), section(summary)]
+    blocks += [section(fleet_line(row)) for row in rows[:FLEET_ROWS_SHOWN]]
+    if len(rows) > FLEET_ROWS_SHOWN:
+        blocks.append(
+            context(
+                f"…and {len(rows) - FLEET_ROWS_SHOWN} more, all calmer than the ones above. "
+                "`apns-bot status --all` lists every tenant."
+            )
+        )
+    return summary, blocks

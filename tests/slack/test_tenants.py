@@ -1,0 +1,107 @@
+"""Several tenants in Slack: names in commands, channels imply tenants, approvals stay per tenant."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.core.requests import Status
+from bot.slack.ids import Action
+from tests.certgen import make_push_cert
+from tests.fakes.graph_server import FakeGraph
+from tests.fakes.slack_server import FakeSlack
+from tests.fleet_fixtures import TENANTS, fleet_file
+from tests.harness import LEAD_1, LEAD_2, RunningBot
+from tests.test_renewal_flow import (
+    APPLE_ID,
+    CURRENT_UUID,
+    approval_message,
+    patches,
+    request_id_of,
+    submit,
+)
+
+CONTOSO_CHANNEL, FABRIKAM_CHANNEL = "C0CHAN0", "C0CHAN1"
+
+
+@pytest.fixture
+def fleet_bot(
+    start_bot: Callable[..., RunningBot], fake_graph: FakeGraph, tmp_path: Path
+) -> RunningBot:
+    env = fleet_file(tmp_path, fake_graph, approvers={"contoso": [LEAD_1], "fabrikam": [LEAD_2]})
+    return start_bot(**env)
+
+
+def test_status_names_a_tenant_or_takes_it_from_the_channel(
+    fleet_bot: RunningBot, fake_slack: FakeSlack
+) -> None:
+    fleet_bot.slack.command("status tailspin", channel="C0ELSEWHERE")
+    answer = fake_slack.wait_for("response_url")
+    assert "tailspin" in answer.params["text"]
+    fake_slack.reset()
+    fleet_bot.slack.command("status", channel=FABRIKAM_CHANNEL)
+    assert "fabrikam" in fake_slack.wait_for("response_url").params["text"]
+
+
+def test_outside_any_tenant_channel_the_bot_asks_which_tenant(
+    fleet_bot: RunningBot, fake_slack: FakeSlack
+) -> None:
+    response, _ = fleet_bot.slack.command("renew", channel="C0ELSEWHERE")
+    text = response.json()["text"]
+    assert "Which tenant?" in text and "`contoso`" in text and "/apns renew <tenant>" in text
+    assert fake_slack.calls_to("views.open") == []
+
+
+def test_status_all_lists_every_tenant_most_urgent_first(
+    fleet_bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    fake_graph.set_entity(TENANTS["tailspin"], expirationDateTime="2026-11-01T10:00:00Z")
+    fake_graph.set_permission("None", TENANTS["fabrikam"])
+    fleet_bot.slack.command("status all", channel="C0ELSEWHERE")
+    answer = fake_slack.wait_for("response_url")
+    lines = [json.dumps(b) for b in answer.params["blocks"]]
+    tenant_lines = [line for line in lines if "(`" in line]
+    assert len(tenant_lines) == 5
+    assert "fabrikam" in tenant_lines[0] and "check failed" in tenant_lines[0]
+    assert "tailspin" in tenant_lines[1] and "expired" in tenant_lines[1]
+    assert "5 tenants: 1 need attention, 1 could not be checked." in answer.params["text"]
+
+
+def test_a_renewal_goes_to_its_tenants_channel_and_only_its_approvers_decide(
+    fleet_bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    fleet_bot.slack.command("renew contoso", channel="C0ELSEWHERE")
+    opened = fake_slack.wait_for("views.open")
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert json.loads(view["private_metadata"]) == {"tenant": "contoso"}
+
+    cert = make_push_cert(topic_uuid=CURRENT_UUID)
+    entry_metadata = json.dumps({"tenant": "contoso"})
+    submit(fleet_bot, fake_slack, cert.pem, apple_id=APPLE_ID, metadata=entry_metadata)
+    message = approval_message(fake_slack)
+    assert message.params["channel"] == CONTOSO_CHANNEL
+    request_id = request_id_of(message)
+
+    fleet_bot.slack.click(
+        Action.APPROVE, request_id, LEAD_2, channel=CONTOSO_CHANNEL
+    )  # fabrikam's lead
+    refusal = fake_slack.wait_for("response_url")
+    assert "Only the configured approvers" in refusal.params["text"]
+    fleet_bot.wait_idle()
+    assert patches(fake_graph) == []
+
+    fleet_bot.slack.click(Action.APPROVE, request_id, LEAD_1, channel=CONTOSO_CHANNEL)
+    notice = fake_slack.wait_for(
+        "chat.postMessage", lambda c: "renewed" in c.params.get("text", "")
+    )
+    assert notice.params["channel"] == CONTOSO_CHANNEL and "contoso" in notice.params["text"]
+    assert len(patches(fake_graph)) == 1
+    assert fake_graph.entity(TENANTS["contoso"])["certificateSerialNumber"] == cert.serial
+    assert fake_graph.entity(TENANTS["fabrikam"])["certificateSerialNumber"] != cert.serial
+    request = fleet_bot.deps.store.get_request(request_id)
+    assert request is not None and request.tenant == "contoso" and request.status is Status.APPLIED
+    assert fleet_bot.deps.store.history("fabrikam") == []
