@@ -39,8 +39,13 @@ def wsgi_app(app: App, ready: Callable[[], bool] = lambda: True) -> Any:
     return application
 
 
-def make_server(app: App, host: str, port: int, threads: int = SERVER_THREADS) -> Any:
-    """A waitress server bound to ``host:port`` (``port=0`` picks a free one); call ``.run()``."""
+def make_server(
+    app: App, host: str, port: int, threads: int = SERVER_THREADS, loop_timeout: float = 1.0
+) -> Any:
+    """A waitress server bound to ``host:port`` (``port=0`` picks a free one); call ``.run()``.
+
+    ``loop_timeout`` is how often the event loop wakes up, so also how soon it notices a close.
+    """
     from waitress.server import create_server
 
     return create_server(
@@ -53,4 +58,5 @@ def make_server(app: App, host: str, port: int, threads: int = SERVER_THREADS) -
         connection_limit=1000,
         ident="apns-bot",
         clear_untrusted_proxy_headers=True,
+        asyncore_loop_timeout=loop_timeout,
     )

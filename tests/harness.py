@@ -60,6 +60,14 @@ class RunningBot:
         assert done.wait(timeout), "background work did not finish"
 
 
+def serve_until_closed(server: Any) -> None:
+    """waitress's loop fails with EBADF when its sockets are closed under it: that is the stop."""
+    try:
+        server.run()
+    except OSError:
+        pass
+
+
 @pytest.fixture(scope="session")
 def fake_slack_server() -> Iterator[FakeSlack]:
     server = FakeSlack().start()
@@ -103,16 +111,17 @@ def start_bot(
     def start(**overrides: str) -> RunningBot:
         settings = load_settings({**bot_env, **overrides})
         deps = build_deps(settings, clock=clock)
-        server = make_server(build_app(settings, deps), "127.0.0.1", 0)
-        thread = threading.Thread(target=server.run, daemon=True)
+        server = make_server(build_app(settings, deps), "127.0.0.1", 0, loop_timeout=0.05)
+        thread = threading.Thread(target=serve_until_closed, args=(server,), daemon=True)
         thread.start()
         running.append((server, thread, deps))
         url = f"http://127.0.0.1:{server.effective_port}/slack/events"
         return RunningBot(settings, deps, url, SlackSender(url, fake_slack.base), clock)
 
     yield start
-    for server, _thread, deps in running:
-        server.close()  # the serving thread (a daemon) ends at its next poll
+    for server, thread, deps in running:
+        server.close()
+        thread.join(5)
         deps.close()
 
 

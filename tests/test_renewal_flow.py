@@ -79,10 +79,10 @@ def request_id_of(message: Call) -> str:
     raise AssertionError("no Approve button")
 
 
-def pending_request(
-    bot: RunningBot, fake_slack: FakeSlack, cert: GeneratedCert | None = None
-) -> str:
+def pending_request(bot: RunningBot, fake_slack: FakeSlack, cert: GeneratedCert | None = None) -> str:
+    """Submit a good renewal; return its request id once the approval message is recorded."""
     submit(bot, fake_slack, (cert or renewal()).pem)
+    final_modal(fake_slack, "sent for approval")  # after the message's channel/ts were stored
     return request_id_of(approval_message(fake_slack))
 
 
