@@ -8,6 +8,7 @@ the bot's own, separate from Bolt's listener pool, so a slow Graph never starves
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -78,3 +79,17 @@ class GraphClients:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+
+
+def internal_error(what: str) -> str:
+    """Log the exception being handled with a short reference; return a user-safe sentence.
+
+    For the unexpected: the person sees that nothing half-done happened and a reference an
+    operator can find in the log, never a traceback.
+    """
+    reference = secrets.token_hex(4)
+    log.exception("%s failed unexpectedly (reference %s)", what, reference)
+    return (
+        f"Something went wrong inside apns-bot while {what}; nothing was changed. "
+        f"The bot's log has the details (reference {reference})."
+    )

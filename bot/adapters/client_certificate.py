@@ -7,7 +7,7 @@ so a mistake is one clear sentence rather than an opaque MSAL or Entra failure.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +28,7 @@ class ClientCertificate:
     """The certificate credential read from ``AZURE_CLIENT_CERTIFICATE_PATH``."""
 
     certificate_pem: str
-    private_key_pem: str
+    private_key_pem: str = field(repr=False)  # never in a log line
     sha1_thumbprint: str  # upper-case hex, as the Entra admin center lists it
     sha256_thumbprint: str
     not_after: datetime

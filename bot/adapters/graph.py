@@ -234,6 +234,12 @@ class GraphClient:
                 policy.sleep(delay)
                 waited += delay
                 continue
+            except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded
+                raise GraphError(
+                    f"Microsoft Graph sent an unreadable answer to {method} {path} "
+                    f"({type(exc).__name__}); try again.",
+                    client_request_id=client_request_id,
+                ) from exc
             status = response.status_code
             log.debug(
                 "graph %s %s -> %d (client-request-id %s)", method, path, status, client_request_id

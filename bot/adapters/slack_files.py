@@ -30,8 +30,10 @@ class SlackFiles:
         if settings.slack is None:
             raise ValueError("SlackFiles needs Slack settings")
         self._token = settings.slack.bot_token
-        api_host = urlparse(settings.slack.api_url).netloc
-        self._hosts = SLACK_FILE_HOSTS | {api_host}
+        api = urlparse(settings.slack.api_url)
+        self._hosts = SLACK_FILE_HOSTS | {api.netloc}
+        # plain http only where the operator configured it themselves (a local proxy, tests)
+        self._http_hosts = {api.netloc} if api.scheme == "http" else set()
         self._client = httpx.Client(
             verify=ssl_context(settings.ca_bundle),
             timeout=httpx.Timeout(timeout, connect=5.0),
@@ -44,8 +46,12 @@ class SlackFiles:
     def download(self, url: str, *, limit: int) -> bytes:
         """The file's bytes, or at most ``limit + 1`` of them (the caller reports "too large")."""
         for _ in range(MAX_REDIRECTS + 1):
-            host = urlparse(url).netloc
-            if urlparse(url).scheme not in {"https", "http"} or host not in self._hosts:
+            parsed = urlparse(url)
+            host = parsed.netloc
+            secure = parsed.scheme == "https" or (
+                parsed.scheme == "http" and host in self._http_hosts
+            )
+            if not secure or host not in self._hosts:
                 raise SlackFileError(
                     f"The file link points to {host or 'nowhere'}, not to Slack; upload the "
                     "certificate again from Slack."

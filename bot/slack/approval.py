@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config import Settings
 from bot.core.requests import is_request_id
 from bot.errors import ApnsBotError
+from bot.runtime import internal_error
 from bot.slack.approval_views import reject_modal
 from bot.slack.forms import parse_reject_reason
 from bot.slack.ids import Action, Block, View
@@ -38,6 +39,8 @@ def register(app: App, settings: Settings, deps: Deps) -> None:
             answer = use_case(*args)
         except ApnsBotError as exc:
             answer = exc.user_message
+        except Exception:  # noqa: BLE001 - the person who clicked must hear back
+            answer = internal_error("handling your click")
         if answer:
             respond(text=answer, response_type="ephemeral", replace_original=False)
 
@@ -91,6 +94,8 @@ def register(app: App, settings: Settings, deps: Deps) -> None:
             answer = deps.renewals.reject(request_id, user_id, reason)
         except ApnsBotError as exc:
             answer = exc.user_message
+        except Exception:  # noqa: BLE001 - the person who rejected must hear back
+            answer = internal_error("recording the rejection")
         request = deps.store.get_request(request_id)
         if answer and request is not None:
             channel = (

@@ -60,5 +60,15 @@ def to_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     return [b.to_dict() for b in blocks]
 
 
+def escape(text: str) -> str:
+    """Text a person or Graph supplied, made inert in mrkdwn: no ``<!channel>``, no disguised links.
+
+    Slack's formatting rules: escape ``&``, ``<`` and ``>``; nothing else needs it.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def code(text: str | None) -> str:
-    return f"`{text}`" if text else "_unknown_"
+    if not text:
+        return "_unknown_"
+    return "`" + escape(text).replace("`", "'") + "`"

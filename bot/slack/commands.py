@@ -17,6 +17,7 @@ from slack_bolt import Ack, App, Respond
 from bot.config import Settings, TenantSettings
 from bot.errors import ApnsBotError
 from bot.fleet import read_fleet
+from bot.runtime import internal_error
 from bot.slack.blocks import to_dicts
 from bot.slack.ids import COMMAND
 from bot.slack.status_views import error_message, fleet_message, help_message, status_message
@@ -107,8 +108,10 @@ def register(
             deps.background.submit(send_status, call.tenant, call.respond)
 
     def send_fleet(respond: Respond) -> None:
-        rows = read_fleet(settings, deps.graph, deps.clock)
-        text, blocks = fleet_message(rows)
+        try:
+            text, blocks = fleet_message(read_fleet(settings, deps.graph, deps.clock))
+        except Exception:  # noqa: BLE001 - the person must hear back, never a traceback
+            text, blocks = internal_error("reading every tenant"), []
         reply(respond, text, list(blocks))
 
     def send_status(tenant: TenantSettings, respond: Respond) -> None:
@@ -117,6 +120,8 @@ def register(
             text, blocks = status_message(tenant, certificate, deps.clock())
         except ApnsBotError as exc:
             text, blocks = error_message(exc, "Reading the certificate")
+        except Exception:  # noqa: BLE001 - the person must hear back, never a traceback
+            text, blocks = internal_error("reading the certificate"), []
         reply(respond, text, list(blocks))
 
     table: dict[str, Verb] = {"help": verb_help, "status": verb_status, **(verbs or {})}

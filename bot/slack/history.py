@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.core.requests import AuditEvent
-from bot.slack.blocks import context, section
+from bot.runtime import internal_error
+from bot.slack.blocks import context, escape, section
 from bot.slack.commands import CommandCall, Verb, reply
 
 if TYPE_CHECKING:
@@ -19,8 +20,10 @@ def history_lines(events: list[AuditEvent]) -> list[str]:
     for event in events:
         who = "apns-bot" if event.actor == "system" else f"<@{event.actor}>"
         ref = f" `{event.request_id}`" if event.request_id else ""
-        extra = ", ".join(
-            f"{k}: {v}" for k, v in event.detail.items() if isinstance(v, str | int) and v != ""
+        extra = escape(
+            ", ".join(
+                f"{k}: {v}" for k, v in event.detail.items() if isinstance(v, str | int) and v != ""
+            )
         )
         lines.append(
             f"`{event.at:%Y-%m-%d %H:%M}` *{event.event.replace('_', ' ')}* by {who}{ref}"
@@ -35,7 +38,11 @@ def verbs(deps: Deps) -> dict[str, Verb]:
         deps.background.submit(send_history, call)
 
     def send_history(call: CommandCall) -> None:
-        events = deps.store.history(call.tenant.name, limit=LIMIT)
+        try:
+            events = deps.store.history(call.tenant.name, limit=LIMIT)
+        except Exception:  # noqa: BLE001 - the person must hear back, never a traceback
+            reply(call.respond, internal_error("reading the history"))
+            return
         if not events:
             reply(call.respond, f"Nothing has happened yet for {call.tenant.label}.")
             return

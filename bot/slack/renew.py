@@ -17,6 +17,7 @@ from slack_sdk.models.views import View as ModalView
 
 from bot.config import Settings, TenantSettings
 from bot.errors import ApnsBotError
+from bot.runtime import internal_error
 from bot.slack.commands import CommandCall, Verb, reply
 from bot.slack.forms import RenewForm, parse_renew_form
 from bot.slack.ids import Block, View
@@ -106,6 +107,9 @@ def register(app: App, settings: Settings, deps: Deps) -> dict[str, Verb]:
             submission = deps.renewals.submit(tenant, user_id, form.apple_id, content, form.reason)
         except ApnsBotError as exc:
             update_modal(deps, view_id, failed_modal(tenant, exc.user_message))
+            return
+        except Exception:  # noqa: BLE001 - the modal must not stay on "Checking…"
+            update_modal(deps, view_id, failed_modal(tenant, internal_error("checking the file")))
             return
         if submission.request is None:
             problems = [(p.code, p.severity, p.message) for p in submission.inspection.errors]

@@ -17,7 +17,7 @@ from slack_sdk.models.views import View as ModalView
 
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
-from bot.slack.blocks import code, context, days_phrase, section
+from bot.slack.blocks import code, context, days_phrase, escape, section
 from bot.slack.ids import COMMAND, Input, View
 from bot.slack.ids import Block as BlockId
 
@@ -44,7 +44,7 @@ def current_summary(current: TenantCertificate | None, now: datetime) -> str:
         return "Intune has no push certificate yet: this upload will be the first one."
     days = current.days_left(now)
     return (
-        f"*Current certificate:* Apple ID {current.apple_id or '_unknown_'}, topic "
+        f"*Current certificate:* Apple ID {escape(current.apple_id or '?')}, topic "
         f"{code(current.topic)}, expires {current.expires_at:%Y-%m-%d} "
         f"({days_phrase(days or 0)}).\nAt Apple, sign in with that Apple ID and press *Renew* next "
         f"to that topic — never *Create a Certificate*."
@@ -91,9 +91,8 @@ def renew_modal(
 
 def checking_modal(tenant: TenantSettings, file_name: str) -> ModalView:
     text = (
-        f":hourglass_flowing_sand: Checking *{file_name}* against the current certificate in "
-        "Intune… This takes a few seconds; you can close this window, the result is posted to "
-        "the channel too."
+        f":hourglass_flowing_sand: Checking *{escape(file_name)}* against the current certificate "
+        "in Intune… This takes a few seconds; keep this window open to see the result."
     )
     return _modal([section(text)], tenant, submit=None)
 
@@ -101,7 +100,7 @@ def checking_modal(tenant: TenantSettings, file_name: str) -> ModalView:
 def problems_modal(tenant: TenantSettings, problems: Sequence[tuple[str, str, str]]) -> ModalView:
     """``problems`` are (code, severity, message); errors first. Nothing was sent for approval."""
     lines = [
-        f"{':no_entry:' if sev == 'error' else ':warning:'} *{msg}* `{code_}`"
+        f"{':no_entry:' if sev == 'error' else ':warning:'} *{escape(msg)}* `{code_}`"
         for code_, sev, msg in problems
     ]
     blocks: list[Block] = [
@@ -114,7 +113,7 @@ def problems_modal(tenant: TenantSettings, problems: Sequence[tuple[str, str, st
 
 def failed_modal(tenant: TenantSettings, message: str) -> ModalView:
     blocks: list[Block] = [
-        section(f":warning: {message}"),
+        section(f":warning: {escape(message)}"),
         context(f"Nothing was sent for approval. Run `{COMMAND} renew` to try again."),
     ]
     return _modal(blocks, tenant, submit=None)
@@ -127,5 +126,5 @@ def sent_modal(tenant: TenantSettings, channel: str, warnings: Sequence[str]) ->
             f"in <#{channel}>. You will see the result there."
         )
     ]
-    blocks.extend(section(f":warning: {w}") for w in warnings[:20])
+    blocks.extend(section(f":warning: {escape(w)}") for w in warnings[:20])
     return _modal(blocks, tenant, submit=None)

@@ -16,6 +16,7 @@ from bot.slack.blocks import (
     code,
     context,
     days_phrase,
+    escape,
     fields,
     header,
     section,
@@ -28,6 +29,8 @@ HELP_LINES = (
     (f"{COMMAND} csr", "get Intune's certificate signing request (CSR) and the renewal steps"),
     (f"{COMMAND} renew", "upload the renewed certificate from Apple for approval"),
     (f"{COMMAND} history", "the latest renewals, approvals and notices"),
+    (f"{COMMAND} signin", "approvers, delegated sign-in: sign in to Microsoft as yourself"),
+    (f"{COMMAND} signout", "make apns-bot forget your Microsoft sign-in"),
     (f"{COMMAND} help", "this message"),
 )
 
@@ -76,7 +79,7 @@ def status_message(
         section(summary),
         fields(
             [
-                ("Apple ID", certificate.apple_id or "_unknown_"),
+                ("Apple ID", escape(certificate.apple_id) if certificate.apple_id else "_unknown_"),
                 ("Expires", f"{certificate.expires_at:%Y-%m-%d %H:%M} UTC"),
                 ("Topic", code(certificate.topic)),
                 ("Serial", code(certificate.serial)),
@@ -106,7 +109,7 @@ def status_message(
 
 def error_message(error: ApnsBotError, what: str) -> tuple[str, list[Block]]:
     """A failure shown to a person: what failed and the user-safe reason, never a traceback."""
-    text = f":warning: {what} failed: {error.user_message}"
+    text = f":warning: {what} failed: {escape(error.user_message)}"
     return text, [section(text)]
 
 
@@ -115,14 +118,14 @@ FLEET_ROWS_SHOWN = 40  # a message holds at most 50 blocks
 
 def fleet_line(row: FleetRow) -> str:
     if row.failed or row.state is None:
-        return f":warning: *{row.label}* (`{row.tenant}`) — check failed: {row.error}"
+        return f":warning: *{row.label}* (`{row.tenant}`) — check failed: {escape(row.error or '')}"
     cert = row.certificate
     emoji = URGENCY_EMOJI[row.state]
     if cert is None or not cert.exists or cert.expires_at is None:
         return f"{emoji} *{row.label}* (`{row.tenant}`) — {URGENCY_TEXT[row.state]}"
     return (
         f"{emoji} *{row.label}* (`{row.tenant}`) — {days_phrase(row.days_left or 0)}, "
-        f"expires {cert.expires_at:%Y-%m-%d}, {cert.apple_id or 'Apple ID unknown'}"
+        f"expires {cert.expires_at:%Y-%m-%d}, {escape(cert.apple_id or 'Apple ID unknown')}"
     )
 
 

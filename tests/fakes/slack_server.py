@@ -8,6 +8,7 @@
 - ``POST /response/<id>`` stands in for ``response_url`` (hooks.slack.com).
 - The external-upload flow behind ``files_upload_v2``: ``files.getUploadURLExternal``, the upload
   URL, ``files.completeUploadExternal``.
+- ``conversations.open`` (needs ``im:write``): the same ``D…`` id for the same user every time.
 
 Every call is recorded; tests wait for and assert on them.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -53,7 +55,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
@@ -79,6 +81,7 @@ class FakeSlack:
             self.rate_limits: dict[str, list[int]] = {}
             self.failures: dict[str, list[str]] = {}
             self.uploads: dict[str, dict[str, Any]] = {}
+            self.ims: dict[str, str] = {}  # user id -> the bot's DM channel with them
             self.scopes = SCOPES  # what the workspace granted the app (auth.test's x-oauth-scopes)
             self.socket_url: str | None = None  # what apps.connections.open hands out
 
@@ -232,6 +235,24 @@ class FakeSlack:
             "channel": {"id": p.get("channel"), "name": "apns-ops", "is_member": True},
         }
 
+    def m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        if "im:write" not in self.scopes.split(","):
+            return {"ok": False, "error": "missing_scope", "needed": "im:write"}
+        users = [u.strip() for u in str(p.get("users") or "").split(",") if u.strip()]
+        if not users:
+            return {"ok": False, "error": "users_list_not_supplied"}
+        if len(users) > 8:
+            return {"ok": False, "error": "too_many_users"}
+        if len(users) > 1:
+            return {"ok": True, "channel": {"id": f"G{next(self._ts):08d}"}}
+        with self._lock:
+            already = users[0] in self.ims
+            channel = self.ims.setdefault(users[0], f"D{users[0][1:]}")
+        answer: dict[str, Any] = {"ok": True, "channel": {"id": channel}}
+        if already:
+            answer.update(no_op=True, already_open=True)
+        return answer
+
     def m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
         file_id = f"FUP{next(self._ts):06d}"
         with self._lock:
@@ -256,6 +277,13 @@ class FakeSlack:
                 }
             )
         return {"ok": True, "files": out}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up early (a download stopped at its size limit) is no error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _json(value: Any) -> Any:
