@@ -7,6 +7,7 @@ requests over a real socket; what it sends goes to the fake Slack and the fake G
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -62,10 +63,8 @@ class RunningBot:
 
 def serve_until_closed(server: Any) -> None:
     """waitress's loop fails with EBADF when its sockets are closed under it: that is the stop."""
-    try:
+    with contextlib.suppress(OSError):
         server.run()
-    except OSError:
-        pass
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,11 @@ TEAM = {"id": "T0EXAMPLE", "domain": "example"}
 _counter = itertools.count(1)
 
 
+def trigger_id(n: int) -> str:
+    """Shaped like Slack's; carries its issue time so the fake can expire it after 3 s."""
+    return f"{n}.{int(time.time() * 1000)}.9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a49"
+
+
 def sign(body: bytes, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     base = b"v0:" + ts.encode() + b":" + body
@@ -63,7 +68,7 @@ class SlackSender:
             "api_app_id": "A0APNSBOT",
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": f"{n}.0987654321.9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a49",
+            "trigger_id": trigger_id(n),
         }
         return self.post(urlencode(form).encode()), response_url
 
@@ -90,7 +95,7 @@ class SlackSender:
             },
             "api_app_id": "A0APNSBOT",
             "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-            "trigger_id": f"{n}.0987654321.1b2c3d4e5f60718293a4b5c6d7e8f9a0",
+            "trigger_id": trigger_id(n),
             "team": TEAM,
             "enterprise": None,
             "is_enterprise_install": False,
@@ -146,7 +151,7 @@ class SlackSender:
             },
             "api_app_id": "A0APNSBOT",
             "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-            "trigger_id": f"{n}.0987654321.0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+            "trigger_id": trigger_id(n),
             "view": {
                 "id": view_id,
                 "team_id": TEAM["id"],

@@ -51,9 +51,16 @@ def submit(
         Block.CERTIFICATE: {Input.FILE: {"type": "file_input", "files": [entry]}},
         Block.REASON: {Input.VALUE: {"type": "plain_text_input", "value": reason}},
     }
-    response = bot.slack.submit(View.RENEW, values, user=user, private_metadata=metadata)
+    view_id = "V0MODAL01"
+    fake_slack.view_changed(view_id)  # the modal is open in Slack
+    response = bot.slack.submit(
+        View.RENEW, values, user=user, private_metadata=metadata, view_id=view_id
+    )
     assert response.status_code == 200
-    return response.json() if response.content else {}
+    ack = response.json() if response.content else {}
+    if ack.get("response_action") == "update":
+        fake_slack.view_changed(view_id)  # Slack replaced the view with the acknowledged one
+    return ack
 
 
 def final_modal(fake_slack: FakeSlack, needle: str) -> Call:
@@ -79,7 +86,9 @@ def request_id_of(message: Call) -> str:
     raise AssertionError("no Approve button")
 
 
-def pending_request(bot: RunningBot, fake_slack: FakeSlack, cert: GeneratedCert | None = None) -> str:
+def pending_request(
+    bot: RunningBot, fake_slack: FakeSlack, cert: GeneratedCert | None = None
+) -> str:
     """Submit a good renewal; return its request id once the approval message is recorded."""
     submit(bot, fake_slack, (cert or renewal()).pem)
     final_modal(fake_slack, "sent for approval")  # after the message's channel/ts were stored
@@ -277,6 +286,7 @@ def test_an_html_sign_in_page_instead_of_the_file_is_a_clear_error(
         Block.APPLE_ID: {Input.VALUE: {"type": "email_text_input", "value": APPLE_ID}},
         Block.CERTIFICATE: {Input.FILE: {"type": "file_input", "files": [entry]}},
     }
+    fake_slack.view_changed("V0MODAL01")
     bot.slack.submit(View.RENEW, values)
     modal = final_modal(fake_slack, "sign-in page")
     assert "files:read" in json.dumps(modal.params)
@@ -429,3 +439,23 @@ def test_a_request_left_applying_by_a_crash_is_reconciled_at_start_up(
     assert "reconciled" in [
         e.event for e in second.deps.store.history("default", request_id=request_id)
     ]
+
+
+def test_a_quick_submission_is_not_overwritten_by_the_late_prefill(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    fake_graph.set_latency(1.0)  # the prefill's Graph read is slow...
+    bot.slack.command("renew")
+    fake_slack.wait_for("views.open")
+    [view_id] = fake_slack.view_hashes  # ...and the person submits before it arrives
+    entry = fake_slack.host_file("F0CERT0001", renewal().pem)
+    values = {
+        Block.APPLE_ID: {Input.VALUE: {"type": "email_text_input", "value": APPLE_ID}},
+        Block.CERTIFICATE: {Input.FILE: {"type": "file_input", "files": [entry]}},
+    }
+    ack = bot.slack.submit(View.RENEW, values, view_id=view_id).json()
+    assert ack["response_action"] == "update"
+    fake_slack.view_changed(view_id)
+    late = fake_slack.wait_for("views.update", lambda c: "Check and submit" in json.dumps(c.params))
+    assert late.answer == {"ok": False, "error": "hash_conflict"}
+    fake_slack.wait_for("views.update", lambda c: "sent for approval" in json.dumps(c.params))

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlparse
 BOT_TOKEN = "xoxb-1-fake-bot-token"
 APP_TOKEN = "xapp-1-fake-app-level-token"
 SCOPES = "commands,chat:write,files:read,files:write,im:write,users:read,users:read.email,usergroups:read"
+TRIGGER_LIFETIME_MS = 3000
 LOGIN_PAGE = (
     b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
 )
@@ -40,6 +41,7 @@ class Call:
     params: dict[str, Any]
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
+    answer: dict[str, Any] | None = None  # what the fake answered (Web API methods)
 
 
 @dataclass
@@ -84,6 +86,8 @@ class FakeSlack:
             self.ims: dict[str, str] = {}  # user id -> the bot's DM channel with them
             self.scopes = SCOPES  # what the workspace granted the app (auth.test's x-oauth-scopes)
             self.socket_url: str | None = None  # what apps.connections.open hands out
+            self.used_triggers: set[str] = set()
+            self.view_hashes: dict[str, str] = {}  # view id -> current hash
 
     # --- controls --------------------------------------------------------------------------
     def host_file(self, file_id: str, content: bytes, name: str = "cert.pem") -> dict[str, Any]:
@@ -205,12 +209,46 @@ class FakeSlack:
         return {"ok": True, "message_ts": self.next_ts()}
 
     def m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
-        view = _json(p.get("view"))
-        return {"ok": True, "view": {**view, "id": f"V{next(self._ts):08d}", "hash": "h1"}}
+        """A trigger id works once, within 3 s of the interaction that carried it."""
+        trigger = str(p.get("trigger_id") or "")
+        parts = trigger.split(".")
+        if len(parts) != 3 or not parts[1].isdigit():
+            return {"ok": False, "error": "invalid_trigger_id"}
+        with self._lock:
+            if trigger in self.used_triggers:
+                return {"ok": False, "error": "exchanged_trigger_id"}
+            self.used_triggers.add(trigger)
+        if time.time() * 1000 - int(parts[1]) > TRIGGER_LIFETIME_MS:
+            return {"ok": False, "error": "expired_trigger_id"}
+        view_id = f"V{next(self._ts):08d}"
+        return {
+            "ok": True,
+            "view": {**_json(p.get("view")), "id": view_id, "hash": self._rehash(view_id)},
+        }
 
     def m_views_update(self, p: dict[str, Any]) -> dict[str, Any]:
-        view = _json(p.get("view"))
-        return {"ok": True, "view": {**view, "id": p.get("view_id") or "V0", "hash": "h2"}}
+        """With ``hash``, only the latest version may be updated (else ``hash_conflict``)."""
+        view_id = str(p.get("view_id") or "")
+        with self._lock:
+            current = self.view_hashes.get(view_id)
+        if current is None:
+            return {"ok": False, "error": "not_found"}
+        if p.get("hash") and p["hash"] != current:
+            return {"ok": False, "error": "hash_conflict"}
+        return {
+            "ok": True,
+            "view": {**_json(p.get("view")), "id": view_id, "hash": self._rehash(view_id)},
+        }
+
+    def view_changed(self, view_id: str) -> None:
+        """Slack changed the view itself (a submission answered with response_action=update)."""
+        self._rehash(view_id)
+
+    def _rehash(self, view_id: str) -> str:
+        with self._lock:
+            new = f"{time.time():.6f}.{next(self._ts)}"
+            self.view_hashes[view_id] = new
+            return new
 
     def m_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "view": {**_json(p.get("view")), "id": "VHOME"}}
@@ -355,9 +393,11 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"not found", "text/plain")
                 return
             method = url.path[len("/api/") :]
+            call = Call(method, params, headers)
             with fake._lock:
-                fake.calls.append(Call(method, params, headers))
+                fake.calls.append(call)
             status, answer, extra = fake.api(method, params, self._token() or params.get("token"))
+            call.answer = answer
             self._send(
                 status, json.dumps(answer).encode(), "application/json; charset=utf-8", extra
             )
