@@ -18,10 +18,13 @@ from bot.adapters.store import SqliteStore, Store
 from bot.config import Settings, TenantSettings
 from bot.core.chain import TrustAnchors
 from bot.runtime import Background, GraphClients
-from bot.slack import approval, commands, history, renew
+from bot.slack import approval, commands, csr, history, home, renew
 from bot.slack.approvers import ApproverDirectory
+from bot.slack.home import HomePublisher, HomeRefreshingNotifier
 from bot.slack.notifier import SlackNotifier
+from bot.slack.watch_notifier import SlackWatchNotifier
 from bot.slack.web import build_web_client
+from bot.watch import Watch
 from bot.workflow import Renewals
 
 if TYPE_CHECKING:
@@ -55,6 +58,8 @@ class Deps:
     clock: Callable[[], datetime]
     approvers: ApproverDirectory
     renewals: Renewals
+    watch: Watch
+    home: HomePublisher
 
     def close(self) -> None:
         self.background.shutdown(wait=True)
@@ -79,18 +84,27 @@ def build_deps(
     store = store or SqliteStore(settings.db_path)
     trust = trust or AppleTrustStore(settings).get
     approvers = ApproverDirectory(slack)
-    notifier = SlackNotifier(settings, slack, approvers, clock)
+    background = Background()
+    home_tab = HomePublisher(settings, slack, store, graph, background, clock)
+    # every change the renewal workflow announces also refreshes the App Home
+    notifier = HomeRefreshingNotifier(
+        SlackNotifier(settings, slack, approvers, clock), home_tab.refresh_soon
+    )
     renewals = Renewals(settings, store, graph, notifier, approvers, trust, clock)
+    notices = SlackWatchNotifier(slack, approvers)
+    watch = Watch(settings, store, graph, notices, clock, on_checked=home_tab.after_check)
     return Deps(
         slack=slack,
         graph=graph,
         store=store,
         files=SlackFiles(settings),
         trust=trust,
-        background=Background(),
+        background=background,
         clock=clock,
         approvers=approvers,
         renewals=renewals,
+        watch=watch,
+        home=home_tab,
     )
 
 
@@ -112,8 +126,13 @@ def build_app(settings: Settings, deps: Deps) -> App:
         ),
         raise_error_for_unhandled_request=False,
     )
-    verbs = {**renew.register(app, settings, deps), **history.verbs(deps)}
+    verbs = {
+        **renew.register(app, settings, deps),
+        **history.verbs(deps),
+        **csr.register(app, settings, deps),
+    }
     approval.register(app, settings, deps)
+    home.register(app, settings, deps)
     commands.register(app, settings, deps, verbs)
     app.error(_handle_error)
     return app

@@ -9,11 +9,13 @@ import threading
 from collections.abc import Mapping
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.app import Deps, build_app, build_deps
 from bot.config import Settings, load_settings
+from bot.daily_check import DailyCheck
 from bot.errors import ApnsBotError, ConfigError
 from bot.scheduler import Ticker
 from bot.server import EVENTS_PATH, HEALTH_PATH, make_server
@@ -21,6 +23,7 @@ from bot.server import EVENTS_PATH, HEALTH_PATH, make_server
 log = logging.getLogger("bot.run")
 
 EXPIRE_EVERY_SECONDS = 60.0
+DAILY_CHECK_POLL_SECONDS = 30.0  # how often the daily check looks at the clock
 
 
 def register(sub: Any) -> None:
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         identity = check_slack(deps)
         app = build_app(settings, deps)
         log.info("signed in to Slack as %s", identity)
-        tickers = start_jobs(deps)
+        tickers = start_jobs(deps, settings)
         if http:
             serve_http(app, settings, args, env)
         else:
@@ -80,10 +83,19 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
-def start_jobs(deps: Deps) -> list[Ticker]:
-    """Settle what a crash left behind, then expire unapproved requests every minute."""
+def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
+    """Settle what a crash left behind and check the certificate now; then expire unapproved
+    requests every minute and check the certificate daily at APNS_CHECK_TIME in APNS_TIMEZONE."""
     deps.background.submit(deps.renewals.reconcile)
-    return [Ticker("expire-requests", EXPIRE_EVERY_SECONDS, deps.renewals.expire_due).start()]
+    deps.background.submit(deps.watch.check_all)
+    daily = DailyCheck(
+        deps.watch.check_all, settings.check_time, ZoneInfo(settings.timezone), deps.clock
+    )
+    log.info("daily certificate check at %s (next %s)", settings.check_time, daily.next_run)
+    return [
+        Ticker("expire-requests", EXPIRE_EVERY_SECONDS, deps.renewals.expire_due).start(),
+        Ticker("daily-check", DAILY_CHECK_POLL_SECONDS, daily.tick).start(),
+    ]
 
 
 def serve_http(

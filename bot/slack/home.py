@@ -1,0 +1,205 @@
+"""The App Home tab: published when someone opens it and again after every change.
+
+Whoever opens the tab is remembered per tenant (a once-only mark in the store, so every replica
+knows them); after a check, a renewal request, a decision or an upload the tab is re-rendered and
+published to them. Refreshes are coalesced per tenant and run on the bot's executor, never on the
+acknowledgement path. Also here: the *Start renewal* button of reminders and the Home tab, which
+must open the renew modal within the 3-second life of its ``trigger_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.views import View
+
+from bot.adapters.store import Store
+from bot.config import Settings, TenantSettings
+from bot.core.model import TenantCertificate
+from bot.core.requests import ChangeRequest, Status
+from bot.errors import ApnsBotError
+from bot.runtime import Background
+from bot.slack.home_views import TenantHome, home_view
+from bot.slack.ids import Action
+from bot.slack.renew import open_renew_modal
+from bot.watch import FAILING_KEY, CheckResult, failing_since
+from bot.workflow import Notifier
+
+if TYPE_CHECKING:
+    from bot.adapters.graph import GraphClient
+    from bot.app import Deps
+
+log = logging.getLogger(__name__)
+
+VIEWER_PREFIX = "home_viewer:"
+MAX_VIEWERS = 500
+OPEN_STATUSES = (Status.PENDING, Status.APPROVED, Status.APPLYING, Status.FAILED)
+HOME_REQUESTS = 5
+HOME_EVENTS = 8
+
+
+class HomePublisher:
+    def __init__(
+        self,
+        settings: Settings,
+        client: WebClient,
+        store: Store,
+        graph: Callable[[TenantSettings], GraphClient],
+        background: Background,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.store = store
+        self.graph = graph
+        self.background = background
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._queued: dict[str, CheckResult | None] = {}
+
+    def opened(self, user_id: str) -> bool:
+        """Remember ``user_id`` as a viewer of every tenant and publish their tab."""
+        now = self.clock()
+        for tenant in self.settings.tenants.values():
+            self.store.mark_notice_once(tenant.name, VIEWER_PREFIX + user_id, now)
+        return self._publish(user_id, self.view())
+
+    def after_check(self, result: CheckResult) -> None:
+        """Refresh with what the check just read (no second Graph read)."""
+        self.refresh_soon(result.tenant, result)
+
+    def refresh_soon(self, tenant: str, result: CheckResult | None = None) -> None:
+        """Queue one refresh of ``tenant``'s viewers; bursts of changes coalesce into one."""
+        with self._lock:
+            queued = tenant in self._queued
+            if result is not None or not queued:
+                self._queued[tenant] = result
+        if not queued:
+            self.background.submit(self._refresh_queued, tenant)
+
+    def _refresh_queued(self, tenant: str) -> None:
+        with self._lock:
+            result = self._queued.pop(tenant, None)
+        self.refresh(tenant, {tenant: result} if result is not None else {})
+
+    def refresh(self, tenant: str, checked: Mapping[str, CheckResult] | None = None) -> int:
+        """Publish the tab to every viewer of ``tenant``; returns how many got it."""
+        marks = self.store.list_notices(tenant, VIEWER_PREFIX)
+        viewers = [key[len(VIEWER_PREFIX) :] for key, _ in marks][-MAX_VIEWERS:]
+        if not viewers:
+            return 0  # nobody looks: no Graph read, no publish
+        view = self.view(checked or {})
+        return sum(self._publish(user, view) for user in viewers)
+
+    def view(self, checked: Mapping[str, CheckResult] | None = None) -> View:
+        now = self.clock()
+        homes = [
+            self._tenant_home(tenant, (checked or {}).get(tenant.name))
+            for tenant in self.settings.tenants.values()
+        ]
+        schedule = f"{self.settings.check_time:%H:%M} {self.settings.timezone}"
+        return home_view(homes, now, required=self.settings.required_approvals, schedule=schedule)
+
+    def _tenant_home(self, tenant: TenantSettings, result: CheckResult | None) -> TenantHome:
+        certificate, note = self._certificate(tenant, result)
+        return TenantHome(
+            tenant=tenant,
+            certificate=certificate,
+            note=note,
+            failing=failing_since(self.store.get_state(tenant.name, FAILING_KEY)),
+            open_requests=self.store.list_requests(tenant.name, OPEN_STATUSES, HOME_REQUESTS),
+            events=self.store.history(tenant.name, limit=HOME_EVENTS),
+        )
+
+    def _certificate(
+        self, tenant: TenantSettings, result: CheckResult | None
+    ) -> tuple[TenantCertificate | None, str | None]:
+        if result is not None and result.certificate is not None:
+            return result.certificate, None
+        if result is not None:
+            error = result.error or "unknown error"
+        else:
+            try:
+                return self.graph(tenant).get_certificate(), None
+            except ApnsBotError as exc:
+                error = exc.user_message
+        snapshot = self.store.get_snapshot(tenant.name)
+        if snapshot is None:
+            return None, f"Intune could not be read: {error}"
+        return snapshot, f"Intune could not be read ({error}); this is the last certificate seen."
+
+    def _publish(self, user_id: str, view: View) -> bool:
+        try:
+            self.client.views_publish(user_id=user_id, view=view.to_dict())
+        except SlackApiError as exc:
+            log.warning("views.publish for %s: %s", user_id, exc.response.get("error"))
+            return False
+        except (SlackClientError, OSError) as exc:
+            log.warning("views.publish for %s failed: %s", user_id, type(exc).__name__)
+            return False
+        return True
+
+
+class HomeRefreshingNotifier:
+    """The renewal workflow's ``Notifier`` that also refreshes the Home tab after each change."""
+
+    def __init__(self, inner: Notifier, refresh: Callable[[str], None]) -> None:
+        self._inner = inner
+        self._refresh = refresh
+
+    def post_request(self, request: ChangeRequest) -> tuple[str, str] | None:
+        try:
+            return self._inner.post_request(request)
+        finally:
+            self._refresh(request.tenant)
+
+    def update_request(self, request: ChangeRequest) -> None:
+        self._inner.update_request(request)
+        self._refresh(request.tenant)
+
+    def post_renewed(self, request: ChangeRequest, observed: TenantCertificate) -> None:
+        self._inner.post_renewed(request, observed)
+        self._refresh(request.tenant)
+
+    def post_failed(self, request: ChangeRequest) -> None:
+        self._inner.post_failed(request)
+        self._refresh(request.tenant)
+
+
+def clicked_tenant(settings: Settings, body: Mapping[str, Any]) -> TenantSettings | None:
+    """The tenant a *Start renewal* / *Get CSR* button names (its value); None if unknown."""
+    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
+    return settings.tenants.get(value) if value else settings.default_tenant
+
+
+def keep_original(respond: Respond, body: Mapping[str, Any]) -> Callable[..., Any] | None:
+    """``respond`` for a click that must not replace the message it came from (None in the
+    Home tab, which has no ``response_url``)."""
+    if not body.get("response_url"):
+        return None
+    return lambda **kw: respond(**{**kw, "replace_original": False})
+
+
+def register(app: App, settings: Settings, deps: Deps) -> None:
+    @app.event("app_home_opened")
+    def handle_app_home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab") == "home" and event.get("user"):
+            deps.background.submit(deps.home.opened, str(event["user"]))
+
+    @app.action(Action.START_RENEWAL)
+    def handle_start_renewal_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        tenant = clicked_tenant(settings, body)
+        tell = keep_original(respond, body)
+        if tenant is None:
+            if tell is not None:
+                tell(text="That tenant is no longer configured.", response_type="ephemeral")
+            return
+        open_renew_modal(deps, str(body.get("trigger_id", "")), tenant, tell)

@@ -1,0 +1,264 @@
+"""The expiry watch: check one tenant's certificate, say what is due in its channel, exactly once.
+
+A check reads the certificate from Graph and then, in this order:
+
+1. reports a recovery when the previous check had failed (``delete_state`` returns True for one
+   caller only, so one replica reports it);
+2. compares it with the last certificate seen (the store's snapshot) and reports a change made
+   outside the bot; the snapshot then moves on (the renewal workflow moves it itself after its
+   own uploads, so those are not reported as outside changes);
+3. posts the reminder that is due, if any.
+
+A failed read is recorded as "check failing since …" (``set_state(only_if_absent=True)``) and
+reported once, however many checks fail after it. Every notice is marked with
+``mark_notice_once`` before it is posted, so it goes out once across restarts and replicas; when
+Slack refuses the post, a retry mark lets the next check post it again. The outcome is returned as
+a ``CheckResult`` whose ``state`` is what ``apns-bot check`` exits with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
+
+from bot.adapters.store import Store
+from bot.config import Settings, TenantSettings
+from bot.core.model import TenantCertificate
+from bot.core.reminders import (
+    Change,
+    CheckState,
+    Origin,
+    Reminder,
+    change_origin,
+    check_state,
+    detect_change,
+    due_reminder,
+)
+from bot.core.requests import Event, JSONValue, Status
+from bot.errors import ApnsBotError
+
+if TYPE_CHECKING:
+    from bot.adapters.graph import GraphClient
+
+log = logging.getLogger(__name__)
+
+FAILING_KEY = "check_failing"  # tenant_state: {"since": iso time, "error": user-safe message}
+RETRY_PREFIX = "retry:"  # tenant_state: a marked notice whose post Slack refused
+AUDIT_ERROR_CHARS = 300  # the audit keeps the gist; the channel message has all of it
+
+
+class WatchNotifier(Protocol):
+    """What the watch needs from Slack; each returns False when the post did not go out."""
+
+    def post_reminder(
+        self, tenant: TenantSettings, certificate: TenantCertificate, reminder: Reminder
+    ) -> bool: ...
+
+    def post_change(self, tenant: TenantSettings, change: Change, now: datetime) -> bool: ...
+
+    def post_check_failed(self, tenant: TenantSettings, error: str, since: datetime) -> bool: ...
+
+    def post_check_recovered(
+        self, tenant: TenantSettings, since: datetime, now: datetime
+    ) -> bool: ...
+
+
+class Delivery(Enum):
+    POSTED = "posted"
+    ALREADY = "already"  # posted before (or another replica is posting it)
+    REFUSED = "refused"  # Slack refused; the next check tries again
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    tenant: str
+    state: CheckState
+    checked_at: datetime
+    certificate: TenantCertificate | None = None
+    error: str | None = None  # user-safe reason when the check failed
+    change: Change | None = None
+    reminder: Reminder | None = None  # the reminder that is due (posted now or before)
+    posted: tuple[str, ...] = ()  # what this check posted, e.g. ("reminder 30",)
+
+
+def failing_since(value: object) -> tuple[datetime, str] | None:
+    """The stored "check failing" state as (since, error), or None."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        since = datetime.fromisoformat(str(value.get("since")))
+    except ValueError:
+        return None
+    return since, str(value.get("error") or "")
+
+
+class Watch:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        graph: Callable[[TenantSettings], GraphClient],
+        notifier: WatchNotifier,
+        clock: Callable[[], datetime],
+        *,
+        on_checked: Callable[[CheckResult], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.graph = graph
+        self.notifier = notifier
+        self.clock = clock
+        self.on_checked = on_checked
+
+    def check_all(self) -> list[CheckResult]:
+        """Check every tenant; one tenant's failure never stops the others."""
+        results = []
+        for tenant in self.settings.tenants.values():
+            try:
+                results.append(self.check(tenant))
+            except Exception:  # a bug in one tenant's check must not hide the others
+                log.exception("the check of tenant %s failed unexpectedly", tenant.name)
+        return results
+
+    def check(self, tenant: TenantSettings) -> CheckResult:
+        now = self.clock()
+        try:
+            certificate = self.graph(tenant).get_certificate()
+        except ApnsBotError as exc:
+            result = self._failed(tenant, exc.user_message, now)
+        else:
+            result = self._succeeded(tenant, certificate, now)
+        log.info("check of %s: %s%s", tenant.name, result.state.name, _posted(result))
+        if self.on_checked is not None:
+            self.on_checked(result)
+        return result
+
+    # --- outcomes ----------------------------------------------------------------------------
+
+    def _succeeded(
+        self, tenant: TenantSettings, certificate: TenantCertificate, now: datetime
+    ) -> CheckResult:
+        posted: list[str] = []
+        if self._recovered(tenant, now):
+            posted.append("recovered")
+        change, reported = self._track(tenant, certificate, now)
+        if change is not None and reported:
+            posted.append(f"change {change.kind.value}")
+        reminder = due_reminder(certificate, now, tenant.remind_days)
+        if reminder is not None and self._remind(tenant, certificate, reminder, now):
+            posted.append(f"reminder {reminder.threshold}")
+        return CheckResult(
+            tenant=tenant.name,
+            state=check_state(certificate, now, tenant.remind_days),
+            checked_at=now,
+            certificate=certificate,
+            change=change,
+            reminder=reminder,
+            posted=tuple(posted),
+        )
+
+    def _track(
+        self, tenant: TenantSettings, certificate: TenantCertificate, now: datetime
+    ) -> tuple[Change | None, bool]:
+        """Compare with the last certificate seen, report a change once, move the snapshot on.
+        Returns the change (if any) and whether this call posted it."""
+        change = detect_change(self.store.get_snapshot(tenant.name), certificate)
+        if change is not None:
+            applied = self.store.list_requests(tenant.name, [Status.APPLIED], limit=5)
+            origin = change_origin(change, applied)
+            if origin is Origin.STALE:
+                return None, False
+            if origin is Origin.BOT:
+                change = None
+        delivery = None
+        if change is not None:
+            post = partial(self.notifier.post_change, tenant, change, now)
+            delivery = self._once(tenant, change.key, now, post)
+            if delivery is Delivery.POSTED:
+                facts = _facts(change)
+                self.store.audit(tenant.name, Event.EXTERNAL_CHANGE, "system", now, detail=facts)
+        if delivery is not Delivery.REFUSED:  # a refused post keeps the old snapshot: retried
+            self.store.set_snapshot(tenant.name, certificate, now)
+        return change, delivery is Delivery.POSTED
+
+    def _remind(
+        self,
+        tenant: TenantSettings,
+        certificate: TenantCertificate,
+        reminder: Reminder,
+        now: datetime,
+    ) -> bool:
+        post = partial(self.notifier.post_reminder, tenant, certificate, reminder)
+        if self._once(tenant, reminder.key, now, post) is not Delivery.POSTED:
+            return False
+        detail: dict[str, JSONValue] = {
+            "threshold": reminder.threshold,
+            "days_left": reminder.days_left,
+            "serial": certificate.serial,
+        }
+        self.store.audit(tenant.name, Event.REMINDER_POSTED, "system", now, detail=detail)
+        return True
+
+    def _failed(self, tenant: TenantSettings, error: str, now: datetime) -> CheckResult:
+        value: dict[str, JSONValue] = {"since": now.isoformat(), "error": error}
+        if self.store.set_state(tenant.name, FAILING_KEY, value, now, only_if_absent=True):
+            detail: dict[str, JSONValue] = {"error": error[:AUDIT_ERROR_CHARS]}
+            self.store.audit(tenant.name, Event.CHECK_FAILED, "system", now, detail=detail)
+        since, _ = failing_since(self.store.get_state(tenant.name, FAILING_KEY)) or (now, error)
+        key = f"check_failed:{since.isoformat()}"
+        post = partial(self.notifier.post_check_failed, tenant, error, since)
+        delivered = self._once(tenant, key, now, post) is Delivery.POSTED
+        return CheckResult(
+            tenant=tenant.name,
+            state=CheckState.FAILED,
+            checked_at=now,
+            error=error,
+            posted=("check failed",) if delivered else (),
+        )
+
+    def _recovered(self, tenant: TenantSettings, now: datetime) -> bool:
+        """Report the end of a failing streak; only the caller that clears the state reports it
+        (a refused post is not retried: the next failure or the App Home tells the story)."""
+        failing = failing_since(self.store.get_state(tenant.name, FAILING_KEY))
+        if failing is None or not self.store.delete_state(tenant.name, FAILING_KEY):
+            return False
+        since, _ = failing
+        self.store.audit(
+            tenant.name, Event.CHECK_RECOVERED, "system", now, detail={"since": since.isoformat()}
+        )
+        return self.notifier.post_check_recovered(tenant, since, now)
+
+    def _once(
+        self, tenant: TenantSettings, key: str, now: datetime, post: Callable[[], bool]
+    ) -> Delivery:
+        """Post under ``key`` once ever; a refused post leaves a retry mark for the next check,
+        which one caller claims by deleting it."""
+        first = self.store.mark_notice_once(tenant.name, key, now)
+        if not first and not self.store.delete_state(tenant.name, RETRY_PREFIX + key):
+            return Delivery.ALREADY
+        if post():
+            return Delivery.POSTED
+        self.store.set_state(tenant.name, RETRY_PREFIX + key, now.isoformat(), now)
+        log.warning("could not post %s for %s; the next check tries again", key, tenant.name)
+        return Delivery.REFUSED
+
+
+def _facts(change: Change) -> dict[str, JSONValue]:
+    after, before = change.current, change.previous
+    return {
+        "kind": change.kind.value,
+        "topic": after.topic,
+        "previous_topic": before.topic,
+        "serial": after.serial,
+        "previous_serial": before.serial,
+        "expires_at": after.expires_at.isoformat() if after.expires_at else None,
+    }
+
+
+def _posted(result: CheckResult) -> str:
+    return f" (posted: {', '.join(result.posted)})" if result.posted else ""
