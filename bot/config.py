@@ -19,6 +19,12 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.auth_settings import (
+    missing_key_problem,
+    parse_auth_mode,
+    parse_flag,
+    parse_token_keys,
+)
 from bot.errors import ConfigError
 
 DEFAULT_TENANT = "default"
@@ -27,6 +33,8 @@ DEFAULT_DB_PATH = "data/apns-bot.sqlite3"
 DEFAULT_REMIND_DAYS = (60, 30, 14, 7, 3, 1)
 
 Cloud = Literal["global", "usgov", "usgov-dod", "china"]
+AuthMode = Literal["app", "delegated"]
+DELEGATED_PERMISSION = "DeviceManagementServiceConfig.ReadWrite.All"
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,9 @@ class TenantSettings:
     graph_url: str = CLOUDS["global"].graph_root + "/beta"
     display_name: str = ""
     remind_days: tuple[int, ...] = DEFAULT_REMIND_DAYS
+    # app: the app's own identity (client credentials); delegated: the approving lead's sign-in
+    auth_mode: AuthMode = "app"
+    skip_identity_match: bool = False  # delegated: accept any Microsoft account an approver uses
 
     @property
     def label(self) -> str:
@@ -120,6 +131,14 @@ class TenantSettings:
         return f"{self.graph_root}/.default"
 
     @property
+    def delegated_scope(self) -> str:
+        return f"{self.graph_root}/{DELEGATED_PERMISSION}"
+
+    @property
+    def delegated(self) -> bool:
+        return self.auth_mode == "delegated"
+
+    @property
     def approver_users(self) -> tuple[str, ...]:
         return tuple(a for a in self.approvers if a.startswith(("U", "W")))
 
@@ -140,6 +159,8 @@ class Settings:
     check_time: time = time(9, 0)
     timezone: str = "UTC"
     log_level: str = "INFO"
+    # APNS_TOKEN_KEY: Fernet keys, the first encrypts, all decrypt (rotation: "new,old")
+    token_keys: tuple[Secret, ...] = ()
 
     @property
     def default_tenant(self) -> TenantSettings:
@@ -327,7 +348,12 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
         r.problem(f"AZURE_CLIENT_ID={client_id!r} must be a GUID (Application (client) ID).")
     secret = r.get("AZURE_CLIENT_SECRET")
     cert_path = r.path("AZURE_CLIENT_CERTIFICATE_PATH", must_exist=True)
-    if secret is None and r.get("AZURE_CLIENT_CERTIFICATE_PATH") is None:
+    has_credential = secret is not None or r.get("AZURE_CLIENT_CERTIFICATE_PATH") is not None
+    mode = parse_auth_mode(r.get("AZURE_AUTH_MODE"), has_credential, r.problems, "AZURE_AUTH_MODE")
+    if mode == "delegated" and r.get("APNS_TOKEN_KEY") is None:
+        explicit = r.get("AZURE_AUTH_MODE") is not None
+        r.problem(missing_key_problem("AZURE_AUTH_MODE=delegated" if explicit else None))
+    if mode == "app" and not has_credential:
         r.problem(
             "Set AZURE_CLIENT_SECRET (Certificates & secrets → New client secret: the Value, not the "
             "Secret ID) or AZURE_CLIENT_CERTIFICATE_PATH (a PEM file holding the certificate and its "
@@ -366,6 +392,10 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
         authority_host=host,
         graph_url=graph_url,
         remind_days=remind_days,
+        auth_mode=mode,
+        skip_identity_match=parse_flag(
+            r.get("APNS_SKIP_IDENTITY_MATCH"), r.problems, "APNS_SKIP_IDENTITY_MATCH"
+        ),
     )
 
 
@@ -389,6 +419,9 @@ def load_settings(
         tenant = _default_tenant(r, need_slack)
         if tenant is not None:
             tenants[tenant.name] = tenant
+    token_keys = parse_token_keys(r.get("APNS_TOKEN_KEY"), r.problems)
+    if tenants_file and any(t.delegated for t in tenants.values()) and not r.get("APNS_TOKEN_KEY"):
+        r.problem(missing_key_problem(f"auth_mode = delegated in {tenants_file}"))
 
     db_path = Path(r.get("APNS_DB_PATH") or DEFAULT_DB_PATH).expanduser()
     ca_bundle = r.path("SSL_CERT_FILE", must_exist=True) or r.path(
@@ -430,4 +463,5 @@ def load_settings(
         check_time=check_time,
         timezone=timezone,
         log_level=log_level,
+        token_keys=token_keys,
     )

@@ -3,8 +3,10 @@
 TOML, read with the standard library. Top-level keys are defaults for every tenant; each
 ``[tenants.<name>]`` table is one tenant, ``<name>`` being the short name used in commands
 (``/apns status contoso``). Secrets never sit in the file: ``client_secret_env`` names the
-environment variable that holds a tenant's client secret. Every problem names the tenant and the
-key, and all of them are reported together.
+environment variable that holds a tenant's client secret. ``auth_mode`` (``app`` or ``delegated``)
+is chosen as for the environment: ``app`` with a secret or certificate, else ``delegated`` (which
+needs ``APNS_TOKEN_KEY``); ``skip_identity_match = true`` is ``APNS_SKIP_IDENTITY_MATCH`` for one
+tenant. Every problem names the tenant and the key, and all of them are reported together.
 
     client_id = "00000000-0000-0000-0000-000000000000"   # one multi-tenant Entra app ...
     client_secret_env = "APNS_CLIENT_SECRET"             # ... consented in every tenant
@@ -24,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bot.auth_settings import parse_auth_mode
 from bot.config import (
     CHANNEL_PATTERN,
     DEFAULT_REMIND_DAYS,
@@ -48,6 +51,8 @@ TENANT_KEYS = frozenset(
         "remind_days",
         "authority_host",
         "graph_url",
+        "auth_mode",
+        "skip_identity_match",
     }
 )
 RESERVED_NAMES = frozenset({"all", "help"})
@@ -147,7 +152,16 @@ def _tenant(
     cert_path = (base / cert_raw).expanduser() if cert_raw else None
     if cert_path is not None and not cert_path.exists():
         problems.append(f"{where}: client_certificate_path {cert_path} does not exist.")
-    if not secret_env and cert_raw is None:
+    mode = parse_auth_mode(
+        _text(values, "auth_mode", problems, where),
+        bool(secret_env) or cert_raw is not None,
+        problems,
+        f"{where}: auth_mode",
+    )
+    skip = values.get("skip_identity_match", False)
+    if not isinstance(skip, bool):
+        problems.append(f"{where}: skip_identity_match must be true or false.")
+    if mode == "app" and not secret_env and cert_raw is None:
         problems.append(
             f"{where}: set client_secret_env (the variable holding the secret) or client_certificate_path."
         )
@@ -177,6 +191,8 @@ def _tenant(
         graph_url=graph_url,
         display_name=display_name,
         remind_days=remind_days,
+        auth_mode=mode,
+        skip_identity_match=skip is True,
     )
 
 
