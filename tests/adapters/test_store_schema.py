@@ -13,7 +13,16 @@ from bot.adapters.store import SCHEMA_VERSION, SqliteStore, schema
 from bot.errors import StoreError
 from tests.adapters.store_fixtures import T0, raw, request
 
-TABLES = {"change_requests", "approvals", "audit_events", "notices", "tenant_state"}
+TABLES = {
+    "change_requests",
+    "approvals",
+    "audit_events",
+    "notices",
+    "tenant_state",
+    "delegated_signins",
+    "device_flows",
+    "signin_waits",
+}
 
 
 def tables(path: Path) -> set[str]:
@@ -70,7 +79,7 @@ def test_a_later_migration_upgrades_in_place(
     with SqliteStore(path) as store:
         store.create_request(req)
     extra = (
-        "CREATE TABLE device_flows (tenant TEXT NOT NULL, user_id TEXT NOT NULL, sealed BLOB)",
+        "CREATE TABLE later_feature (tenant TEXT NOT NULL, user_id TEXT NOT NULL, state BLOB)",
         "ALTER TABLE change_requests ADD COLUMN signed_in_as TEXT",
     )
     monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, extra))

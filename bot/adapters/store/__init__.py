@@ -6,7 +6,7 @@
 
 from typing import TYPE_CHECKING
 
-from bot.adapters.store.port import AuditLog, NoticeStore, RequestStore, Store
+from bot.adapters.store.port import AuditLog, NoticeStore, RequestStore, SignInStore, Store
 from bot.adapters.store.schema import SCHEMA_VERSION
 from bot.adapters.store.sqlite import SNAPSHOT_KEY, SqliteStore
 
@@ -16,6 +16,7 @@ __all__ = [
     "AuditLog",
     "NoticeStore",
     "RequestStore",
+    "SignInStore",
     "SqliteStore",
     "Store",
 ]

@@ -23,6 +23,7 @@ from bot.core.requests import (
     Rejection,
     Status,
 )
+from bot.core.signin import PendingSignIn, SavedSignIn, SignInWait
 
 
 class RequestStore(Protocol):
@@ -116,5 +117,48 @@ class NoticeStore(Protocol):
     def set_snapshot(self, tenant: str, cert: TenantCertificate, at: datetime) -> None: ...
 
 
-class Store(RequestStore, AuditLog, NoticeStore, Protocol):
+class SignInStore(Protocol):
+    """Delegated sign-in: saved sign-ins, pending device flows, requests waiting for a sign-in.
+
+    Sealed columns are stored as given (the caller seals them with ``APNS_TOKEN_KEY``).
+    """
+
+    def save_signin(self, signin: SavedSignIn) -> None: ...
+
+    def update_signin_cache(
+        self, tenant: str, user_id: str, home_account_id: str, sealed_cache: str, at: datetime
+    ) -> bool: ...
+
+    def get_signin(self, tenant: str, user_id: str) -> SavedSignIn | None: ...
+
+    def list_signins(self, tenant: str | None = None) -> list[SavedSignIn]: ...
+
+    def delete_signin(
+        self, tenant: str, user_id: str, home_account_id: str | None = None
+    ) -> bool: ...
+
+    def add_device_flow(self, flow: PendingSignIn) -> bool: ...
+
+    def get_device_flow(self, tenant: str, user_id: str) -> PendingSignIn | None: ...
+
+    def list_device_flows(
+        self, tenant: str | None = None, *, due_by: datetime | None = None
+    ) -> list[PendingSignIn]: ...
+
+    def claim_device_flow(self, flow: PendingSignIn, lease_until: datetime) -> bool: ...
+
+    def reschedule_device_flow(
+        self, flow: PendingSignIn, sealed_flow: str, interval: int, next_poll_at: datetime
+    ) -> bool: ...
+
+    def finish_device_flow(self, tenant: str, user_id: str) -> tuple[str, ...] | None: ...
+
+    def add_signin_wait(self, request_id: str, tenant: str, user_id: str, at: datetime) -> None: ...
+
+    def remove_signin_wait(self, request_id: str) -> bool: ...
+
+    def signin_wait(self, request_id: str) -> SignInWait | None: ...
+
+
+class Store(RequestStore, AuditLog, NoticeStore, SignInStore, Protocol):
     def close(self) -> None: ...

@@ -85,6 +85,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (tenant, key)
         )""",
     ),
+    # 2: delegated sign-in — each approver's MSAL token cache and pending device code flows, both
+    # sealed with APNS_TOKEN_KEY (bot.adapters.sealing), and the requests waiting for a sign-in
+    (
+        """CREATE TABLE delegated_signins (
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            username TEXT NOT NULL,
+            home_account_id TEXT NOT NULL,
+            sealed_cache TEXT NOT NULL,
+            signed_in_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (tenant, user_id)
+        )""",
+        "CREATE INDEX delegated_signins_by_recency ON delegated_signins (tenant, updated_at)",
+        """CREATE TABLE device_flows (
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            sealed_flow TEXT NOT NULL,
+            interval_seconds INTEGER NOT NULL CHECK (interval_seconds > 0),
+            next_poll_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (tenant, user_id)
+        )""",
+        "CREATE INDEX device_flows_due ON device_flows (next_poll_at)",
+        """CREATE TABLE signin_waits (
+            request_id TEXT PRIMARY KEY REFERENCES change_requests (id) ON DELETE CASCADE,
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX signin_waits_by_user ON signin_waits (tenant, user_id)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from bot.adapters.store import notices
 from bot.adapters.store import statements as stmt
@@ -25,6 +26,8 @@ from bot.adapters.store.codec import (
     to_text,
 )
 from bot.adapters.store.connection import DEFAULT_BUSY_TIMEOUT, Database
+from bot.adapters.store.sealed_requests import CertificateSealing
+from bot.adapters.store.signins import SqliteSignIns
 from bot.core.model import TenantCertificate
 from bot.core.requests import (
     ApplyResult,
@@ -40,19 +43,30 @@ from bot.core.requests import (
 )
 from bot.errors import StoreError
 
+if TYPE_CHECKING:
+    from bot.adapters.sealing import Sealer
+
 SNAPSHOT_KEY = "certificate_snapshot"  # tenant_state key of the last certificate the watch saw
 
 
-class SqliteStore:
+class SqliteStore(SqliteSignIns):
     """The bot's state in one SQLite file (WAL, ``synchronous=FULL``, foreign keys on).
 
     Safe to share between threads (see ``bot.adapters.store.connection``) and between processes
-    on one host. Use as a context manager or call ``close()``.
+    on one host. Use as a context manager or call ``close()``. With a ``sealer`` (``APNS_TOKEN_KEY``)
+    approved certificates are stored encrypted (older plain rows are still read).
     """
 
-    def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        sealer: Sealer | None = None,
+    ) -> None:
         self._db = Database(path, busy_timeout)
         self.path = self._db.path
+        self._pem = CertificateSealing(sealer)
 
     def close(self) -> None:
         self._db.close()
@@ -85,7 +99,7 @@ class SqliteStore:
             }
         )
         with self._db.transaction(write=True) as conn:
-            conn.execute(stmt.INSERT_REQUEST, request_params(request))
+            conn.execute(stmt.INSERT_REQUEST, request_params(self._pem.seal(request)))
             for approval in request.approvals:
                 stmt.insert_approval(
                     conn, request.id, request.tenant, approval.user_id, approval.at
@@ -102,7 +116,7 @@ class SqliteStore:
 
     def get_request(self, request_id: str) -> ChangeRequest | None:
         with self._db.transaction(write=False) as conn:
-            return stmt.load_by_id(conn, request_id)
+            return self._pem.open(stmt.load_by_id(conn, request_id))
 
     def list_requests(
         self, tenant: str, statuses: Iterable[Status] | None = None, limit: int = 50
@@ -114,7 +128,7 @@ class SqliteStore:
         query += " ORDER BY created_at DESC, id DESC LIMIT ?"
         with self._db.transaction(write=False) as conn:
             rows = conn.execute(query, (tenant, *(wanted or []), limit)).fetchall()
-            return [stmt.load(conn, row) for row in rows]
+            return [self._pem.open(stmt.load(conn, row)) for row in rows]
 
     def requests_in(self, status: Status, tenant: str | None = None) -> list[ChangeRequest]:
         query, params = f"{stmt.SELECT_REQUEST} WHERE status = ?", [Status(status).value]
@@ -122,7 +136,7 @@ class SqliteStore:
             query, params = query + " AND tenant = ?", [*params, tenant]
         with self._db.transaction(write=False) as conn:
             rows = conn.execute(query + " ORDER BY created_at, id", params).fetchall()
-            return [stmt.load(conn, row) for row in rows]
+            return [self._pem.open(stmt.load(conn, row)) for row in rows]
 
     def add_approval(self, request_id: str, user_id: str, at: datetime) -> ApprovalResult:
         with self._db.transaction(write=True) as conn:
@@ -214,7 +228,7 @@ class SqliteStore:
                     stmt.insert_audit(
                         conn, str(due["tenant"]), Event.EXPIRED, "system", now, due["id"], detail
                     )
-                    loaded = stmt.load_by_id(conn, str(due["id"]))
+                    loaded = self._pem.open(stmt.load_by_id(conn, str(due["id"])))
                     if loaded is not None:
                         moved.append(loaded)
             return moved
