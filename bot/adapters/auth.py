@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from pathlib import Path
 from typing import Any, Protocol
 
 import msal
@@ -86,6 +87,45 @@ class _PinnedAdapter(HTTPAdapter):
             cert=cert,
             proxies=proxies,
         )
+
+
+def pinned_session(ca_bundle: Path | None, timeout: float) -> requests.Session:
+    """A requests session for MSAL that trusts ``ca_bundle`` (whatever the environment says)."""
+    session = requests.Session()
+    session.verify = requests_verify(ca_bundle)
+    adapter = _PinnedAdapter(timeout, session.verify)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def network_error(exc: Exception, authority_host: str, timeout: float) -> AuthError:
+    """A failure to talk to Entra ID (5xx, TLS, timeout, connection) as one readable sentence."""
+    where = f"https://{authority_host}"
+    status: str | None = None
+    if isinstance(exc, msal.exceptions.MsalServiceError):  # how MSAL reports a 5xx
+        found = re.search(r"\b[45]\d\d\b", str(exc))
+        status = found.group(0) if found else "5xx"
+    elif isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status = str(exc.response.status_code)
+    if status is not None:
+        return AuthError(
+            f"Microsoft Entra ID at {where} answered HTTP {status}: the sign-in service is "
+            "having trouble; try again in a few minutes."
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return AuthError(
+            f"Could not verify the TLS certificate of {where}. If a proxy inspects TLS, set "
+            "SSL_CERT_FILE to a PEM bundle holding its CA certificate."
+        )
+    if isinstance(exc, requests.Timeout):
+        return AuthError(f"Microsoft Entra ID at {where} did not answer within {timeout:g} s.")
+    detail = re.search(r"\[Errno [^\]]+\][^'\")]*", str(exc))
+    reason = detail.group(0).strip() if detail else type(exc).__name__
+    return AuthError(
+        f"Could not reach Microsoft Entra ID at {where} ({reason}). Check the network, the "
+        "proxy settings (HTTPS_PROXY) and AZURE_CLOUD / AZURE_AUTHORITY_HOST."
+    )
 
 
 class MsalAppTokenProvider:
@@ -166,11 +206,7 @@ class MsalAppTokenProvider:
         if self._app is not None:
             return self._app
         credential = self._credential()
-        session = requests.Session()
-        session.verify = requests_verify(self._ca_bundle)
-        adapter = _PinnedAdapter(self._timeout, session.verify)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
+        session = pinned_session(self._ca_bundle, self._timeout)
         tenant = self._tenant
         try:
             app = msal.ConfidentialClientApplication(
@@ -192,35 +228,20 @@ class MsalAppTokenProvider:
         return app
 
     def _network_error(self, exc: Exception) -> AuthError:
-        where = f"https://{self._tenant.authority_host}"
-        status: str | None = None
-        if isinstance(exc, msal.exceptions.MsalServiceError):  # how MSAL reports a 5xx
-            found = re.search(r"\b[45]\d\d\b", str(exc))
-            status = found.group(0) if found else "5xx"
-        elif isinstance(exc, requests.HTTPError) and exc.response is not None:
-            status = str(exc.response.status_code)
-        if status is not None:
-            return AuthError(
-                f"Microsoft Entra ID at {where} answered HTTP {status}: the sign-in service is "
-                "having trouble; try again in a few minutes."
-            )
-        if isinstance(exc, requests.exceptions.SSLError):
-            return AuthError(
-                f"Could not verify the TLS certificate of {where}. If a proxy inspects TLS, set "
-                "SSL_CERT_FILE to a PEM bundle holding its CA certificate."
-            )
-        if isinstance(exc, requests.Timeout):
-            return AuthError(
-                f"Microsoft Entra ID at {where} did not answer within {self._timeout:g} s."
-            )
-        detail = re.search(r"\[Errno [^\]]+\][^'\")]*", str(exc))
-        reason = detail.group(0).strip() if detail else type(exc).__name__
-        return AuthError(
-            f"Could not reach Microsoft Entra ID at {where} ({reason}). Check the network, the "
-            "proxy settings (HTTPS_PROXY) and AZURE_CLOUD / AZURE_AUTHORITY_HOST."
-        )
+        return network_error(exc, self._tenant.authority_host, self._timeout)
 
 
-def build_token_provider(settings: Settings, tenant: TenantSettings) -> MsalAppTokenProvider:
-    """The app-only provider for ``tenant`` (nothing touches the network until ``token()``)."""
+class OwnedTokenProvider(TokenProvider, Protocol):
+    """A provider its owner closes (it may hold a session or a database connection)."""
+
+    def close(self) -> None: ...
+
+
+def build_token_provider(settings: Settings, tenant: TenantSettings) -> OwnedTokenProvider:
+    """The provider for ``tenant`` (nothing touches the network until ``token()``): app-only, or
+    in delegated mode the tenant's most recent valid sign-in (``bot.adapters.delegated``)."""
+    if tenant.delegated:
+        from bot.adapters.delegated import open_reader
+
+        return open_reader(settings, tenant)
     return MsalAppTokenProvider(settings, tenant)

@@ -111,15 +111,20 @@ def check_apple_ca(settings: Settings) -> Result:
 def check_graph(settings: Settings, tenant: TenantSettings) -> list[Result]:
     from bot.adapters.auth import build_token_provider
     from bot.adapters.graph import build_graph_client
+    from bot.cli.doctor_delegated import looking_provider, signin_result
 
     prefix = "" if len(settings.tenants) == 1 else f"{tenant.name}: "
-    provider = build_token_provider(settings, tenant)
+    try:
+        provider = looking_provider(settings, tenant) or build_token_provider(settings, tenant)
+    except ApnsBotError as exc:
+        return [signin_result(prefix, exc)]
     try:
         provider.token()
     except ApnsBotError as exc:
         provider.close()
-        return [Result("entra sign-in", "FAIL", prefix + exc.user_message)]
-    results = [Result("entra sign-in", "PASS", f"{prefix}token for {tenant.app_scope}")]
+        return [signin_result(prefix, exc)]
+    scope = tenant.delegated_scope if tenant.delegated else tenant.app_scope
+    results = [Result("entra sign-in", "PASS", f"{prefix}token for {scope}")]
     with build_graph_client(settings, tenant, token_provider=provider) as client:
         try:
             certificate = client.get_certificate()
@@ -136,6 +141,12 @@ def check_graph(settings: Settings, tenant: TenantSettings) -> list[Result]:
     return results
 
 
+def check_delegated(settings: Settings, tenant: TenantSettings) -> list[Result]:
+    from bot.cli.doctor_delegated import delegated_state
+
+    return delegated_state(settings, tenant) if tenant.delegated else []
+
+
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     results, settings = check_settings(env)
     show(results)
@@ -145,6 +156,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             steps.append(lambda: [check_slack(settings)])
         steps.append(lambda: [check_apple_ca(settings)])
         steps += [partial(check_graph, settings, t) for t in settings.tenants.values()]
+        steps += [partial(check_delegated, settings, t) for t in settings.tenants.values()]
         for step in steps:
             found = step()
             show(found)

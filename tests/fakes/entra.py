@@ -31,6 +31,7 @@ class AppRegistration:
     secret: str | None = None
     certificates: list[x509.Certificate] = field(default_factory=list)
     permission: Permission = "ReadWrite"
+    public_client: bool = False  # Authentication → "Allow public client flows" (device code)
 
 
 Refusal = tuple[int, dict[str, Any]]  # HTTP status, Entra's error body

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import dataclasses
 import secrets
 import tempfile
 import threading
@@ -38,6 +39,7 @@ from cryptography import x509
 from tests.fakes import entra
 from tests.fakes import graph_shapes as shapes
 from tests.fakes.entra import AppRegistration, Permission
+from tests.fakes.entra_delegated import DEVICE_CODE_GRANT, DelegatedEntra
 from tests.fakes.graph_faults import Fault, fault_response, forbidden, intune_error, unauthorized
 from tests.fakes.https import HttpsServer, RecordedRequest, Response
 from tests.fakes.tls import TlsMaterial, make_tls_material
@@ -63,6 +65,7 @@ class _Token:
     tenant_id: str
     client_id: str
     expires_at: float
+    user: str | None = None  # delegated: the signed-in account's preferred_username
 
 
 @dataclass
@@ -79,6 +82,7 @@ class FakeGraph:
         self.tls = tls
         self._lock = threading.RLock()
         self._server = HttpsServer(self.handle, tls.server_context(), host, port)
+        self.delegated = DelegatedEntra(self.url)  # device code flow and refresh grants
         self.reset()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -134,6 +138,8 @@ class FakeGraph:
             self._rules: list[_Rule] = []
             self._requests: list[RecordedRequest] = []
             self._latency = 0.0
+            self._token_lifetime = TOKEN_LIFETIME
+            self.delegated.reset()
             if default_tenant:
                 self.add_tenant(FAKE_TENANT_ID)
                 self.register_app(FAKE_TENANT_ID, FAKE_CLIENT_ID, secret=FAKE_CLIENT_SECRET)
@@ -153,6 +159,7 @@ class FakeGraph:
         secret: str | None = None,
         certificate: x509.Certificate | None = None,
         permission: Permission = "ReadWrite",
+        public_client: bool | None = None,
     ) -> None:
         with self._lock:
             app = self._apps.get((tenant_id, client_id))
@@ -160,6 +167,8 @@ class FakeGraph:
                 app = AppRegistration(tenant_id, client_id, None, [], permission)
                 self._apps[(tenant_id, client_id)] = app
             app.secret = secret if secret is not None else app.secret
+            if public_client is not None:
+                app.public_client = public_client
             if certificate is not None:
                 app.certificates.append(certificate)
             app.permission = permission
@@ -211,8 +220,25 @@ class FakeGraph:
         """Make every issued token expired (Graph answers 401 until a new one is fetched)."""
         with self._lock:
             self._tokens = {
-                k: _Token(t.tenant_id, t.client_id, 0.0) for k, t in self._tokens.items()
+                k: dataclasses.replace(t, expires_at=0.0) for k, t in self._tokens.items()
             }
+
+    def set_token_lifetime(self, seconds: int) -> None:
+        """Lifetime of access tokens issued from now on (MSAL refreshes those under 5 minutes)."""
+        with self._lock:
+            self._token_lifetime = seconds
+
+    def token_user(self, request: RecordedRequest) -> str | None:
+        """The account whose delegated token authorised ``request`` (None: app-only or unknown)."""
+        header = request.headers.get("authorization", "")
+        with self._lock:
+            token = self._tokens.get(header[7:].strip())
+        return token.user if token is not None else None
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued so far (tests check none of them leaked)."""
+        with self._lock:
+            return list(self._tokens)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -287,6 +313,12 @@ class FakeGraph:
             and len(parts) == 5
         ):
             return self._token(parts[1], request)
+        if (
+            request.method == "POST"
+            and request.path.endswith("/oauth2/v2.0/devicecode")
+            and len(parts) == 5
+        ):
+            return self._devicecode(parts[1], request)
         for version in shapes.GRAPH_VERSIONS:
             prefix = f"/{version}/"
             if request.path.startswith(prefix):
@@ -304,11 +336,32 @@ class FakeGraph:
             return Response(400, entra.unknown_tenant(tenant_id))
         return Response(200, shapes.openid_configuration(self.url, tenant_id))
 
+    def _devicecode(self, tenant_id: str, request: RecordedRequest) -> Response:
+        form = request.form
+        with self._lock:
+            known = tenant_id in self._entities
+            app = self._apps.get((tenant_id, form.get("client_id", "")))
+        if not known:
+            return Response(400, entra.unknown_tenant(tenant_id))
+        return Response(*self.delegated.device_authorization(tenant_id, app, form))
+
+    def _issue(self, tenant_id: str, client_id: str, user: str | None = None) -> tuple[str, int]:
+        token = secrets.token_urlsafe(48)
+        with self._lock:
+            lifetime = self._token_lifetime
+            self._tokens[token] = _Token(tenant_id, client_id, time.time() + lifetime, user)
+        return token, lifetime
+
     def _token(self, tenant_id: str, request: RecordedRequest) -> Response:
         form = request.form
         with self._lock:
             known = tenant_id in self._entities
             app = self._apps.get((tenant_id, form.get("client_id", "")))
+        grant = form.get("grant_type")
+        if known and grant == DEVICE_CODE_GRANT:
+            return Response(*self.delegated.device_token(tenant_id, app, form, self._issue))
+        if known and grant == "refresh_token":
+            return Response(*self.delegated.refresh(tenant_id, app, form, self._issue))
         refusal = entra.check_token_request(
             tenant_id,
             known,
@@ -320,16 +373,13 @@ class FakeGraph:
         )
         if refusal is not None:
             return Response(*refusal)
-        token = secrets.token_urlsafe(48)
-        expires_at = time.time() + TOKEN_LIFETIME
-        with self._lock:
-            self._tokens[token] = _Token(tenant_id, form["client_id"], expires_at)
+        token, lifetime = self._issue(tenant_id, form["client_id"])
         return Response(
             200,
             {
                 "token_type": "Bearer",
-                "expires_in": TOKEN_LIFETIME,
-                "ext_expires_in": TOKEN_LIFETIME,
+                "expires_in": lifetime,
+                "ext_expires_in": lifetime,
                 "access_token": token,
             },
         )

@@ -1,0 +1,86 @@
+"""``apns-bot doctor`` for delegated sign-in: who is signed in, what is pending, what the key opens.
+
+Reads the store only (no Microsoft call beyond the Graph check ``doctor`` already makes) and never
+prints a token, a code or a cache: only Slack user ids, Microsoft usernames and times.
+"""
+
+from __future__ import annotations
+
+from bot.adapters.delegated import SignInRequiredError, TenantReader, open_reader
+from bot.adapters.sealing import Sealer, SealError, build_sealer
+from bot.cli.doctor import Result
+from bot.config import Settings, TenantSettings
+from bot.errors import ApnsBotError
+from bot.slack.ids import COMMAND
+
+ROTATE_FIX = (
+    "if APNS_TOKEN_KEY was replaced, list the previous key after the new one "
+    "(APNS_TOKEN_KEY=new,old); otherwise those approvers type `/apns signin` again"
+)
+
+
+def looking_provider(settings: Settings, tenant: TenantSettings) -> TenantReader | None:
+    """For a delegated tenant, a reader that leaves unusable sign-ins in place for the report."""
+    return open_reader(settings, tenant, read_only=True) if tenant.delegated else None
+
+
+def signin_result(prefix: str, exc: ApnsBotError) -> Result:
+    """The ``entra sign-in`` line: nobody signed in yet is a warning with whom to ask."""
+    if isinstance(exc, SignInRequiredError):
+        fix = f"an approver types `{COMMAND} signin` in Slack and signs in with their work account"
+        return Result("entra sign-in", "WARN", prefix + exc.user_message, fix)
+    return Result("entra sign-in", "FAIL", prefix + exc.user_message)
+
+
+def _opens(sealer: Sealer, sealed: str) -> bool:
+    try:
+        sealer.open(sealed)
+    except SealError:
+        return False
+    return True
+
+
+def delegated_state(settings: Settings, tenant: TenantSettings) -> list[Result]:
+    from bot.adapters.store import SqliteStore
+
+    prefix = "" if len(settings.tenants) == 1 else f"{tenant.name}: "
+    sealer = build_sealer(settings.token_keys)
+    if sealer is None:
+        return [Result("delegated", "FAIL", prefix + "APNS_TOKEN_KEY is not set")]
+    try:
+        with SqliteStore(settings.db_path, sealer=sealer) as store:
+            signins = store.list_signins(tenant.name)
+            flows = store.list_device_flows(tenant.name)
+    except ApnsBotError as exc:
+        return [Result("delegated", "FAIL", prefix + exc.user_message)]
+    results: list[Result] = []
+    usable = [s for s in signins if _opens(sealer, s.sealed_cache)]
+    if usable:
+        who = ", ".join(f"{s.username} (Slack {s.user_id})" for s in usable)
+        results.append(Result("saved sign-ins", "PASS", f"{prefix}{len(usable)}: {who}"))
+    elif not signins:
+        results.append(
+            Result(
+                "saved sign-ins",
+                "WARN",
+                f"{prefix}nobody has signed in yet (delegated mode reads and writes as an approver)",
+                f"an approver types `{COMMAND} signin` in Slack",
+            )
+        )
+    unreadable = len(signins) - len(usable)
+    if unreadable:
+        results.append(
+            Result(
+                "saved sign-ins",
+                "WARN",
+                f"{prefix}{unreadable} saved sign-in(s) cannot be opened with APNS_TOKEN_KEY; the bot "
+                "removes them at first use",
+                ROTATE_FIX,
+            )
+        )
+    if flows:
+        stuck = sum(1 for f in flows if not _opens(sealer, f.sealed_flow))
+        who = ", ".join(f"Slack {f.user_id} until {f.expires_at:%H:%M} UTC" for f in flows)
+        status = "WARN" if stuck else "PASS"
+        results.append(Result("pending sign-ins", status, f"{prefix}{len(flows)}: {who}"))
+    return results
