@@ -13,12 +13,14 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot.adapters.apple_ca import AppleTrustStore
+from bot.adapters.sealing import build_sealer
 from bot.adapters.slack_files import SlackFiles
 from bot.adapters.store import SqliteStore, Store
 from bot.config import Settings, TenantSettings
 from bot.core.chain import TrustAnchors
+from bot.delegated_setup import Delegated, build_delegated
 from bot.runtime import Background, GraphClients
-from bot.slack import approval, commands, csr, history, home, renew
+from bot.slack import approval, commands, csr, history, home, renew, signin
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.home import HomePublisher, HomeRefreshingNotifier
 from bot.slack.notifier import SlackNotifier
@@ -29,6 +31,7 @@ from bot.workflow import Renewals
 
 if TYPE_CHECKING:
     from bot.adapters.graph import GraphClient
+    from bot.signins import DelegatedSignIns
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +63,15 @@ class Deps:
     renewals: Renewals
     watch: Watch
     home: HomePublisher
+    delegated: Delegated | None = None  # delegated sign-in, when some tenant uses it
+
+    @property
+    def signins(self) -> DelegatedSignIns | None:
+        return self.delegated.signins if self.delegated is not None else None
 
     def close(self) -> None:
         self.background.shutdown(wait=True)
-        for part in (self.graph, self.files, self.store):
+        for part in (self.graph, self.delegated, self.files, self.store):
             close = getattr(part, "close", None)
             if callable(close):
                 close()
@@ -80,17 +88,37 @@ def build_deps(
 ) -> Deps:
     """Real adapters by default; tests override the clock (and rarely anything else)."""
     slack = slack or build_web_client(settings)
-    graph = graph or GraphClients(settings)
-    store = store or SqliteStore(settings.db_path)
+    store = store or SqliteStore(settings.db_path, sealer=build_sealer(settings.token_keys))
+    background = Background()
+    delegated = build_delegated(settings, store, slack, clock, background.submit)
+    graph = graph or GraphClients(settings, delegated.graph_factory if delegated else None)
     trust = trust or AppleTrustStore(settings).get
     approvers = ApproverDirectory(slack)
-    background = Background()
     home_tab = HomePublisher(settings, slack, store, graph, background, clock)
     # every change the renewal workflow announces also refreshes the App Home
     notifier = HomeRefreshingNotifier(
-        SlackNotifier(settings, slack, approvers, clock), home_tab.refresh_soon
+        SlackNotifier(
+            settings,
+            slack,
+            approvers,
+            clock,
+            waiting_for=delegated.signins.waiting_for if delegated else None,
+        ),
+        home_tab.refresh_soon,
     )
-    renewals = Renewals(settings, store, graph, notifier, approvers, trust, clock)
+    renewals = Renewals(
+        settings,
+        store,
+        graph,
+        notifier,
+        approvers,
+        trust,
+        clock,
+        graph_for=delegated.graph_for(graph) if delegated else None,
+        gate=delegated.signins if delegated else None,
+    )
+    if delegated is not None:
+        delegated.signins.attach(renewals)
     notices = SlackWatchNotifier(slack, approvers)
     watch = Watch(settings, store, graph, notices, clock, on_checked=home_tab.after_check)
     return Deps(
@@ -105,6 +133,7 @@ def build_deps(
         renewals=renewals,
         watch=watch,
         home=home_tab,
+        delegated=delegated,
     )
 
 
@@ -130,6 +159,7 @@ def build_app(settings: Settings, deps: Deps) -> App:
         **renew.register(app, settings, deps),
         **history.verbs(deps),
         **csr.register(app, settings, deps),
+        **signin.verbs(deps),
     }
     approval.register(app, settings, deps)
     home.register(app, settings, deps)

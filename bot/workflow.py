@@ -50,6 +50,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 64 * 1024
+UNREADABLE_CERTIFICATE = (
+    "The approved certificate was stored encrypted with an APNS_TOKEN_KEY that is no longer "
+    "configured, so it cannot be uploaded. Put the old key back (APNS_TOKEN_KEY=new,old) or "
+    "submit the certificate again with /apns renew."
+)
 
 
 class Notifier(Protocol):
@@ -68,6 +73,18 @@ class Notifier(Protocol):
 
 class Approvers(Protocol):
     def check(self, tenant: TenantSettings, user_id: str) -> ApproverCheck: ...
+
+
+class ApplyGate(Protocol):
+    """Delegated sign-in's say before an upload (``bot.signins.DelegatedSignIns``)."""
+
+    def before_apply(
+        self, request: ChangeRequest, tenant: TenantSettings, actor: str
+    ) -> str | None:
+        """None: upload now, as ``actor``. Else not yet (a sign-in started): the words for them."""
+
+    def resume_as(self, request: ChangeRequest, tenant: TenantSettings) -> str | None:
+        """Start-up, for an approved request: who uploads it now, or None to leave it be."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +110,13 @@ class Renewals:
         sleep: Callable[[float], None] = time.sleep,
         apply_attempts: int = 3,
         apply_backoff: float = 1.0,
+        graph_for: Callable[[TenantSettings, str], GraphClient] | None = None,
+        gate: ApplyGate | None = None,
     ) -> None:
+        # Delegated sign-in: the upload is made as the person who applies it (graph_for), once
+        # the gate says they are signed in. Without them, every call uses the tenant's client.
+        self.graph_for = graph_for
+        self.gate = gate
         self.sleep = sleep
         self.apply_attempts = apply_attempts
         self.apply_backoff = apply_backoff
@@ -198,7 +221,7 @@ class Renewals:
             require_approvals=required,
         )
         if moved:
-            self.apply(request_id, actor=user_id)
+            return self.apply(request_id, actor=user_id)
         return None
 
     def reject(self, request_id: str, user_id: str, reason: str | None) -> str | None:
@@ -234,27 +257,37 @@ class Renewals:
         decision = decide_retry(request, is_approver=self.approvers.check(tenant, user_id).allowed)
         if not decision.allowed:
             return decision.reason
-        self.apply(request_id, actor=user_id, retry=True)
-        return None
+        return self.apply(request_id, actor=user_id, retry=True)
 
     # --- apply -----------------------------------------------------------------------------
-    def apply(self, request_id: str, *, actor: str, retry: bool = False) -> None:
-        """Claim the request (approved|failed -> applying) and upload it; only one caller wins."""
+    def apply(self, request_id: str, *, actor: str, retry: bool = False) -> str | None:
+        """Claim the request (approved|failed -> applying) and upload it; only one caller wins.
+
+        Returns what to tell ``actor`` when the upload has to wait (delegated: sign in first)."""
         source = Status.FAILED if retry else Status.APPROVED
+        if self.gate is not None:
+            waiting = self.store.get_request(request_id)
+            if waiting is None or waiting.status is not source:
+                return None
+            held = self.gate.before_apply(waiting, self.settings.tenants[waiting.tenant], actor)
+            if held is not None:
+                return held
         if not self.store.transition(
             request_id, source, Status.APPLYING, self.clock(), actor=actor
         ):
-            return
+            return None
         request = self.store.get_request(request_id)
         if request is None:
-            return
+            return None
         tenant = self.settings.tenants[request.tenant]
         self.notifier.update_request(request)
-        client = self.graph(tenant)
+        client = self.graph_for(tenant, actor) if self.graph_for else self.graph(tenant)
         try:
             if retry and is_in_place(request, client.get_certificate()):
                 self._finish(request, client.get_certificate())
-                return
+                return None
+            if not request.certificate_pem:  # sealed with an APNS_TOKEN_KEY no longer configured
+                raise ApnsBotError(UNREADABLE_CERTIFICATE)
             self._upload(request, client)
         except ApnsBotError as exc:
             failure = (
@@ -263,6 +296,7 @@ class Renewals:
                 else Failure("error", exc.user_message)
             )
             self._finish_failed(request, failure)
+        return None
 
     def _upload(self, request: ChangeRequest, client: GraphClient) -> None:
         """PATCH, then read back. After a timeout or 5xx the PATCH may have landed anyway
@@ -363,4 +397,11 @@ class Renewals:
                     ),
                 )
         for request in self.store.requests_in(Status.APPROVED):
-            self.apply(request.id, actor="system")
+            tenant = self.settings.tenants.get(request.tenant)
+            actor = (
+                self.gate.resume_as(request, tenant)
+                if self.gate is not None and tenant is not None
+                else "system"
+            )
+            if actor is not None:
+                self.apply(request.id, actor=actor)

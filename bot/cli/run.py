@@ -24,6 +24,7 @@ log = logging.getLogger("bot.run")
 
 EXPIRE_EVERY_SECONDS = 60.0
 DAILY_CHECK_POLL_SECONDS = 30.0  # how often the daily check looks at the clock
+SIGNIN_POLL_SECONDS = 1.0  # how often due device code flows are looked for
 
 
 def register(sub: Any) -> None:
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         identity = check_slack(deps)
         app = build_app(settings, deps)
         log.info("signed in to Slack as %s", identity)
-        tickers = start_jobs(deps, settings)
+        tickers = start_jobs(deps, settings) + start_signin_polling(deps)
         if http:
             serve_http(app, settings, args, env)
         else:
@@ -81,6 +82,14 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             ticker.stop()
         deps.close()
     return 0
+
+
+def start_signin_polling(deps: Deps) -> list[Ticker]:
+    """Delegated sign-in: each second, poll the device code flows that are due (one poll per
+    flow per interval, on the executor; flows a restart interrupted are resumed here)."""
+    if deps.signins is None:
+        return []
+    return [Ticker("signin-poll", SIGNIN_POLL_SECONDS, deps.signins.poll_due).start()]
 
 
 def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:

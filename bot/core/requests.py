@@ -11,6 +11,8 @@ Life of a request::
        ├──► rejected            ▼  │ (retry)
        ├──► expired           failed ──► cancelled
        └──► cancelled           └──────► applied   (read-back found the certificate in place)
+
+    approved ──► failed   (delegated sign-in: the approver's sign-in failed; retry signs in again)
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ class Status(StrEnum):
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.APPROVED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED}),
     # approved is the short step between the final approval and claiming the PATCH; a crash in
-    # between leaves it for start-up reconciliation, which claims it like anyone else.
-    Status.APPROVED: frozenset({Status.APPLYING}),
+    # between leaves it for start-up reconciliation, which claims it like anyone else. With
+    # delegated sign-in it lasts until the approver has signed in, and goes to failed (retry
+    # possible) when that sign-in fails: nothing was uploaded, but the approval stands.
+    Status.APPROVED: frozenset({Status.APPLYING, Status.FAILED}),
     Status.APPLYING: frozenset({Status.APPLIED, Status.FAILED}),
     Status.FAILED: frozenset({Status.APPLYING, Status.APPLIED, Status.CANCELLED}),
     Status.APPLIED: frozenset(),

@@ -22,6 +22,7 @@ from slack_sdk.models.views import View as ModalView
 
 from bot.config import TenantSettings
 from bot.core.requests import ChangeRequest, Status
+from bot.core.signin import SignInWait
 from bot.slack.blocks import code, context, fields, header, section, slack_date
 from bot.slack.ids import COMMAND, Action, Input, View
 from bot.slack.ids import Block as BlockId
@@ -82,8 +83,19 @@ def _decision_buttons(request: ChangeRequest) -> ActionsBlock:
     )
 
 
-def _outcome(request: ChangeRequest, ttl_hours: int) -> list[Block]:
+def _waiting_line(waiting: SignInWait) -> str:
+    return (
+        f":key: Waiting for <@{waiting.user_id}> to sign in to Microsoft (they have the code, valid "
+        f"until {slack_date(waiting.expires_at)}); the upload follows as them."
+    )
+
+
+def _outcome(
+    request: ChangeRequest, ttl_hours: int, waiting: SignInWait | None = None
+) -> list[Block]:
     approvers = _who(request.approvers)
+    if request.status is Status.APPROVED and waiting is not None:
+        return [section(f"Approved by {approvers}. {_waiting_line(waiting)}")]
     if request.status is Status.APPROVED or request.status is Status.APPLYING:
         return [section(f":gear: Approved by {approvers}. Uploading to Intune…")]
     if request.status is Status.APPLIED:
@@ -103,13 +115,21 @@ def _outcome(request: ChangeRequest, ttl_hours: int) -> list[Block]:
             if failure
             else "unknown error"
         )
+        signin = failure is not None and failure.code.startswith("signin_")
+        headline = (
+            f":x: *Not uploaded* (approved by {approvers}): {failure.message}"
+            if failure is not None and signin
+            else f":x: *Upload to Intune failed* after approval by {approvers}: {detail}"
+        )
+        if waiting is not None:
+            return [section(headline), context(_waiting_line(waiting))]
         return [
-            section(f":x: *Upload to Intune failed* after approval by {approvers}: {detail}"),
+            section(headline),
             ActionsBlock(
                 block_id="retry",
                 elements=[
                     ButtonElement(
-                        text="Retry upload",
+                        text="Sign in and upload" if signin else "Retry upload",
                         action_id=Action.RETRY,
                         value=request.id,
                         style="primary",
@@ -146,6 +166,7 @@ def request_message(
     required: int,
     ttl_hours: int,
     mentions: str = "",
+    waiting: SignInWait | None = None,
 ) -> tuple[str, list[Block]]:
     """The approval message for ``request`` in its current status (fallback text, blocks)."""
     title = f"APNs certificate renewal — {tenant.label}"
@@ -180,7 +201,7 @@ def request_message(
         blocks.append(_decision_buttons(request))
         text = f"Approval needed: APNs certificate renewal requested by <@{request.requester}>"
     else:
-        blocks.extend(_outcome(request, ttl_hours))
+        blocks.extend(_outcome(request, ttl_hours, waiting))
         text = f"APNs certificate renewal ({tenant.label}): {request.status.value}"
     return text, blocks
 

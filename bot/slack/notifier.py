@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config import Settings
 from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest
+from bot.core.signin import SignInWait
 from bot.slack.approval_views import renewed_notice, request_message
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.blocks import to_dicts
@@ -30,11 +31,14 @@ class SlackNotifier:
         client: WebClient,
         approvers: ApproverDirectory,
         clock: Callable[[], datetime],
+        *,
+        waiting_for: Callable[[str], SignInWait | None] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.approvers = approvers
         self.clock = clock
+        self.waiting_for = waiting_for  # delegated: whose sign-in a request waits for
 
     def _render(self, request: ChangeRequest) -> tuple[str, list[dict[str, object]]]:
         tenant = self.settings.tenants[request.tenant]
@@ -44,6 +48,7 @@ class SlackNotifier:
             required=self.settings.required_approvals,
             ttl_hours=self.settings.approval_ttl_hours,
             mentions=self.approvers.mentions(tenant),
+            waiting=self.waiting_for(request.id) if self.waiting_for else None,
         )
         return text, to_dicts(blocks)
 

@@ -88,6 +88,7 @@ def test_what_changes(
         (Status.APPROVED, Status.APPLYING, True),
         (Status.APPROVED, Status.APPLIED, False),
         (Status.APPROVED, Status.EXPIRED, False),
+        (Status.APPROVED, Status.FAILED, True),  # delegated: the approver's sign-in failed
         (Status.APPLYING, Status.APPLIED, True),
         (Status.APPLYING, Status.FAILED, True),
         (Status.APPLYING, Status.APPLYING, False),
