@@ -357,14 +357,14 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             if path.startswith("/files-pri/"):
                 file_id = path.split("/")[2].split("-")[-1]
                 hosted = fake.files.get(file_id)
+                with fake._lock:  # recorded before answering: the client may look right after
+                    fake.calls.append(Call("files.download", {"file": file_id}, dict(self.headers)))
                 if self._token() != BOT_TOKEN or hosted is None:
                     self._send(200, LOGIN_PAGE, "text/html; charset=utf-8")
                 elif hosted.redirect_to:
                     self._send(302, b"", "text/plain", {"Location": hosted.redirect_to})
                 else:
                     self._send(200, hosted.content, "application/octet-stream")
-                with fake._lock:
-                    fake.calls.append(Call("files.download", {"file": file_id}, dict(self.headers)))
                 return
             self._send(404, b"not found", "text/plain")
 
