@@ -137,17 +137,21 @@ def build_deps(
     )
 
 
-def build_app(settings: Settings, deps: Deps) -> App:
+def build_app(settings: Settings, deps: Deps, *, http: bool | None = None) -> App:
+    """``http``: requests arrive over HTTP (default: when no app-level token is set). Every HTTP
+    request's signature is then verified, even when an app token is configured too."""
     if settings.slack is None:
         raise ValueError("build_app needs Slack settings")
-    socket_mode = settings.slack.socket_mode
+    http = not settings.slack.socket_mode if http is None else http
+    if http and settings.slack.signing_secret is None:
+        raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET to verify requests")
     app = App(
         client=deps.slack,
         signing_secret=(
             settings.slack.signing_secret.reveal() if settings.slack.signing_secret else ""
         ),
         # Socket Mode messages are authenticated by the app-level token's connection instead.
-        request_verification_enabled=not socket_mode,
+        request_verification_enabled=http,
         # `apns-bot run` checks auth.test itself, with a readable error, before serving.
         token_verification_enabled=False,
         listener_executor=ThreadPoolExecutor(

@@ -429,6 +429,18 @@ def load_settings(
     )
     apple_ca_dir = r.path("APPLE_CA_DIR", must_exist=True, is_dir=True)
     required_approvals = r.integer("APNS_REQUIRED_APPROVALS", 1, 1, 10)
+    for tenant in tenants.values():
+        # with user groups the count is only known at click time; with user ids alone it is now
+        if (
+            tenant.approvers
+            and not tenant.approver_groups
+            and len(tenant.approver_users) < required_approvals
+        ):
+            where = "APNS_APPROVERS" if tenant.name == DEFAULT_TENANT else f"tenant {tenant.name}"
+            r.problem(
+                f"APNS_REQUIRED_APPROVALS={required_approvals} but {where} lists only "
+                f"{len(tenant.approver_users)} approver(s): no request could ever be approved."
+            )
     ttl = r.integer("APNS_APPROVAL_TTL_HOURS", 24, 1, 24 * 30)
 
     check_time = time(9, 0)

@@ -23,6 +23,7 @@ from bot.core.checks import Inspection, inspect_certificate
 from bot.core.model import TenantCertificate
 from bot.core.request_policy import (
     Outcome,
+    apply_blocker,
     approvals_remaining,
     decide_approval,
     decide_rejection,
@@ -42,6 +43,7 @@ from bot.core.requests import (
     new_request_id,
 )
 from bot.errors import ApnsBotError, GraphError
+from bot.runtime import internal_error
 
 if TYPE_CHECKING:
     from bot.adapters.graph import GraphClient
@@ -50,6 +52,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 64 * 1024
+# How long a request may sit in a status before reconcile treats it as left behind by a crash.
+# An upload is bounded by Graph's timeouts and retries (a few minutes at most).
+APPLYING_LEASE = timedelta(minutes=10)
+APPROVED_LEASE = timedelta(minutes=2)
 UNREADABLE_CERTIFICATE = (
     "The approved certificate was stored encrypted with an APNS_TOKEN_KEY that is no longer "
     "configured, so it cannot be uploaded. Put the old key back (APNS_TOKEN_KEY=new,old) or "
@@ -177,7 +183,26 @@ class Renewals:
             )
             return Submission(inspection, request, posted=False)
         self.store.set_approval_message(request.id, *posted)
+        self._supersede(request)
         return Submission(inspection, request, posted=True)
+
+    def _supersede(self, newest: ChangeRequest) -> None:
+        """One open request per tenant: approving two could upload an older certificate last."""
+        now = self.clock()
+        for older in self.store.list_requests(newest.tenant, statuses=[Status.PENDING]):
+            if older.id == newest.id:
+                continue
+            why = f"superseded by a newer request ({newest.id})"
+            if self.store.transition(
+                older.id,
+                Status.PENDING,
+                Status.CANCELLED,
+                now,
+                actor=newest.requester,
+                rejection=Rejection(by=newest.requester, at=now, reason=why),
+                detail={"why": why},
+            ):
+                self._refresh(older.id)
 
     # --- decide ----------------------------------------------------------------------------
     def _load(self, request_id: str) -> tuple[ChangeRequest, TenantSettings] | str:
@@ -281,10 +306,15 @@ class Renewals:
             return None
         tenant = self.settings.tenants[request.tenant]
         self.notifier.update_request(request)
-        client = self.graph_for(tenant, actor) if self.graph_for else self.graph(tenant)
         try:
-            if retry and is_in_place(request, client.get_certificate()):
-                self._finish(request, client.get_certificate())
+            client = self.graph_for(tenant, actor) if self.graph_for else self.graph(tenant)
+            current = client.get_certificate()
+            if is_in_place(request, current):  # a retry after a lost answer, or a replica
+                self._finish(request, current)
+                return None
+            blocker = apply_blocker(request, current, self.clock())
+            if blocker is not None:
+                self._finish_failed(request, blocker)
                 return None
             if not request.certificate_pem:  # sealed with an APNS_TOKEN_KEY no longer configured
                 raise ApnsBotError(UNREADABLE_CERTIFICATE)
@@ -296,6 +326,8 @@ class Renewals:
                 else Failure("error", exc.user_message)
             )
             self._finish_failed(request, failure)
+        except Exception:  # noqa: BLE001 - never leave a request in "applying" unexplained
+            self._finish_failed(request, Failure("internal_error", internal_error("uploading")))
         return None
 
     def _upload(self, request: ChangeRequest, client: GraphClient) -> None:
@@ -304,9 +336,7 @@ class Renewals:
         when the read-back shows the certificate is not in place."""
         for attempt in range(1, self.apply_attempts + 1):
             try:
-                client.update_certificate(request.apple_id, request.certificate_pem)
-                self._finish(request, client.get_certificate())
-                return
+                patched = client.update_certificate(request.apple_id, request.certificate_pem)
             except GraphError as exc:
                 if not exc.transient:
                     raise
@@ -322,6 +352,16 @@ class Renewals:
                     raise
                 log.info("upload of %s not in place after %s; retrying", request.id, exc.status)
                 self.sleep(self.apply_backoff * attempt)
+                continue
+            try:  # read back: what Intune really holds now
+                observed = client.get_certificate()
+            except GraphError:
+                log.warning(
+                    "read-back after upload of %s failed; using the PATCH answer", request.id
+                )
+                observed = patched
+            self._finish(request, observed)
+            return
 
     def _finish(self, request: ChangeRequest, observed: TenantCertificate) -> None:
         wrong = readback_mismatches(request, observed)
@@ -336,7 +376,9 @@ class Renewals:
             self._finish_failed(request, failure)
             return
         result = ApplyResult(observed.topic, observed.serial, observed.expires_at)
-        if self.store.transition(request.id, Status.APPLYING, Status.APPLIED, now, result=result):
+        if self.store.transition(
+            request.id, (Status.APPLYING, Status.FAILED), Status.APPLIED, now, result=result
+        ):
             self.store.set_snapshot(request.tenant, observed, now)
             done = self._refresh(request.id)
             self.notifier.post_renewed(done or request, observed)
@@ -368,14 +410,18 @@ class Renewals:
         return expired
 
     def reconcile(self) -> None:
-        """Start-up: settle requests a crash left in ``approved`` or ``applying``.
+        """Settle requests a crash left in ``approved`` or ``applying`` (at start-up, then
+        periodically).
 
-        ``applying`` is read back: in place -> applied; otherwise failed, so an approver can retry
-        with a click. ``approved`` never reached Graph: it is applied now.
+        Only requests older than their lease count as left behind: a younger one may be in the
+        hands of another replica right now. ``applying`` is read back: in place -> applied;
+        otherwise failed, so an approver can retry with a click. ``approved`` never reached Graph:
+        it is applied now.
         """
+        now = self.clock()
         for request in self.store.requests_in(Status.APPLYING):
             tenant = self.settings.tenants.get(request.tenant)
-            if tenant is None:
+            if tenant is None or not _lease_over(request, now, APPLYING_LEASE):
                 continue
             try:
                 observed = self.graph(tenant).get_certificate()
@@ -397,6 +443,8 @@ class Renewals:
                     ),
                 )
         for request in self.store.requests_in(Status.APPROVED):
+            if not _lease_over(request, now, APPROVED_LEASE):
+                continue
             tenant = self.settings.tenants.get(request.tenant)
             actor = (
                 self.gate.resume_as(request, tenant)
@@ -405,3 +453,8 @@ class Renewals:
             )
             if actor is not None:
                 self.apply(request.id, actor=actor)
+
+
+def _lease_over(request: ChangeRequest, now: datetime, lease: timedelta) -> bool:
+    changed = request.updated_at or request.created_at
+    return now - changed >= lease

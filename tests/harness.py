@@ -110,7 +110,9 @@ def start_bot(
     def start(**overrides: str) -> RunningBot:
         settings = load_settings({**bot_env, **overrides})
         deps = build_deps(settings, clock=clock)
-        server = make_server(build_app(settings, deps), "127.0.0.1", 0, loop_timeout=0.05)
+        server = make_server(
+            build_app(settings, deps, http=True), "127.0.0.1", 0, loop_timeout=0.05
+        )
         thread = threading.Thread(target=serve_until_closed, args=(server,), daemon=True)
         thread.start()
         running.append((server, thread, deps))

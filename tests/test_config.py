@@ -141,3 +141,11 @@ def test_secrets_never_show_in_repr() -> None:
 def test_remind_days_are_deduplicated_and_sorted_descending() -> None:
     s = load_settings({**MINIMAL, "APNS_REMIND_DAYS": "7, 30,7,90"})
     assert s.default_tenant.remind_days == (90, 30, 7)
+
+
+def test_more_required_approvals_than_approvers_is_refused_unless_groups_may_supply_them() -> None:
+    env = {**MINIMAL, "APNS_APPROVERS": "U0LEAD", "APNS_REQUIRED_APPROVALS": "2"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert "no request could ever be approved" in caught.value.user_message
+    assert load_settings({**env, "APNS_APPROVERS": "U0LEAD,S0LEADS"}).required_approvals == 2

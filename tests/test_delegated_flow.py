@@ -174,6 +174,7 @@ def test_a_restart_while_polling_resumes_the_sign_in_and_uploads(
     assert poll(first) == 1  # ... then the process stops
 
     second = start_delegated(start_bot)  # same database file
+    second.clock.advance(minutes=11)  # past the lease: nobody is still working on it
     second.deps.renewals.reconcile()
     second.wait_idle()
     request = second.deps.store.get_request(request_id)
@@ -197,6 +198,7 @@ def test_an_approved_request_whose_approver_never_got_a_code_fails_at_start_up(
     assert store.transition(request_id, Status.PENDING, Status.APPROVED, now, require_approvals=1)
 
     second = start_delegated(start_bot)
+    second.clock.advance(minutes=11)  # past the lease: nobody is still working on it
     second.deps.renewals.reconcile()
     request = second.deps.store.get_request(request_id)
     assert request is not None and request.status is Status.FAILED

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.requests import Status
+from bot.core.requests import Failure, Status
 from bot.slack.ids import Action, Block, Input, View
 from tests.certgen import GeneratedCert, make_push_cert, utcnow
 from tests.fakes.graph_server import FakeGraph, Fault
@@ -426,6 +426,7 @@ def test_a_request_left_applying_by_a_crash_is_reconciled_at_start_up(
         )
 
     second = start_bot()  # same database file
+    second.clock.advance(minutes=11)  # past the lease: nobody is still working on it
     second.deps.renewals.reconcile()
     request = second.deps.store.get_request(request_id)
     assert request is not None
@@ -459,3 +460,71 @@ def test_a_quick_submission_is_not_overwritten_by_the_late_prefill(
     late = fake_slack.wait_for("views.update", lambda c: "Check and submit" in json.dumps(c.params))
     assert late.answer == {"ok": False, "error": "hash_conflict"}
     fake_slack.wait_for("views.update", lambda c: "sent for approval" in json.dumps(c.params))
+
+
+def test_an_upload_in_flight_on_another_replica_is_left_alone(
+    start_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    first = start_bot()
+    request_id = pending_request(first, fake_slack)
+    store, now = first.deps.store, first.clock()
+    store.add_approval(request_id, LEAD_1, now)
+    assert store.transition(request_id, Status.PENDING, Status.APPROVED, now, require_approvals=1)
+    assert store.transition(request_id, Status.APPROVED, Status.APPLYING, now)  # first is uploading
+
+    second = start_bot()  # a replica starting up meanwhile
+    second.deps.renewals.reconcile()
+    request = second.deps.store.get_request(request_id)
+    assert request is not None and request.status is Status.APPLYING
+    assert patches(fake_graph) == []
+
+
+def test_a_certificate_replaced_in_the_console_before_approval_is_not_uploaded(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    request_id = pending_request(bot, fake_slack)
+    console = renewal(not_after=utcnow() + timedelta(days=400))
+    fake_graph.set_entity(
+        certificateSerialNumber=console.serial,
+        expirationDateTime=console.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    bot.slack.click(Action.APPROVE, request_id, LEAD_1)
+    failed = fake_slack.wait_for("chat.update", lambda c: "tenant_changed" in json.dumps(c.params))
+    assert "submit the certificate again" in json.dumps(failed.params["blocks"])
+    assert patches(fake_graph) == []
+
+
+def test_a_failed_request_found_in_place_on_retry_is_applied_without_a_patch(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    cert = renewal()
+    request_id = pending_request(bot, fake_slack, cert)
+    store, now = bot.deps.store, bot.clock()
+    store.add_approval(request_id, LEAD_1, now)
+    assert store.transition(request_id, Status.PENDING, Status.APPROVED, now, require_approvals=1)
+    assert store.transition(request_id, Status.APPROVED, Status.APPLYING, now)
+    failure = Failure("ServiceUnavailable", "Graph timed out", None)
+    assert store.transition(request_id, Status.APPLYING, Status.FAILED, now, failure=failure)
+    fake_graph.set_entity(  # ...but the upload had landed in Intune
+        topicIdentifier=cert.topic,
+        certificateSerialNumber=cert.serial,
+        expirationDateTime=cert.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    bot.slack.click(Action.RETRY, request_id, LEAD_2)
+    fake_slack.wait_for("chat.postMessage", lambda c: "renewed" in c.params.get("text", ""))
+    assert patches(fake_graph) == []
+    request = bot.deps.store.get_request(request_id)
+    assert request is not None and request.status is Status.APPLIED
+
+
+def test_a_newer_request_supersedes_the_pending_one(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    first = pending_request(bot, fake_slack)
+    fake_slack.reset()
+    second = pending_request(bot, fake_slack)
+    update = fake_slack.wait_for("chat.update", lambda c: "Cancelled" in json.dumps(c.params))
+    assert second in json.dumps(update.params["blocks"])
+    bot.slack.click(Action.APPROVE, first, LEAD_1)
+    assert "cancelled" in fake_slack.wait_for("response_url").params["text"]
+    assert patches(fake_graph) == []

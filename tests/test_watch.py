@@ -264,7 +264,7 @@ def test_apns_bot_run_checks_at_start_up(
     tickers = start_jobs(bot.deps, bot.settings)
     try:
         fake_slack.wait_for("chat.postMessage", lambda c: "2 days left" in c.params.get("text", ""))
-        assert {t.name for t in tickers} == {"expire-requests", "daily-check"}
+        assert {t.name for t in tickers} == {"expire-requests", "reconcile", "daily-check"}
     finally:
         for ticker in tickers:
             ticker.stop()

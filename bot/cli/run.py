@@ -23,6 +23,7 @@ from bot.server import EVENTS_PATH, HEALTH_PATH, make_server
 log = logging.getLogger("bot.run")
 
 EXPIRE_EVERY_SECONDS = 60.0
+RECONCILE_EVERY_SECONDS = 120.0  # the first run is immediate: settle a crash at start-up
 DAILY_CHECK_POLL_SECONDS = 30.0  # how often the daily check looks at the clock
 SIGNIN_POLL_SECONDS = 1.0  # how often due device code flows are looked for
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     tickers: list[Ticker] = []
     try:
         identity = check_slack(deps)
-        app = build_app(settings, deps)
+        app = build_app(settings, deps, http=http)
         log.info("signed in to Slack as %s", identity)
         tickers = start_jobs(deps, settings) + start_signin_polling(deps)
         if http:
@@ -93,9 +94,9 @@ def start_signin_polling(deps: Deps) -> list[Ticker]:
 
 
 def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
-    """Settle what a crash left behind and check the certificate now; then expire unapproved
-    requests every minute and check the certificate daily at APNS_CHECK_TIME in APNS_TIMEZONE."""
-    deps.background.submit(deps.renewals.reconcile)
+    """Check the certificate now; then expire unapproved requests every minute, settle requests a
+    crash left behind (once their lease is over) every few minutes, and check the certificate
+    daily at APNS_CHECK_TIME in APNS_TIMEZONE."""
     deps.background.submit(deps.watch.check_all)
     daily = DailyCheck(
         deps.watch.check_all, settings.check_time, ZoneInfo(settings.timezone), deps.clock
@@ -103,6 +104,7 @@ def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
     log.info("daily certificate check at %s (next %s)", settings.check_time, daily.next_run)
     return [
         Ticker("expire-requests", EXPIRE_EVERY_SECONDS, deps.renewals.expire_due).start(),
+        Ticker("reconcile", RECONCILE_EVERY_SECONDS, deps.renewals.reconcile).start(),
         Ticker("daily-check", DAILY_CHECK_POLL_SECONDS, daily.tick).start(),
     ]
 

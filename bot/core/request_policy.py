@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.core.model import TenantCertificate
-from bot.core.requests import ChangeRequest, Status
+from bot.core.requests import ChangeRequest, Failure, Status
 
 
 class Outcome(StrEnum):
@@ -222,3 +222,29 @@ def snapshot_is_stale(request: ChangeRequest, observed: TenantCertificate) -> bo
         or normalise_serial(before.serial) != normalise_serial(observed.serial)
         or not _same_instant(before.expires_at, observed.expires_at)
     )
+
+
+def apply_blocker(
+    request: ChangeRequest, observed: TenantCertificate, now: datetime
+) -> Failure | None:
+    """Why the approved certificate must not be uploaded now, judged just before the PATCH.
+
+    The checks ran when the request was made; by the time it is approved (or retried) the tenant's
+    certificate may have been replaced in the Intune console, or the new one may have lapsed.
+    """
+    if now >= request.not_after:
+        return Failure(
+            "expired",
+            f"The approved certificate expired on {request.not_after:%Y-%m-%d}; renew it at Apple "
+            "again and submit the new one with /apns renew.",
+        )
+    if snapshot_is_stale(request, observed):
+        return Failure(
+            "tenant_changed",
+            "The tenant's certificate changed since this request was made (now serial "
+            f"{observed.serial or 'none'}, expiring "
+            f"{f'{observed.expires_at:%Y-%m-%d}' if observed.expires_at else 'never'}). Nothing "
+            "was uploaded; submit the certificate again with /apns renew so it is checked "
+            "against the current one.",
+        )
+    return None

@@ -73,7 +73,7 @@ def _decision_buttons(request: ChangeRequest) -> ActionsBlock:
                     text=(
                         f"Approving sends this certificate (serial {request.serial}) to Intune "
                         f"with Apple ID {request.apple_id}."
-                    ),
+                    )[:300],  # Slack's limit for a confirm dialog's text
                     confirm="Approve",
                     deny="Back",
                 ),

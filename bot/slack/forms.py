@@ -51,7 +51,7 @@ def parse_renew_form(view: dict[str, Any]) -> tuple[RenewForm, dict[str, str]]:
     values = _values(view)
     errors: dict[str, str] = {}
     apple_id = _text(values, Block.APPLE_ID, Input.VALUE) or ""
-    if not _EMAIL.match(apple_id):
+    if len(apple_id) > 254 or not _EMAIL.match(apple_id):
         errors[Block.APPLE_ID] = "Enter the Apple ID (an e-mail address) used at Apple's portal."
     files = values.get(Block.CERTIFICATE, {}).get(Input.FILE, {}).get("files") or []
     uploaded: UploadedFile | None = None

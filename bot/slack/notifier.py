@@ -54,8 +54,8 @@ class SlackNotifier:
 
     def post_request(self, request: ChangeRequest) -> tuple[str, str] | None:
         channel = self.settings.tenants[request.tenant].channel
-        text, blocks = self._render(request)
-        try:
+        try:  # a view that breaks Slack's limits raises SlackObjectFormationError (a client error)
+            text, blocks = self._render(request)
             answer = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         except (SlackApiError, SlackClientError, OSError) as exc:
             log.error("cannot post approval message for %s: %s", request.id, _why(exc))
@@ -65,8 +65,8 @@ class SlackNotifier:
     def update_request(self, request: ChangeRequest) -> None:
         if not request.message_channel or not request.message_ts:
             return
-        text, blocks = self._render(request)
-        try:
+        try:  # a view that breaks Slack's limits raises SlackObjectFormationError (a client error)
+            text, blocks = self._render(request)
             self.client.chat_update(
                 channel=request.message_channel, ts=request.message_ts, text=text, blocks=blocks
             )

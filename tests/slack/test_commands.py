@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import httpx
 
 from tests.fakes.graph_server import FakeGraph
-from tests.fakes.slack_server import FakeSlack
+from tests.fakes.slack_server import APP_TOKEN, FakeSlack
 from tests.harness import RunningBot
 from tests.slack_requests import sign
 
@@ -113,3 +114,13 @@ def test_healthz_answers_without_touching_slack_or_graph(
     assert response.json() == {"status": "ok"}
     assert httpx.get(f"{base}/nope", timeout=5).status_code == 404
     assert fake_slack.calls == [] and fake_graph.graph_requests() == []
+
+
+def test_http_mode_verifies_signatures_even_when_an_app_token_is_set(
+    start_bot: Callable[..., RunningBot],
+) -> None:
+    bot = start_bot(SLACK_APP_TOKEN=APP_TOKEN)
+    body = b"command=%2Fapns&text=help&user_id=U0REQUESTER"
+    unsigned = bot.slack.post(body, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert unsigned.status_code == 401
+    assert bot.slack.post(body).status_code == 200
