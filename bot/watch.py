@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -41,6 +42,7 @@ from bot.core.reminders import (
 )
 from bot.core.requests import Event, JSONValue, Status
 from bot.errors import ApnsBotError
+from bot.fleet import MAX_CONCURRENT_TENANTS
 
 if TYPE_CHECKING:
     from bot.adapters.graph import GraphClient
@@ -115,15 +117,21 @@ class Watch:
         self.clock = clock
         self.on_checked = on_checked
 
-    def check_all(self) -> list[CheckResult]:
-        """Check every tenant; one tenant's failure never stops the others."""
-        results = []
-        for tenant in self.settings.tenants.values():
-            try:
-                results.append(self.check(tenant))
-            except Exception:  # a bug in one tenant's check must not hide the others
-                log.exception("the check of tenant %s failed unexpectedly", tenant.name)
-        return results
+    def check_all(self, max_workers: int = MAX_CONCURRENT_TENANTS) -> list[CheckResult]:
+        """Check every tenant concurrently on a bounded pool; one tenant's failure, slowness or
+        throttling never stops or delays the others (each has its own Graph retry budget)."""
+        tenants = list(self.settings.tenants.values())
+        results: dict[str, CheckResult] = {}
+        workers = max(1, min(max_workers, len(tenants)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apns-check") as pool:
+            futures = {pool.submit(self.check, tenant): tenant for tenant in tenants}
+            for future in as_completed(futures):
+                tenant = futures[future]
+                try:
+                    results[tenant.name] = future.result()
+                except Exception:  # a bug in one tenant's check must not hide the others
+                    log.exception("the check of tenant %s failed unexpectedly", tenant.name)
+        return [results[t.name] for t in tenants if t.name in results]
 
     def check(self, tenant: TenantSettings) -> CheckResult:
         now = self.clock()

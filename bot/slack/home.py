@@ -22,11 +22,12 @@ from slack_sdk.models.views import View
 
 from bot.adapters.store import Store
 from bot.config import Settings, TenantSettings
+from bot.core.fleet import FleetRow, failed_row, fleet_row, sort_by_urgency
 from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest, Status
 from bot.errors import ApnsBotError
 from bot.runtime import Background
-from bot.slack.home_views import TenantHome, home_view
+from bot.slack.home_views import FLEET_HOME_AFTER, TenantHome, fleet_home_view, home_view
 from bot.slack.ids import Action
 from bot.slack.renew import open_renew_modal
 from bot.watch import FAILING_KEY, CheckResult, failing_since
@@ -100,12 +101,45 @@ class HomePublisher:
 
     def view(self, checked: Mapping[str, CheckResult] | None = None) -> View:
         now = self.clock()
+        if len(self.settings.tenants) > FLEET_HOME_AFTER:
+            return self._fleet_view(checked or {}, now)
         homes = [
             self._tenant_home(tenant, (checked or {}).get(tenant.name))
             for tenant in self.settings.tenants.values()
         ]
         schedule = f"{self.settings.check_time:%H:%M} {self.settings.timezone}"
         return home_view(homes, now, required=self.settings.required_approvals, schedule=schedule)
+
+    def _fleet_view(self, checked: Mapping[str, CheckResult], now: datetime) -> View:
+        """From what the checks saw (the store), never a Graph read per tenant per refresh."""
+        rows: list[FleetRow] = []
+        requests: list[ChangeRequest] = []
+        for tenant in self.settings.tenants.values():
+            result = checked.get(tenant.name)
+            certificate = (
+                result.certificate if result is not None else self.store.get_snapshot(tenant.name)
+            )
+            failing = failing_since(self.store.get_state(tenant.name, FAILING_KEY))
+            if (
+                certificate is None
+                or failing
+                or (result is not None and result.certificate is None)
+            ):
+                error = (result.error if result else None) or (
+                    f"{failing[1]} (failing since {failing[0]:%Y-%m-%d %H:%M} UTC)"
+                    if failing
+                    else "not checked yet"
+                )
+                rows.append(failed_row(tenant.name, tenant.label, error))
+            else:
+                window = max(tenant.remind_days, default=60)
+                rows.append(fleet_row(tenant.name, tenant.label, certificate, now, window))
+            requests += self.store.list_requests(tenant.name, OPEN_STATUSES, HOME_REQUESTS)
+        schedule = f"{self.settings.check_time:%H:%M} {self.settings.timezone}"
+        return fleet_home_view(
+            sort_by_urgency(rows), requests, now,
+            required=self.settings.required_approvals, schedule=schedule,
+        )  # fmt: skip
 
     def _tenant_home(self, tenant: TenantSettings, result: CheckResult | None) -> TenantHome:
         certificate, note = self._certificate(tenant, result)

@@ -14,12 +14,13 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
 from bot.config import TenantSettings
+from bot.core.fleet import FleetRow
 from bot.core.model import TenantCertificate
 from bot.core.requests import AuditEvent, ChangeRequest, Status
 from bot.slack.blocks import code, context, escape, header, section, slack_date
 from bot.slack.history import history_lines
 from bot.slack.reminder_views import renewal_buttons
-from bot.slack.status_views import status_message
+from bot.slack.status_views import fleet_message, status_message
 
 MAX_BLOCKS = 100  # Slack's limit for a Home tab view
 
@@ -93,3 +94,33 @@ def home_view(homes: Sequence[TenantHome], now: datetime, *, required: int, sche
         blocks.append(context("More tenants than fit here: use `/apns status` in their channels."))
     blocks.append(footer)
     return View(type="home", blocks=blocks)
+
+
+FLEET_HOME_AFTER = 3  # more tenants than this: the Home tab shows the fleet table instead
+FLEET_HOME_ROWS = 60
+
+
+def fleet_home_view(
+    rows: Sequence[FleetRow],
+    open_requests: Sequence[ChangeRequest],
+    now: datetime,
+    *,
+    required: int,
+    schedule: str,
+) -> View:
+    """Many tenants: one line each, most urgent first (``rows`` arrive sorted), then open requests."""
+    _, table = fleet_message(list(rows))
+    blocks: list[Block] = table[: FLEET_HOME_ROWS + 2]
+    if open_requests:
+        blocks.append(DividerBlock())
+        blocks.append(section("*Open requests*"))
+        blocks += [
+            section(f"`{r.tenant}` — {request_line(r, required)}") for r in open_requests[:20]
+        ]
+    blocks.append(
+        context(
+            f"Updated {slack_date(now)} from the last check of each tenant (daily at {schedule}). "
+            "`/apns renew <tenant>` starts a renewal; `/apns status <tenant>` reads Intune now."
+        )
+    )
+    return View(type="home", blocks=blocks[:MAX_BLOCKS])
