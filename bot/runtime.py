@@ -55,30 +55,51 @@ class GraphClients:
         self,
         settings: Settings,
         factory: Callable[[Settings, TenantSettings], GraphClient] | None = None,
+        *,
+        connections: int = 64,
     ) -> None:
         self._settings = settings
         self._factory = factory
         self._clients: dict[str, GraphClient] = {}
         self._lock = threading.Lock()
+        self._connections = connections
+        # connection pools shared by every tenant's client (Graph, and MSAL's sign-in host)
+        self._pools: tuple[Any, Any] | None = None
 
     def __call__(self, tenant: TenantSettings) -> GraphClient:
         with self._lock:
             client = self._clients.get(tenant.name)
             if client is None:
-                factory = self._factory
-                if factory is None:
-                    from bot.adapters.graph import build_graph_client
-
-                    factory = build_graph_client
-                client = factory(self._settings, tenant)
+                client = (
+                    self._factory(self._settings, tenant)
+                    if self._factory is not None
+                    else self._build(tenant)
+                )
                 self._clients[tenant.name] = client
             return client
+
+    def _build(self, tenant: TenantSettings) -> GraphClient:
+        from bot.adapters.auth import DEFAULT_TIMEOUT, pinned_session
+        from bot.adapters.graph import build_graph_client, shared_http_client
+
+        if self._pools is None:
+            ca = self._settings.ca_bundle
+            self._pools = (
+                shared_http_client(ca, connections=self._connections),
+                pinned_session(ca, DEFAULT_TIMEOUT, pool_size=self._connections),
+            )
+        http, session = self._pools
+        return build_graph_client(self._settings, tenant, http=http, session=session)
 
     def close(self) -> None:
         with self._lock:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+            if self._pools is not None:
+                for pool in self._pools:
+                    pool.close()
+                self._pools = None
 
 
 def internal_error(what: str) -> str:

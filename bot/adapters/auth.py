@@ -19,8 +19,10 @@ Nothing here logs a secret, a private key or a token.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +36,13 @@ from bot.adapters.client_certificate import ClientCertificate, load_client_certi
 from bot.adapters.tls import requests_verify
 from bot.config import Settings, TenantSettings
 from bot.errors import AuthError
+
+# MSAL tries to import the optional msal_extensions every time an app object is built. A failed
+# import is not cached by Python, so with many tenants that search of sys.path, under the global
+# import lock, serialised every sign-in. Recording the absence once (None in sys.modules is
+# Python's documented "import fails at once") keeps MSAL's check and makes it free.
+if importlib.util.find_spec("msal_extensions") is None:
+    sys.modules.setdefault("msal_extensions", None)  # type: ignore[arg-type]
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +74,9 @@ class _PinnedAdapter(HTTPAdapter):
     from the process environment override ``Session.verify``; the adapter is the last word on both.
     """
 
-    def __init__(self, timeout: float, verify: bool | str) -> None:
-        super().__init__(max_retries=1)  # what MSAL's own session does: one retry on connect
+    def __init__(self, timeout: float, verify: bool | str, pool_size: int = 10) -> None:
+        # one retry on connect is what MSAL's own session does
+        super().__init__(max_retries=1, pool_maxsize=pool_size)
         self._timeout = timeout
         self._verify = verify
 
@@ -89,11 +99,15 @@ class _PinnedAdapter(HTTPAdapter):
         )
 
 
-def pinned_session(ca_bundle: Path | None, timeout: float) -> requests.Session:
-    """A requests session for MSAL that trusts ``ca_bundle`` (whatever the environment says)."""
+def pinned_session(ca_bundle: Path | None, timeout: float, pool_size: int = 10) -> requests.Session:
+    """A requests session for MSAL that trusts ``ca_bundle`` (whatever the environment says).
+
+    ``pool_size``: connections kept per host; a session shared by many tenants' MSAL apps (one
+    sign-in host) needs as many as tenants are read at once.
+    """
     session = requests.Session()
     session.verify = requests_verify(ca_bundle)
-    adapter = _PinnedAdapter(timeout, session.verify)
+    adapter = _PinnedAdapter(timeout, session.verify, pool_size)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -132,8 +146,15 @@ class MsalAppTokenProvider:
     """App-only tokens for one tenant's Graph (``<graph root>/.default``), thread-safe."""
 
     def __init__(
-        self, settings: Settings, tenant: TenantSettings, *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        settings: Settings,
+        tenant: TenantSettings,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
     ) -> None:
+        # a session passed in is shared with other tenants and owned by the caller
+        self._shared_session = session
         self._tenant = tenant
         self._ca_bundle = settings.ca_bundle
         self._timeout = timeout
@@ -178,7 +199,7 @@ class MsalAppTokenProvider:
 
     def close(self) -> None:
         with self._lock:
-            if self._session is not None:
+            if self._session is not None and self._session is not self._shared_session:
                 self._session.close()
             self._session = None
             self._app = None
@@ -206,7 +227,7 @@ class MsalAppTokenProvider:
         if self._app is not None:
             return self._app
         credential = self._credential()
-        session = pinned_session(self._ca_bundle, self._timeout)
+        session = self._shared_session or pinned_session(self._ca_bundle, self._timeout)
         tenant = self._tenant
         try:
             app = msal.ConfidentialClientApplication(
@@ -219,10 +240,12 @@ class MsalAppTokenProvider:
                 token_cache=msal.TokenCache(),
             )
         except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
-            session.close()
+            if session is not self._shared_session:
+                session.close()
             raise self._network_error(exc) from exc
         except (ValueError, KeyError, RuntimeError) as exc:
-            session.close()
+            if session is not self._shared_session:
+                session.close()
             raise discovery_error(exc, tenant) from exc
         self._app, self._session = app, session
         return app
@@ -237,11 +260,13 @@ class OwnedTokenProvider(TokenProvider, Protocol):
     def close(self) -> None: ...
 
 
-def build_token_provider(settings: Settings, tenant: TenantSettings) -> OwnedTokenProvider:
+def build_token_provider(
+    settings: Settings, tenant: TenantSettings, *, session: requests.Session | None = None
+) -> OwnedTokenProvider:
     """The provider for ``tenant`` (nothing touches the network until ``token()``): app-only, or
     in delegated mode the tenant's most recent valid sign-in (``bot.adapters.delegated``)."""
     if tenant.delegated:
         from bot.adapters.delegated import open_reader
 
         return open_reader(settings, tenant)
-    return MsalAppTokenProvider(settings, tenant)
+    return MsalAppTokenProvider(settings, tenant, session=session)

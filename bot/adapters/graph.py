@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+import requests
 
 from bot import __version__
 from bot.adapters.auth import TokenProvider, build_token_provider
@@ -115,18 +116,17 @@ class GraphClient:
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         on_close: Callable[[], None] | None = None,
+        http: httpx.Client | None = None,
     ) -> None:
+        """``http``: a client shared with other tenants (owned by the caller), so a fleet reuses
+        a pool of connections instead of opening one TLS connection per tenant."""
         self.tenant = tenant
         self._tokens = token_provider
+        self._base = tenant.graph_url.rstrip("/") + "/"
+        self._owns_http = http is None
         self._retry = retry or RetryPolicy()
         self._on_close = on_close
-        self._http = httpx.Client(
-            base_url=tenant.graph_url.rstrip("/") + "/",
-            verify=ssl_context(ca_bundle),
-            timeout=timeout,
-            headers={"Accept": "application/json", "User-Agent": f"apns-bot/{__version__}"},
-            follow_redirects=False,
-        )
+        self._http = http or shared_http_client(ca_bundle, timeout=timeout)
 
     # --- operations ----------------------------------------------------------------------------
 
@@ -162,7 +162,8 @@ class GraphClient:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
         if self._on_close is not None:
             self._on_close()
             self._on_close = None
@@ -214,7 +215,7 @@ class GraphClient:
                 "return-client-request-id": "true",
             }
             try:
-                response = self._http.request(method, path, json=json, headers=headers)
+                response = self._http.request(method, self._base + path, json=json, headers=headers)
             except httpx.TransportError as exc:
                 url = self.tenant.graph_root
                 fatal = tls_error(exc, url, client_request_id)
@@ -273,18 +274,42 @@ class GraphClient:
         return attempt < policy.max_attempts and waited + delay <= policy.max_total_wait
 
 
+def shared_http_client(
+    ca_bundle: Path | None, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT, connections: int = 20
+) -> httpx.Client:
+    """The HTTP client Graph calls go through; share one across tenants with ``connections``
+    at least the number of tenants read at once."""
+    return httpx.Client(
+        verify=ssl_context(ca_bundle),
+        timeout=timeout,
+        headers={"Accept": "application/json", "User-Agent": f"apns-bot/{__version__}"},
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
+
+
 def build_graph_client(
     settings: Settings,
     tenant: TenantSettings,
     *,
     token_provider: TokenProvider | None = None,
     retry: RetryPolicy | None = None,
+    http: httpx.Client | None = None,
+    session: requests.Session | None = None,
 ) -> GraphClient:
     """The Graph client for ``tenant``; with no ``token_provider``, app-only MSAL sign-in
-    (owned by the client and closed with it). Nothing touches the network until the first call."""
+    (owned by the client and closed with it). Nothing touches the network until the first call.
+    ``http`` and ``session`` (MSAL's) are connection pools shared with other tenants."""
     if token_provider is not None:
-        return GraphClient(tenant, token_provider, ca_bundle=settings.ca_bundle, retry=retry)
-    provider = build_token_provider(settings, tenant)
+        return GraphClient(
+            tenant, token_provider, ca_bundle=settings.ca_bundle, retry=retry, http=http
+        )
+    provider = build_token_provider(settings, tenant, session=session)
     return GraphClient(
-        tenant, provider, ca_bundle=settings.ca_bundle, retry=retry, on_close=provider.close
+        tenant,
+        provider,
+        ca_bundle=settings.ca_bundle,
+        retry=retry,
+        on_close=provider.close,
+        http=http,
     )

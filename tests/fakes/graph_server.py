@@ -138,6 +138,7 @@ class FakeGraph:
             self._rules: list[_Rule] = []
             self._requests: list[RecordedRequest] = []
             self._latency = 0.0
+            self._graph_only_latency = False
             self._token_lifetime = TOKEN_LIFETIME
             self.delegated.reset()
             if default_tenant:
@@ -211,10 +212,11 @@ class FakeGraph:
         with self._lock:
             return sum(len(rule.faults) for rule in self._rules)
 
-    def set_latency(self, seconds: float) -> None:
-        """Delay every answer by ``seconds``."""
+    def set_latency(self, seconds: float, *, graph_only: bool = False) -> None:
+        """Delay every answer by ``seconds`` (with ``graph_only``, only Graph's, not Entra's)."""
         with self._lock:
             self._latency = seconds
+            self._graph_only_latency = graph_only
 
     def revoke_tokens(self) -> None:
         """Make every issued token expired (Graph answers 401 until a new one is fetched)."""
@@ -265,6 +267,8 @@ class FakeGraph:
         with self._lock:
             self._requests.append(request)
             latency = self._latency
+            if self._graph_only_latency and not request.path.startswith(("/beta/", "/v1.0/")):
+                latency = 0.0
             fault = self._take_fault(request)
         if latency:
             time.sleep(latency)
@@ -475,17 +479,31 @@ class FakeGraph:
         return Response(200, self._entity_document(tenant_id, version))
 
 
+def fleet_tenant_id(index: int) -> str:
+    """A deterministic tenant id for the ``index``-th tenant of a large fleet (benchmarks)."""
+    return str(uuid.UUID(int=(0xF1EE7 << 96) | index))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument("--tls-dir", type=Path, default=None, help="where to write the CA bundle")
+    parser.add_argument(
+        "--graph-latency", type=float, default=0.0, help="seconds added to Graph's answers only"
+    )
+    parser.add_argument(
+        "--tenants", type=int, default=0, help="also serve N tenants: fleet_tenant_id(0..N-1)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fake-graph-") as scratch:
         tls = make_tls_material(args.tls_dir or Path(scratch))
         with FakeGraph(tls, host=args.host, port=args.port) as fake:
-            fake.set_latency(args.latency)
+            fake.set_latency(args.latency or args.graph_latency, graph_only=not args.latency)
+            for index in range(args.tenants):
+                fake.add_tenant(fleet_tenant_id(index))
+                fake.register_app(fleet_tenant_id(index), FAKE_CLIENT_ID, secret=FAKE_CLIENT_SECRET)
             print(fake.url, flush=True)
             for key, value in fake.env().items():
                 print(f"{key}={value}", flush=True)

@@ -1,0 +1,133 @@
+"""Fleet check: 1,000 tenants, Graph answering each in 200 ms (target: under 10 s wall time).
+
+Runs the real CLI (``python -m bot status --all --json``) as a subprocess against the fake
+Entra + Graph (``python -m tests.fakes.graph_server``), itself a separate process, on 127.0.0.1.
+Wall time is measured around the CLI process; peak memory is its maximum resident set size
+(``wait4``). A sequential loop — what a runbook does — would need at least tenants x 200 ms.
+
+    python -m bench.bench_fleet [--tenants 1000] [--latency 0.2] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.graph_server import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, fleet_tenant_id
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_SECONDS = 10.0
+
+
+def start_fake(tenants: int, latency: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.graph_server", "--graph-latency", str(latency),
+         "--tenants", str(tenants)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.readline()  # the URL
+    env: dict[str, str] = {}
+    deadline = time.monotonic() + 60
+    while len(env) < 6 and time.monotonic() < deadline:
+        key, _, value = proc.stdout.readline().strip().partition("=")
+        env[key] = value
+    return proc, env
+
+
+def tenants_file(path: Path, fake_env: dict[str, str], tenants: int) -> Path:
+    lines = [
+        f'client_id = "{FAKE_CLIENT_ID}"',
+        'client_secret_env = "BENCH_SECRET"',
+        'approvers = ["U0BENCHLEAD"]',
+        f'authority_host = "{fake_env["AZURE_AUTHORITY_HOST"]}"',
+        f'graph_url = "{fake_env["GRAPH_URL"]}"',
+    ]
+    for index in range(tenants):
+        lines += [
+            f"[tenants.t{index:04d}]",
+            f'tenant_id = "{fleet_tenant_id(index)}"',
+            f'channel = "C{index:08d}"',
+        ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def one_run(env: dict[str, str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "status", "--all", "--json"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    rows = json.loads(out)["tenants"] if out else []
+    failed = sum(1 for row in rows if row["state"] == "check_failed")
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss / 1024, "rows": len(rows), "failed": failed,
+            "exit": proc.returncode}  # fmt: skip
+
+
+def run(tenants: int, latency: float, runs: int) -> dict[str, Any]:
+    fake, fake_env = start_fake(tenants, latency)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-fleet-") as scratch:
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "APNS_"))},
+                "APNS_TENANTS_FILE": str(tenants_file(Path(scratch) / "t.toml", fake_env, tenants)),
+                "BENCH_SECRET": FAKE_CLIENT_SECRET,
+                "SSL_CERT_FILE": fake_env["SSL_CERT_FILE"],
+                "APNS_DB_PATH": str(Path(scratch) / "db.sqlite3"),
+                "LOG_LEVEL": "ERROR",
+            }
+            results = [one_run(env) for _ in range(runs)]
+    finally:
+        fake.terminate()
+        fake.wait(10)
+        if fake.stdout is not None:
+            fake.stdout.close()
+    wall = statistics.median(r["wall_s"] for r in results)
+    return {
+        "tenants": tenants,
+        "graph_latency_s": latency,
+        "runs": results,
+        "median_wall_s": wall,
+        "median_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in results),
+        "sequential_floor_s": tenants * latency,
+        "target_s": TARGET_SECONDS,
+        "passed": wall < TARGET_SECONDS
+        and all(r["failed"] == 0 and r["rows"] == tenants for r in results),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    result = run(args.tenants, args.latency, args.runs)
+    print(json.dumps(result, indent=2))
+    print(
+        f"\nfleet check: {result['tenants']} tenants, Graph {args.latency * 1000:.0f} ms each: "
+        f"median {result['median_wall_s']:.2f} s (target < {TARGET_SECONDS:.0f} s; sequential "
+        f"floor {result['sequential_floor_s']:.0f} s), peak RSS "
+        f"{result['median_peak_rss_mb']:.0f} MB — {'PASS' if result['passed'] else 'MISS'}"
+    )
+    return 0 if result["passed"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
