@@ -8,7 +8,7 @@ import pytest
 
 from bot.core.requests import Status
 from bot.slack.ids import Action
-from bot.workflow import UNREADABLE_CERTIFICATE
+from bot.uploads import UNREADABLE_CERTIFICATE
 from tests.delegated_fixtures import (
     EMAILS,
     KEY,

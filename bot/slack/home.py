@@ -30,8 +30,8 @@ from bot.runtime import Background
 from bot.slack.home_views import FLEET_HOME_AFTER, TenantHome, fleet_home_view, home_view
 from bot.slack.ids import Action
 from bot.slack.renew import open_renew_modal
+from bot.uploads import Notifier
 from bot.watch import FAILING_KEY, CheckResult, failing_since
-from bot.workflow import Notifier
 
 if TYPE_CHECKING:
     from bot.adapters.graph import GraphClient
