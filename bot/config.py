@@ -5,18 +5,16 @@ passes the mapping in. Every problem is collected and raised together as one ``C
 user fixes their ``.env`` in one go.
 
 The Microsoft side is described per tenant (``TenantSettings``); with the environment alone there is
-exactly one tenant, named ``default``. Everything that talks to Graph or stores state takes a
-``TenantSettings`` (or its ``name``), so serving several tenants is a matter of building more of them.
+exactly one tenant, named ``default``; ``APNS_TENANTS_FILE`` describes several
+(``bot.tenants_file``). The value types live in ``bot.settings_model``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.auth_settings import (
@@ -26,158 +24,47 @@ from bot.auth_settings import (
     parse_token_keys,
 )
 from bot.errors import ConfigError
+from bot.settings_model import (
+    CLOUDS,
+    DEFAULT_DB_PATH,
+    DEFAULT_REMIND_DAYS,
+    DEFAULT_SLACK_API_URL,
+    DEFAULT_TENANT,
+    DELEGATED_PERMISSION,
+    KNOWN_AUTHORITY_HOSTS,
+    AuthMode,
+    Cloud,
+    CloudEndpoints,
+    Secret,
+    Settings,
+    SlackSettings,
+    TenantSettings,
+)
 
-DEFAULT_TENANT = "default"
-DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-DEFAULT_DB_PATH = "data/apns-bot.sqlite3"
-DEFAULT_REMIND_DAYS = (60, 30, 14, 7, 3, 1)
+__all__ = [
+    "CHANNEL_PATTERN",
+    "CLOUDS",
+    "DEFAULT_DB_PATH",
+    "DEFAULT_REMIND_DAYS",
+    "DEFAULT_SLACK_API_URL",
+    "DEFAULT_TENANT",
+    "DELEGATED_PERMISSION",
+    "GUID_PATTERN",
+    "KNOWN_AUTHORITY_HOSTS",
+    "AuthMode",
+    "Cloud",
+    "CloudEndpoints",
+    "Secret",
+    "Settings",
+    "SlackSettings",
+    "TenantSettings",
+    "check_tenant_id",
+    "load_settings",
+    "parse_approvers",
+    "parse_remind_days",
+    "resolve_cloud",
+]
 
-Cloud = Literal["global", "usgov", "usgov-dod", "china"]
-AuthMode = Literal["app", "delegated"]
-DELEGATED_PERMISSION = "DeviceManagementServiceConfig.ReadWrite.All"
-
-
-@dataclass(frozen=True)
-class CloudEndpoints:
-    authority_host: str
-    graph_root: str
-
-
-CLOUDS: dict[str, CloudEndpoints] = {
-    "global": CloudEndpoints("login.microsoftonline.com", "https://graph.microsoft.com"),
-    "usgov": CloudEndpoints("login.microsoftonline.us", "https://graph.microsoft.us"),
-    "usgov-dod": CloudEndpoints("login.microsoftonline.us", "https://dod-graph.microsoft.us"),
-    "china": CloudEndpoints("login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
-}
-KNOWN_AUTHORITY_HOSTS = frozenset(c.authority_host for c in CLOUDS.values())
-
-
-class Secret:
-    """A string that never shows itself in ``repr``/``str`` (so never in a log line)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True)
-class SlackSettings:
-    bot_token: Secret
-    app_token: Secret | None
-    signing_secret: Secret | None
-    api_url: str = DEFAULT_SLACK_API_URL
-
-    @property
-    def socket_mode(self) -> bool:
-        return self.app_token is not None
-
-
-@dataclass(frozen=True)
-class TenantSettings:
-    """One Intune tenant: how to reach its Graph, where to talk about it, who approves."""
-
-    name: str
-    tenant_id: str
-    client_id: str
-    channel: str
-    approvers: tuple[str, ...] = ()
-    client_secret: Secret | None = None
-    client_certificate_path: Path | None = None
-    cloud: str = "global"
-    authority_host: str = CLOUDS["global"].authority_host
-    graph_url: str = CLOUDS["global"].graph_root + "/beta"
-    display_name: str = ""
-    remind_days: tuple[int, ...] = DEFAULT_REMIND_DAYS
-    # app: the app's own identity (client credentials); delegated: the approving lead's sign-in
-    auth_mode: AuthMode = "app"
-    skip_identity_match: bool = False  # delegated: accept any Microsoft account an approver uses
-
-    @property
-    def label(self) -> str:
-        return self.display_name or self.name
-
-    @property
-    def authority(self) -> str:
-        return f"https://{self.authority_host}/{self.tenant_id}"
-
-    @property
-    def authority_is_known(self) -> bool:
-        """False for overrides (sovereign proxies, tests): MSAL must skip instance discovery."""
-        return self.authority_host in KNOWN_AUTHORITY_HOSTS
-
-    @property
-    def graph_root(self) -> str:
-        """Scheme and host of the Graph URL, e.g. ``https://graph.microsoft.com``."""
-        match = re.match(r"^(https?://[^/]+)", self.graph_url)
-        return match.group(1) if match else self.graph_url
-
-    @property
-    def app_scope(self) -> str:
-        return f"{self.graph_root}/.default"
-
-    @property
-    def delegated_scope(self) -> str:
-        return f"{self.graph_root}/{DELEGATED_PERMISSION}"
-
-    @property
-    def delegated(self) -> bool:
-        return self.auth_mode == "delegated"
-
-    @property
-    def approver_users(self) -> tuple[str, ...]:
-        return tuple(a for a in self.approvers if a.startswith(("U", "W")))
-
-    @property
-    def approver_groups(self) -> tuple[str, ...]:
-        return tuple(a for a in self.approvers if a.startswith("S"))
-
-
-@dataclass(frozen=True)
-class Settings:
-    slack: SlackSettings | None
-    tenants: Mapping[str, TenantSettings]
-    db_path: Path = Path(DEFAULT_DB_PATH)
-    ca_bundle: Path | None = None
-    apple_ca_dir: Path | None = None
-    required_approvals: int = 1
-    approval_ttl_hours: int = 24
-    check_time: time = time(9, 0)
-    timezone: str = "UTC"
-    log_level: str = "INFO"
-    # APNS_TOKEN_KEY: Fernet keys, the first encrypts, all decrypt (rotation: "new,old")
-    token_keys: tuple[Secret, ...] = ()
-
-    @property
-    def default_tenant(self) -> TenantSettings:
-        return next(iter(self.tenants.values()))
-
-    def tenant(self, name: str | None = None) -> TenantSettings:
-        if name is None:
-            return self.default_tenant
-        return self.tenants[name]
-
-    def tenant_for_channel(self, channel_id: str) -> TenantSettings | None:
-        """The tenant whose channel this is; None when no tenant, or several, use it."""
-        found = [t for t in self.tenants.values() if t.channel == channel_id]
-        return found[0] if len(found) == 1 else None
-
-
-# --- parsing helpers: each returns a value and appends to `problems` on failure ------------------
 
 GUID_PATTERN = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
