@@ -47,6 +47,9 @@ class ChainResult:
     ok: bool
     reason: str = ""
     path: tuple[str, ...] = field(default=())
+    # no trusted or bundled certificate is even named like the leaf's issuer: the chain could not
+    # be followed, as opposed to a signature that failed (e.g. a new Apple intermediate)
+    unknown_issuer: bool = False
 
 
 class _Failures:
@@ -80,7 +83,8 @@ def verify_chain(
         f"it was issued by '{issuer}', which is not one of the trusted Apple certificate "
         f"authorities ({trust.source})"
     )
-    return ChainResult(ok=False, reason=failures.best(fallback))
+    known = any(c.subject == leaf.issuer for c in (*trust.roots, *intermediates))
+    return ChainResult(ok=False, reason=failures.best(fallback), unknown_issuer=not known)
 
 
 def _walk(

@@ -172,7 +172,15 @@ def check_certificate(
             c.x509_cert, trust, now=now, untrusted=tuple(o.x509_cert for o in c.others)
         )
         chain_verified, path = result.ok, result.path
-        if not result.ok:
+        if not result.ok and result.unknown_issuer and c.issuer_organization == "Apple Inc.":
+            # Apple may introduce a new intermediate (the current one expires in 2028): a leaf
+            # from an intermediate the bot does not hold cannot be verified, which is not the
+            # same as failing verification. Approvers are told; renewals are not blocked.
+            chain_verified = None
+            problems.append(
+                Problem.of("chain_not_verified", m.unknown_apple_intermediate(c.issuer))
+            )
+        elif not result.ok:
             problems.append(Problem.of("untrusted_chain", m.untrusted_chain(result.reason)))
     problems.sort(key=lambda p: p.severity != "error")  # stable: errors first, order kept
     return Inspection(c, problems, chain_verified, path)

@@ -74,6 +74,15 @@ def untrusted_chain(reason: str) -> str:
     )
 
 
+def unknown_apple_intermediate(issuer: str) -> str:
+    return (
+        f"It was issued by '{_quote(issuer)}', an Apple certificate authority apns-bot does not "
+        "hold, so its chain could not be checked (Apple may have introduced a new intermediate). "
+        "Add that CA certificate from apple.com/certificateauthority to APPLE_CA_DIR to verify "
+        f"it. Approvers: make sure this file came straight from {PORTAL}."
+    )
+
+
 def chain_not_verified() -> str:
     return (
         "Its signature chain up to Apple Root CA was not checked: Apple's CA certificates were "
