@@ -172,14 +172,11 @@ def check_certificate(
             c.x509_cert, trust, now=now, untrusted=tuple(o.x509_cert for o in c.others)
         )
         chain_verified, path = result.ok, result.path
-        if not result.ok and result.unknown_issuer and c.issuer_organization == "Apple Inc.":
-            # Apple may introduce a new intermediate (the current one expires in 2028): a leaf
-            # from an intermediate the bot does not hold cannot be verified, which is not the
-            # same as failing verification. Approvers are told; renewals are not blocked.
-            chain_verified = None
-            problems.append(
-                Problem.of("chain_not_verified", m.unknown_apple_intermediate(c.issuer))
-            )
+        if not result.ok and result.unknown_issuer:
+            # Apple may introduce a new intermediate (the current one expires in 2028). Its name
+            # proves nothing (anyone can call a CA "Apple"), so this still blocks; the message
+            # says how to let the bot verify it: the intermediate in APPLE_CA_DIR or the bundle.
+            problems.append(Problem.of("untrusted_chain", m.unknown_intermediate(result.reason)))
         elif not result.ok:
             problems.append(Problem.of("untrusted_chain", m.untrusted_chain(result.reason)))
     problems.sort(key=lambda p: p.severity != "error")  # stable: errors first, order kept

@@ -74,12 +74,11 @@ def untrusted_chain(reason: str) -> str:
     )
 
 
-def unknown_apple_intermediate(issuer: str) -> str:
+def unknown_intermediate(reason: str) -> str:
     return (
-        f"It was issued by '{_quote(issuer)}', an Apple certificate authority apns-bot does not "
-        "hold, so its chain could not be checked (Apple may have introduced a new intermediate). "
-        "Add that CA certificate from apple.com/certificateauthority to APPLE_CA_DIR to verify "
-        f"it. Approvers: make sure this file came straight from {PORTAL}."
+        f"Its chain up to Apple Root CA cannot be verified: {reason}. If Apple has introduced a "
+        "new intermediate, download it from apple.com/certificateauthority and add it to "
+        "APPLE_CA_DIR, or upload the .pem together with it; otherwise do not use this file."
     )
 
 

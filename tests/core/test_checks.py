@@ -192,8 +192,8 @@ ROWS: dict[str, Row] = {
         trust=lambda: None,
     ),
     "CAs unavailable": row(lambda: renewal().pem, "chain_not_verified", trust=lambda: None),
-    # a new Apple intermediate the bot does not hold yet: not verifiable, not blocking
-    "intermediate missing": row(lambda: renewal().pem, "chain_not_verified", trust=roots_only),
+    # an intermediate the bot does not hold: blocked, with the way out in the message
+    "intermediate missing": row(lambda: renewal().pem, "untrusted_chain", trust=roots_only),
     "intermediate expired": row(
         lambda: (
             make_push_cert(topic_uuid=current_cert().uuid, issuer=expired_intermediate_ca()).pem
@@ -288,9 +288,8 @@ def test_row(name: str) -> None:
     }
     assert (inspection.certificate is None) == bool(parse_level)
     if inspection.certificate is not None:
-        unverifiable = r.trust() is None or "chain_not_verified" in r.expected
         assert inspection.chain_verified is (
-            None if unverifiable else "untrusted_chain" not in r.expected
+            None if r.trust() is None else "untrusted_chain" not in r.expected
         )
 
 
@@ -469,10 +468,18 @@ def test_core_stays_pure(module: str) -> None:
     assert "environ" not in source and ".now(" not in source and "open(" not in source
 
 
-def test_an_unknown_apple_intermediate_is_a_warning_naming_apple_ca_dir() -> None:
+def test_an_unknown_intermediate_blocks_and_says_how_to_verify_a_new_apple_one() -> None:
     inspection = inspect_certificate(
         renewal().pem, now=NOW, apple_id=APPLE_ID, current=tenant(), trust=roots_only()
     )
-    [problem] = [p for p in inspection.problems if p.code == "chain_not_verified"]
-    assert "APPLE_CA_DIR" in problem.message and "new intermediate" in problem.message
-    assert inspection.chain_verified is None and not inspection.blocking
+    [problem] = [p for p in inspection.problems if p.code == "untrusted_chain"]
+    assert "APPLE_CA_DIR" in problem.message and "new" in problem.message
+    assert inspection.blocking
+
+
+def test_a_new_intermediate_uploaded_with_the_leaf_verifies_against_the_root() -> None:
+    bundle_pem = renewal().pem + apple_ca().intermediate.pem
+    inspection = inspect_certificate(
+        bundle_pem, now=NOW, apple_id=APPLE_ID, current=tenant(), trust=roots_only()
+    )
+    assert "untrusted_chain" not in inspection.codes and inspection.chain_verified is True
