@@ -98,8 +98,18 @@ def load_tenants_file(
         for key in sorted(set(table) - TENANT_KEYS):
             problems.append(f"{where}: unknown key {key!r}.")
         tenant = _tenant(name, {**defaults, **table}, env, problems, where, path.parent)
-        if tenant is not None:
-            tenants[name] = tenant
+        if tenant is None:
+            continue
+        twin = next(
+            (t for t in tenants.values() if t.tenant_id.lower() == tenant.tenant_id.lower()), None
+        )
+        if twin is not None:
+            problems.append(
+                f"{where}: tenant_id {tenant.tenant_id} is already [tenants.{twin.name}]; one "
+                "Intune tenant under two names would be reminded twice and renewable by both."
+            )
+            continue
+        tenants[name] = tenant
     return tenants
 
 

@@ -248,11 +248,10 @@ class Uploads:
             if not _lease_over(request, now, APPROVED_LEASE):
                 continue
             tenant = self.settings.tenants.get(request.tenant)
-            actor = (
-                self.gate.resume_as(request, tenant)
-                if self.gate is not None and tenant is not None
-                else "system"
-            )
+            if tenant is None:  # removed from the configuration: nobody can settle it here
+                log.warning("request %s belongs to unknown tenant %s", request.id, request.tenant)
+                continue
+            actor = self.gate.resume_as(request, tenant) if self.gate is not None else "system"
             if actor is not None:
                 self.apply(request.id, actor=actor)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.requests import Failure, Status
+from bot.core.requests import Failure, Status, new_change_request, new_request_id
 from bot.slack.ids import Action, Block, Input, View
 from tests.certgen import GeneratedCert, make_push_cert, utcnow
 from tests.fakes.graph_server import FakeGraph, Fault
@@ -528,3 +528,21 @@ def test_a_newer_request_supersedes_the_pending_one(
     bot.slack.click(Action.APPROVE, first, LEAD_1)
     assert "cancelled" in fake_slack.wait_for("response_url").params["text"]
     assert patches(fake_graph) == []
+
+
+def test_reconcile_skips_a_request_of_a_tenant_no_longer_configured(bot: RunningBot) -> None:
+    cert = renewal()
+    now = bot.clock()
+    orphan = new_change_request(
+        id=new_request_id(now, b"\x01" * 10), tenant="gone", requester=REQUESTER,
+        apple_id=APPLE_ID, certificate_pem=cert.pem.decode(), sha256="AA", topic=str(cert.topic),
+        serial=cert.serial, not_after=cert.not_after, now=now, ttl=timedelta(hours=24),
+    )  # fmt: skip
+    store = bot.deps.store
+    store.create_request(orphan)
+    store.add_approval(orphan.id, LEAD_1, now)
+    assert store.transition(orphan.id, Status.PENDING, Status.APPROVED, now, require_approvals=1)
+    bot.clock.advance(minutes=5)
+    bot.deps.renewals.reconcile()  # must not raise, nor stop at the orphan
+    request = store.get_request(orphan.id)
+    assert request is not None and request.status is Status.APPROVED

@@ -115,3 +115,13 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 def test_a_channel_shared_by_two_tenants_implies_neither(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, GOOD.replace("C0FABRIKAM", "C0CONTOSO")))
     assert settings.tenant_for_channel("C0CONTOSO") is None
+
+
+def test_one_intune_tenant_under_two_names_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace("fabrikam.onmicrosoft.com", "11111111-1111-1111-1111-111111111111")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert (
+        "[tenants.fabrikam]: tenant_id 11111111-1111-1111-1111-111111111111 is already [tenants.contoso]"
+        in caught.value.user_message
+    )
