@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.request
+
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -16,13 +18,26 @@ def build_web_client(settings: Settings) -> WebClient:
     """A WebClient on ``SLACK_API_URL`` that retries connection errors and 429s (Retry-After)."""
     if settings.slack is None:
         raise ValueError("Slack settings are required to build a WebClient")
-    return WebClient(
+    context = ssl_context(settings.ca_bundle)
+    client = WebClient(
         token=settings.slack.bot_token.reveal(),
         base_url=settings.slack.api_url,
-        ssl=ssl_context(settings.ca_bundle),
+        ssl=context,
         timeout=15,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=3),
         ],
     )
+    if client.proxy is None and not settings.slack.socket_mode:
+        # Given an SSL context, slack_sdk calls urlopen(context=...), and urllib then builds a new
+        # opener (a dozen handlers, each introspected) for every Web API call and every respond():
+        # about 0.35 ms of CPU each, under the GIL the acknowledgements need (docs/benchmarks.md).
+        # Install one opener with the same trust for the process and let every call reuse it.
+        # (Through a proxy slack_sdk builds its own opener from ``ssl``, and Socket Mode opens its
+        # WebSocket with it: there the context stays.)
+        urllib.request.install_opener(
+            urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        )
+        client.ssl = None  # Bolt's respond() copies it: its webhook calls reuse the opener too
+    return client
