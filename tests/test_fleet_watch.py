@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -91,3 +92,17 @@ def test_tenants_are_checked_concurrently(fleet: RunningBot) -> None:
     fleet.deps.watch.graph = Meeting  # type: ignore[assignment]
     results = fleet.deps.watch.check_all()
     assert len(results) == len(TENANTS) and not barrier.broken
+
+
+def test_a_fleet_check_refreshes_each_open_tab_once_not_once_per_tenant(
+    fleet: RunningBot, fake_slack: FakeSlack
+) -> None:
+    fleet.deps.home.fleet_refresh_seconds = 2.0  # longer than the whole check takes here
+    for user in ("U0VIEWERA", "U0VIEWERB"):
+        open_home(fleet, user=user)
+        published(fake_slack, "all tenants", user=user)
+    before = len(fake_slack.calls_to("views.publish"))
+    fleet.deps.watch.check_all()
+    time.sleep(2.5)  # the one debounced refresh has fired
+    fleet.wait_idle()
+    assert len(fake_slack.calls_to("views.publish")) - before == 2

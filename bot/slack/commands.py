@@ -8,6 +8,7 @@ bot's own executor. Every verb answers the person who typed it, ephemerally.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLEET_VERBS = frozenset({"status"})  # verbs that accept `all` for every tenant
+FLEET_READS = threading.BoundedSemaphore(1)
+FLEET_READ_WORKERS = 16
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,20 @@ def register(
             deps.background.submit(send_status, call.tenant, call.respond)
 
     def send_fleet(respond: Respond) -> None:
+        # one fleet read at a time, on a small pool: a few people typing `status all` at once
+        # must not starve the workers that approvals and uploads run on
+        if not FLEET_READS.acquire(blocking=False):
+            reply(
+                respond, "Every tenant is being read for someone else right now; try again shortly."
+            )
+            return
         try:
-            text, blocks = fleet_message(read_fleet(settings, deps.graph, deps.clock))
+            rows = read_fleet(settings, deps.graph, deps.clock, max_workers=FLEET_READ_WORKERS)
+            text, blocks = fleet_message(rows)
         except Exception:  # noqa: BLE001 - the person must hear back, never a traceback
             text, blocks = internal_error("reading every tenant"), []
+        finally:
+            FLEET_READS.release()
         reply(respond, text, list(blocks))
 
     def send_status(tenant: TenantSettings, respond: Respond) -> None:

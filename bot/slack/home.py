@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIEWER_PREFIX = "home_viewer:"
+FLEET_KEY = "*"  # the one queued refresh of a fleet's tabs
+FLEET_REFRESH_SECONDS = 10.0
 MAX_VIEWERS = 500
 OPEN_STATUSES = (Status.PENDING, Status.APPROVED, Status.APPLYING, Status.FAILED)
 HOME_REQUESTS = 5
@@ -63,6 +65,7 @@ class HomePublisher:
         self.background = background
         self.clock = clock
         self._lock = threading.Lock()
+        self.fleet_refresh_seconds = FLEET_REFRESH_SECONDS
         self._queued: dict[str, CheckResult | None] = {}
 
     def opened(self, user_id: str) -> bool:
@@ -77,13 +80,36 @@ class HomePublisher:
         self.refresh_soon(result.tenant, result)
 
     def refresh_soon(self, tenant: str, result: CheckResult | None = None) -> None:
-        """Queue one refresh of ``tenant``'s viewers; bursts of changes coalesce into one."""
+        """Queue one refresh of ``tenant``'s viewers; bursts of changes coalesce into one.
+
+        With a fleet, every tab shows every tenant: one fleet-wide refresh, at most one per
+        ``FLEET_REFRESH_SECONDS``, however many tenants a check just went through (publishing
+        per tenant would cost tenants x viewers views.publish calls against Slack's rate limit).
+        """
+        if len(self.settings.tenants) > FLEET_HOME_AFTER:
+            self._refresh_fleet_later()
+            return
         with self._lock:
             queued = tenant in self._queued
             if result is not None or not queued:
                 self._queued[tenant] = result
         if not queued:
             self.background.submit(self._refresh_queued, tenant)
+
+    def _refresh_fleet_later(self) -> None:
+        with self._lock:
+            if FLEET_KEY in self._queued:
+                return
+            self._queued[FLEET_KEY] = None
+        timer = threading.Timer(self.fleet_refresh_seconds, self._submit_fleet_refresh)
+        timer.daemon = True
+        timer.start()
+
+    def _submit_fleet_refresh(self) -> None:
+        with self._lock:
+            self._queued.pop(FLEET_KEY, None)
+        first = next(iter(self.settings.tenants))  # opened() marks a viewer under every tenant
+        self.background.submit(self.refresh, first)
 
     def _refresh_queued(self, tenant: str) -> None:
         with self._lock:
