@@ -26,6 +26,7 @@ from datetime import datetime
 from enum import Enum
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
 
 from bot.adapters.store import Store
 from bot.config import Settings, TenantSettings
@@ -112,6 +113,7 @@ class Watch:
     ) -> None:
         self.settings = settings
         self.store = store
+        self.zone = ZoneInfo(settings.timezone)  # reminders count days in the check's zone
         self.graph = graph
         self.notifier = notifier
         self.clock = clock
@@ -154,10 +156,12 @@ class Watch:
         posted: list[str] = []
         if self._recovered(tenant, now):
             posted.append("recovered")
-        change, reported = self._track(tenant, certificate, now)
+        change, reported, stale = self._track(tenant, certificate, now)
         if change is not None and reported:
             posted.append(f"change {change.kind.value}")
-        reminder = due_reminder(certificate, now, tenant.remind_days)
+        if stale:  # remind about (and show) the certificate the bot just uploaded, not the old one
+            certificate = self.store.get_snapshot(tenant.name) or certificate
+        reminder = due_reminder(certificate, now, tenant.remind_days, self.zone)
         if reminder is not None and self._remind(tenant, certificate, reminder, now):
             posted.append(f"reminder {reminder.threshold}")
         return CheckResult(
@@ -172,15 +176,16 @@ class Watch:
 
     def _track(
         self, tenant: TenantSettings, certificate: TenantCertificate, now: datetime
-    ) -> tuple[Change | None, bool]:
+    ) -> tuple[Change | None, bool, bool]:
         """Compare with the last certificate seen, report a change once, move the snapshot on.
-        Returns the change (if any) and whether this call posted it."""
+        Returns the change (if any), whether this call posted it, and whether the read was
+        stale (from before the bot's own upload: the snapshot is newer than what was read)."""
         change = detect_change(self.store.get_snapshot(tenant.name), certificate)
         if change is not None:
             applied = self.store.list_requests(tenant.name, [Status.APPLIED], limit=5)
             origin = change_origin(change, applied)
             if origin is Origin.STALE:
-                return None, False
+                return None, False, True
             if origin is Origin.BOT:
                 change = None
         delivery = None
@@ -192,7 +197,7 @@ class Watch:
                 self.store.audit(tenant.name, Event.EXTERNAL_CHANGE, "system", now, detail=facts)
         if delivery is not Delivery.REFUSED:  # a refused post keeps the old snapshot: retried
             self.store.set_snapshot(tenant.name, certificate, now)
-        return change, delivery is Delivery.POSTED
+        return change, delivery is Delivery.POSTED, False
 
     def _remind(
         self,

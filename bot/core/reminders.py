@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import IntEnum, StrEnum
 
 from bot.core.model import TenantCertificate
@@ -70,8 +70,20 @@ def reminder_key(certificate: TenantCertificate, threshold: str) -> str:
     return f"reminder:{certificate.serial or '-'}:{expiry}:{threshold}"
 
 
+def expired_day(certificate: TenantCertificate, now: datetime, zone: tzinfo) -> int:
+    """Which day of the grace period ``now`` is, by calendar date in ``zone`` (the check's time
+    zone). Daily checks run at a local wall-clock time, 23 or 25 hours apart across a clock
+    change: counting 24-hour periods would give two checks the same day and skip an alarm."""
+    if certificate.expires_at is None or certificate.expires_at > now:
+        return 0
+    return (now.astimezone(zone).date() - certificate.expires_at.astimezone(zone).date()).days
+
+
 def due_reminder(
-    certificate: TenantCertificate, now: datetime, remind_days: Sequence[int]
+    certificate: TenantCertificate,
+    now: datetime,
+    remind_days: Sequence[int],
+    zone: tzinfo = UTC,
 ) -> Reminder | None:
     """The reminder due for ``certificate`` at ``now``, or None (outside the window, no
     certificate). Whether it was already posted is the store's business, not this function's."""
@@ -83,7 +95,7 @@ def due_reminder(
     if state is Urgency.LAPSED:
         threshold = "lapsed"
     elif state is Urgency.EXPIRED:
-        threshold = f"expired-{expired}"
+        threshold = f"expired-{expired_day(certificate, now, zone)}"
     else:
         reached = [t for t in remind_days if days <= t]
         if not reached:

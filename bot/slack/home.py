@@ -109,7 +109,10 @@ class HomePublisher:
         with self._lock:
             self._queued.pop(FLEET_KEY, None)
         first = next(iter(self.settings.tenants))  # opened() marks a viewer under every tenant
-        self.background.submit(self.refresh, first)
+        try:
+            self.background.submit(self.refresh, first)
+        except RuntimeError:  # the bot is shutting down: nobody to refresh for
+            log.debug("fleet Home refresh dropped: shutting down")
 
     def _refresh_queued(self, tenant: str) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ import ast
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -63,8 +64,8 @@ def cert(days: float | None = 100, **kw: object) -> TenantCertificate:
         (1.9, "1", Urgency.CRITICAL, True),
         (0.2, "1", Urgency.CRITICAL, True),  # less than a day left is still the 1-day reminder
         (-0.1, "expired-0", Urgency.EXPIRED, True),
-        (-1.5, "expired-1", Urgency.EXPIRED, True),
-        (-29.5, "expired-29", Urgency.EXPIRED, True),
+        (-1.5, "expired-2", Urgency.EXPIRED, True),  # 21:00 two calendar days ago
+        (-29.5, "expired-30", Urgency.EXPIRED, True),
         (-30.5, "lapsed", Urgency.LAPSED, True),
         (-400, "lapsed", Urgency.LAPSED, True),
         (None, None, Urgency.MISSING, False),
@@ -104,7 +105,8 @@ def simulate(certificate: TenantCertificate, start: datetime, days: int) -> list
 def test_each_threshold_fires_exactly_once_over_a_certificates_life() -> None:
     expiring = cert(0, expires_at=NOW + timedelta(days=365, hours=4))
     posted = simulate(expiring, NOW, 365 + 40)
-    expected = ["60", "30", "14", "7", "3", "1"] + [f"expired-{n}" for n in range(30)]
+    # one alarm per calendar day of the grace period: the expiry day, then days 1 to 30
+    expected = ["60", "30", "14", "7", "3", "1"] + [f"expired-{n}" for n in range(31)]
     assert posted == [*expected, "lapsed"]
 
 
@@ -120,7 +122,7 @@ def test_a_renewed_certificate_starts_the_count_afresh() -> None:
 
 
 def test_a_bot_that_was_down_posts_only_the_most_urgent_threshold() -> None:
-    assert simulate(cert(5.5), NOW, 7) == ["7", "3", "1", "expired-0"]
+    assert simulate(cert(5.5), NOW, 7) == ["7", "3", "1", "expired-1"]
 
 
 def test_custom_thresholds_are_honoured() -> None:
@@ -248,3 +250,15 @@ def test_the_core_stays_pure() -> None:
         assert {m.split(".")[0] for m in imported} <= allowed, name
         assert all(m == "bot" or m.startswith("bot.core") for m in imported if m.startswith("bot"))
         assert "environ" not in (core / name).read_text()
+
+
+def test_no_grace_day_alarm_is_skipped_or_doubled_across_a_clock_change() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    expired = cert(0, expires_at=datetime(2026, 3, 20, 7, 30, tzinfo=UTC))
+    labels = []
+    for day in range(21, 31):  # daily at 09:00 Berlin; clocks spring forward on 29 March
+        at = datetime(2026, 3, day, 9, 0, tzinfo=berlin)
+        reminder = due_reminder(expired, at.astimezone(UTC), DAYS, berlin)
+        assert reminder is not None
+        labels.append(reminder.threshold)
+    assert labels == [f"expired-{n}" for n in range(1, 11)]
