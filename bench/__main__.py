@@ -33,6 +33,16 @@ RUNS = {"ack": 5, "approve": 3, "footprint": 3, "cert": 3}
 CERT_ROUNDS = {"full": 500, "quick": 200}
 
 
+KEEP_MARKER = "<!-- kept: written by other benchmarks, not by --write-docs -->"
+
+
+def kept_sections(docs: Path) -> str:
+    """What follows ``KEEP_MARKER`` in the page (the fleet check's figures), kept on rewrite."""
+    text = docs.read_text() if docs.exists() else ""
+    at = text.find(KEEP_MARKER)
+    return "\n" + text[at:] if at >= 0 else ""
+
+
 def _median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
@@ -157,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         docs = REPO / "docs" / "benchmarks.md"
         docs.write_text(
             report.document(saved["machine"], saved["run"], saved["results"], saved["verdicts"])
+            + kept_sections(docs)
         )
         print(f"wrote {docs.relative_to(REPO)} from {args.docs_from}")
         return 0
@@ -218,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nfull figures: {path.relative_to(REPO)}")
     if args.write_docs:
         docs = REPO / "docs" / "benchmarks.md"
-        docs.write_text(report.document(machine, run_info, results, verdicts))
+        docs.write_text(report.document(machine, run_info, results, verdicts) + kept_sections(docs))
         print(f"wrote {docs.relative_to(REPO)}")
     return 0 if all(v["pass"] for v in verdicts.values()) else 1
 
