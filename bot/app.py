@@ -25,7 +25,7 @@ from bot.slack.approvers import ApproverDirectory
 from bot.slack.home import HomePublisher, HomeRefreshingNotifier
 from bot.slack.notifier import SlackNotifier
 from bot.slack.watch_notifier import SlackWatchNotifier
-from bot.slack.web import build_web_client
+from bot.slack.web import build_trigger_client, build_web_client
 from bot.watch import Watch
 from bot.workflow import Renewals
 
@@ -53,6 +53,7 @@ class Deps:
     """Everything the listeners need from the outside world, built once per process."""
 
     slack: WebClient
+    slack_trigger: WebClient  # views.open with a trigger_id: no retries, short timeout
     graph: Callable[[TenantSettings], GraphClient]
     store: Store
     files: FileSource
@@ -123,6 +124,7 @@ def build_deps(
     watch = Watch(settings, store, graph, notices, clock, on_checked=home_tab.after_check)
     return Deps(
         slack=slack,
+        slack_trigger=build_trigger_client(slack),
         graph=graph,
         store=store,
         files=SlackFiles(settings),

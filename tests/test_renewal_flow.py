@@ -546,3 +546,13 @@ def test_reconcile_skips_a_request_of_a_tenant_no_longer_configured(bot: Running
     bot.deps.renewals.reconcile()  # must not raise, nor stop at the orphan
     request = store.get_request(orphan.id)
     assert request is not None and request.status is Status.APPROVED
+
+
+def test_a_rate_limited_views_open_is_not_retried_on_the_listener_thread(
+    bot: RunningBot, fake_slack: FakeSlack
+) -> None:
+    fake_slack.rate_limit("views.open", retry_after=5)
+    bot.slack.command("renew")
+    refusal = fake_slack.wait_for("response_url")
+    assert "could not be opened" in refusal.params["text"]
+    assert len(fake_slack.calls_to("views.open")) == 1  # the trigger would expire before a retry

@@ -65,7 +65,7 @@ def register(app: App, settings: Settings, deps: Deps) -> None:
         if not is_request_id(request_id):
             return
         try:  # the trigger_id lives 3 s: open the reason modal right away
-            deps.slack.views_open(
+            deps.slack_trigger.views_open(
                 trigger_id=body["trigger_id"], view=reject_modal(request_id).to_dict()
             )
         except (SlackApiError, SlackClientError, OSError) as exc:

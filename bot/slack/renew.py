@@ -41,7 +41,7 @@ def open_renew_modal(
 ) -> None:
     """Open the form at once (used by ``/apns renew`` and the reminders' *Start renewal*)."""
     try:
-        opened = deps.slack.views_open(
+        opened = deps.slack_trigger.views_open(
             trigger_id=trigger_id, view=renew_modal(tenant, deps.clock()).to_dict()
         )
     except (SlackApiError, SlackClientError, OSError) as exc:

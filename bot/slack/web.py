@@ -41,3 +41,20 @@ def build_web_client(settings: Settings) -> WebClient:
         )
         client.ssl = None  # Bolt's respond() copies it: its webhook calls reuse the opener too
     return client
+
+
+# Slack's trigger_id is good for one views.open within 3 s of the click: a retry after a 429 (which
+# would sleep on Bolt's listener thread) or a 15 s timeout could never succeed anyway.
+TRIGGER_TIMEOUT = 2  # seconds (slack_sdk takes whole seconds)
+
+
+def build_trigger_client(base: WebClient) -> WebClient:
+    """A client for trigger-bound calls (views.open): no retries, a timeout inside the 3 s."""
+    return WebClient(
+        token=base.token,
+        base_url=base.base_url,
+        ssl=base.ssl,
+        proxy=base.proxy,
+        timeout=TRIGGER_TIMEOUT,
+        retry_handlers=[],
+    )
