@@ -44,19 +44,19 @@ def register(app: App, settings: Settings, deps: Deps) -> None:
         if answer:
             respond(text=answer, response_type="ephemeral", replace_original=False)
 
-    @app.action(Action.APPROVE)
-    def handle_approve_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        request_id, user_id = _clicked(body)
-        if is_request_id(request_id):
-            deps.background.submit(decide, respond, deps.renewals.approve, request_id, user_id)
+    def decision_listener(use_case: Callable[[str, str], str | None]) -> Callable[..., None]:
+        """Approve and Retry: ack at once, decide on the executor, answer the clicker."""
 
-    @app.action(Action.RETRY)
-    def handle_retry_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        request_id, user_id = _clicked(body)
-        if is_request_id(request_id):
-            deps.background.submit(decide, respond, deps.renewals.retry, request_id, user_id)
+        def handle_decision_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+            ack()
+            request_id, user_id = _clicked(body)
+            if is_request_id(request_id):
+                deps.background.submit(decide, respond, use_case, request_id, user_id)
+
+        return handle_decision_action
+
+    app.action(Action.APPROVE)(decision_listener(deps.renewals.approve))
+    app.action(Action.RETRY)(decision_listener(deps.renewals.retry))
 
     @app.action(Action.REJECT)
     def handle_reject_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
