@@ -28,12 +28,13 @@ from bot.core.signin import (
     PendingSignIn,
     PollOutcome,
     SignInWait,
+    identity_matches,
     last_approver,
     next_interval,
 )
 from bot.errors import ApnsBotError
 from bot.signin_messages import already_signed_in, channel_failure, prompt, signed_out
-from bot.signin_polling import DeviceFlowPolling
+from bot.signin_polling import SIGNIN_REFUSED, DeviceFlowPolling
 
 if TYPE_CHECKING:
     from bot.adapters.delegated import DelegatedTokens
@@ -85,12 +86,29 @@ class DelegatedSignIns(DeviceFlowPolling):
         if not tenant.delegated:
             return None
         try:
-            if self.tokens.usable(tenant, actor):
+            if self.tokens.usable(tenant, actor) and self._still_them(tenant, actor):
                 return None
             return self.begin(tenant, actor, request)
         except ApnsBotError as exc:
             self._fail_request(request.id, Failure("signin_error", exc.user_message))
             return exc.user_message
+
+    def _still_them(self, tenant: TenantSettings, user_id: str) -> bool:
+        """A saved sign-in is used only while its account still matches the approver's Slack
+        e-mail (it may have been saved with APNS_SKIP_IDENTITY_MATCH on, or the e-mail changed).
+        A mismatch forgets it, so the approver signs in again and is checked then."""
+        if tenant.skip_identity_match:
+            return True
+        signin = self.store.get_signin(tenant.name, user_id)
+        if signin is None:
+            return False
+        if identity_matches(signin.username, self.notifier.email_of(user_id)):
+            return True
+        log.warning("saved sign-in of %s no longer matches their Slack e-mail: forgotten", user_id)
+        self.store.delete_signin(tenant.name, user_id, signin.home_account_id)
+        detail = {"user": user_id, "username": signin.username, "why": "identity no longer matches"}
+        self.store.audit(tenant.name, SIGNIN_REFUSED, user_id, self.clock(), detail=detail)
+        return False
 
     def resume_as(self, request: ChangeRequest, tenant: TenantSettings) -> str | None:
         """Start-up: an approved request whose sign-in is pending stays (polling resumes); one

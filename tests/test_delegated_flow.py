@@ -12,12 +12,14 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
 from bot.cli.run import start_signin_polling
 from bot.core.requests import Status
 from bot.slack.ids import Action
+from tests.certgen import utcnow
 from tests.delegated_fixtures import (
     EMAILS,
     poll,
@@ -375,3 +377,25 @@ def test_the_scheduler_polls_by_itself_no_faster_than_the_interval(
     assert len(polls) >= 3
     assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(polls))
     assert bot.deps.store.get_device_flow("default", LEAD_2) is None
+
+
+def test_a_sign_in_saved_without_the_identity_check_is_rechecked_once_it_is_on(
+    start_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    lax = start_delegated(start_bot, APNS_SKIP_IDENTITY_MATCH="true")
+    sign_in(lax, fake_slack, fake_graph, LEAD_2)
+    request_id = pending_request(lax, fake_slack)
+    code = approve_and_get_code(lax, fake_slack, request_id)
+    fake_graph.delegated.sign_in(code, "admin-lead1@contoso.onmicrosoft.example")
+    poll(lax)
+    renewed(fake_slack)  # LEAD_1's saved sign-in is another account
+
+    strict = start_delegated(start_bot)  # same database, identity check back on
+    fake_slack.reset()
+    second = pending_request(strict, fake_slack, renewal(not_after=utcnow() + timedelta(days=500)))
+    approve_and_get_code(
+        strict, fake_slack, second
+    )  # asked to sign in again, not uploaded as admin
+    assert len(patches(fake_graph)) == 1
+    events = [e.event for e in strict.deps.store.history("default")]
+    assert "signin_refused" in events
