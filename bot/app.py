@@ -161,15 +161,16 @@ def build_app(settings: Settings, deps: Deps, *, http: bool | None = None) -> Ap
         ),
         raise_error_for_unhandled_request=False,
     )
-    verbs = {
-        **renew.register(app, settings, deps),
-        **history.verbs(deps),
-        **csr.register(app, settings, deps),
-        **signin.verbs(deps),
-    }
+    # Bolt tries listeners in registration order, running each matcher (and inspecting its
+    # signature) until one matches: the most frequent requests' listeners go first. Slash
+    # commands, then the approval buttons, then modals and the Home tab.
+    verbs = commands.register(app, settings, deps)
     approval.register(app, settings, deps)
+    verbs.update(renew.register(app, settings, deps))
+    verbs.update(history.verbs(deps))
+    verbs.update(csr.register(app, settings, deps))
+    verbs.update(signin.verbs(deps))
     home.register(app, settings, deps)
-    commands.register(app, settings, deps, verbs)
     app.error(_handle_error)
     return app
 

@@ -93,8 +93,9 @@ def reply(respond: Respond, text: str, blocks: list[Any] | None = None) -> None:
 
 def register(
     app: App, settings: Settings, deps: Deps, verbs: dict[str, Verb] | None = None
-) -> None:
-    """Register ``/apns``; ``verbs`` adds handlers beyond ``help`` and ``status``."""
+) -> dict[str, Verb]:
+    """Register ``/apns``; ``verbs`` adds handlers beyond ``help`` and ``status``. Returns the
+    live verb table: verbs added to it later are routed too."""
 
     def verb_help(call: CommandCall) -> None:
         text, blocks = help_message()
@@ -137,7 +138,8 @@ def register(
             text, blocks = internal_error("reading the certificate"), []
         reply(respond, text, list(blocks))
 
-    table: dict[str, Verb] = {"help": verb_help, "status": verb_status, **(verbs or {})}
+    table: dict[str, Verb] = {"help": verb_help, "status": verb_status}
+    table.update(verbs or {})
 
     @app.command(COMMAND)
     def handle_apns_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
@@ -164,3 +166,5 @@ def register(
             everyone=everyone,
         )
         handler(call)
+
+    return table
