@@ -249,14 +249,16 @@ class Watch:
     def _once(
         self, tenant: TenantSettings, key: str, now: datetime, post: Callable[[], bool]
     ) -> Delivery:
-        """Post under ``key`` once ever; a refused post leaves a retry mark for the next check,
-        which one caller claims by deleting it."""
+        """Post under ``key`` once ever. A retry mark is set before posting and cleared only once
+        the post went out, so a refused post, an exception or a crash in between leaves it for
+        the next check, which one caller claims by deleting it."""
         first = self.store.mark_notice_once(tenant.name, key, now)
         if not first and not self.store.delete_state(tenant.name, RETRY_PREFIX + key):
             return Delivery.ALREADY
-        if post():
-            return Delivery.POSTED
         self.store.set_state(tenant.name, RETRY_PREFIX + key, now.isoformat(), now)
+        if post():
+            self.store.delete_state(tenant.name, RETRY_PREFIX + key)
+            return Delivery.POSTED
         log.warning("could not post %s for %s; the next check tries again", key, tenant.name)
         return Delivery.REFUSED
 

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.core.reminders import CheckState
 from bot.core.requests import Event
 from bot.daily_check import DailyCheck
@@ -284,3 +286,21 @@ def test_the_daily_check_runs_once_a_day_at_the_configured_local_time(clock: Mov
     clock.advance(days=3)  # a host asleep for days runs one catch-up check, not three
     assert [daily.tick(), daily.tick()] == [True, False]
     assert len(runs) == 2
+
+
+def test_a_reminder_lost_to_a_crash_while_posting_is_posted_at_the_next_check(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph, clock: MovableClock
+) -> None:
+    expire_in(fake_graph, clock, 20)
+    notifier = bot.deps.watch.notifier
+    real = notifier.post_reminder
+
+    def crash(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("the process died here")
+
+    notifier.post_reminder = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        bot.deps.watch.check(bot.settings.default_tenant)
+    notifier.post_reminder = real  # type: ignore[method-assign]
+    assert check(bot).posted == ("reminder 30",)
+    assert check(bot).posted == ()
