@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
@@ -252,15 +252,35 @@ class Watch:
         """Post under ``key`` once ever. A retry mark is set before posting and cleared only once
         the post went out, so a refused post, an exception or a crash in between leaves it for
         the next check, which one caller claims by deleting it."""
+        retry = RETRY_PREFIX + key
         first = self.store.mark_notice_once(tenant.name, key, now)
-        if not first and not self.store.delete_state(tenant.name, RETRY_PREFIX + key):
-            return Delivery.ALREADY
-        self.store.set_state(tenant.name, RETRY_PREFIX + key, now.isoformat(), now)
+        if not first:
+            mark = self.store.get_state(tenant.name, retry)
+            if mark is None or _in_flight(mark, now):  # posted, or another replica posting now
+                return Delivery.ALREADY
+            if not self.store.delete_state(tenant.name, retry):
+                return Delivery.ALREADY
+        self.store.set_state(tenant.name, retry, {"posting": now.isoformat()}, now)
         if post():
-            self.store.delete_state(tenant.name, RETRY_PREFIX + key)
+            self.store.delete_state(tenant.name, retry)
             return Delivery.POSTED
+        self.store.set_state(tenant.name, retry, {"refused": now.isoformat()}, now)
         log.warning("could not post %s for %s; the next check tries again", key, tenant.name)
         return Delivery.REFUSED
+
+
+POSTING_LEASE = timedelta(minutes=10)  # a post in flight longer than this was lost to a crash
+
+
+def _in_flight(mark: JSONValue, now: datetime) -> bool:
+    """A retry mark left by a caller still posting (not by a refusal or a crash long ago)."""
+    if not isinstance(mark, dict) or not isinstance(mark.get("posting"), str):
+        return False
+    try:
+        since = datetime.fromisoformat(str(mark["posting"]))
+    except ValueError:
+        return False
+    return now - since < POSTING_LEASE
 
 
 def _facts(change: Change) -> dict[str, JSONValue]:
