@@ -8,6 +8,7 @@ requests over a real socket; what it sends goes to the fake Slack and the fake G
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -65,6 +66,24 @@ def serve_until_closed(server: Any) -> None:
     """waitress's loop fails with EBADF when its sockets are closed under it: that is the stop."""
     with contextlib.suppress(OSError):
         server.run()
+
+
+UseEnv = Callable[[dict[str, str]], None]
+
+
+@pytest.fixture
+def use_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> UseEnv:
+    """Make ``env`` the process environment (as a user's shell would), in an empty directory."""
+
+    def apply(env: dict[str, str]) -> None:
+        for key in list(os.environ):
+            if key.startswith(("SLACK_", "APNS_", "AZURE_", "GRAPH_", "APPLE_")):
+                monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.chdir(str(tmp_path))
+
+    return apply
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,9 @@ from bot.auth_settings import is_fernet_key
 from bot.cli import main
 from bot.config import load_settings
 from bot.core.signin import SavedSignIn
-from tests.cli.test_doctor import UseEnv
-from tests.cli.test_doctor import use_env as use_env  # fixture
 from tests.fakes.graph_server import FAKE_CLIENT_ID, FAKE_TENANT_ID, FakeGraph
 from tests.fakes.slack_server import FakeSlack
-from tests.harness import LEAD_2
+from tests.harness import LEAD_2, UseEnv
 
 KEY = generate_key()
 USER = "lead.two@contoso.example"

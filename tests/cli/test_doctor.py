@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 
 from bot.cli import main
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
-
-UseEnv = Callable[[dict[str, str]], None]
-
-
-@pytest.fixture
-def use_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> UseEnv:
-    """Make ``env`` the process environment (as a user's shell would), in an empty directory."""
-
-    def apply(env: dict[str, str]) -> None:
-        for key in list(os.environ):
-            if key.startswith(("SLACK_", "APNS_", "AZURE_", "GRAPH_", "APPLE_")):
-                monkeypatch.delenv(key)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.chdir(str(tmp_path))
-
-    return apply
+from tests.harness import UseEnv
 
 
 def test_everything_passes_against_healthy_fakes(
