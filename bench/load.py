@@ -1,33 +1,36 @@
-"""The load generator: signed requests at a fixed concurrency, timed one by one (asyncio + httpx).
+"""The load generator: signed requests at a fixed concurrency, timed one by one (raw asyncio HTTP/1.1).
 
 One event loop in the benchmark's own process; the server under test runs in another. A fixed number
 of workers each keep one HTTP/1.1 connection and send their next request as soon as the previous one
 is answered (a closed loop, like ``hey -c 50``). Each request is signed just before it is sent and
 timed from just before the send until the whole answer has arrived.
 
-A single shared ``httpx.AsyncClient`` with a fresh connection per request costs the generator ~2 ms
-of CPU per request on this class of machine: it then saturates its core before the server does, and
-both apps measure the generator. Per-worker clients with keep-alive cost ~1.2 ms, leaving headroom.
+Why not httpx: an ``httpx.AsyncClient`` costs the generator 1.6-1.8 ms of CPU per request on this
+class of machine, more than either server under test spends answering it. With 50 in flight the
+generator's core then ran at 97-99 % in both apps' bursts, so the latencies measured its own queue
+more than the servers (and the fakes' work for apns-bot, on the same core, slowed it further). This
+client writes each request as prepared bytes and reads the status line, the headers and the body
+(``Content-Length`` or chunked), about a tenth of that CPU, and ``Sample``s carry how busy the
+generator was so a report can show the instrument kept headroom.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import ssl
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from bench.payloads import fresh_trigger, signed
 
 SLACK_DEADLINE = 3.0  # Slack fails an interaction not acknowledged within 3 s
 CLIENT_TIMEOUT = 10.0  # per request; anything past SLACK_DEADLINE is already a failure
 BURST_TIMEOUT = 300.0  # the whole burst, whatever happens
+MAX_HEADER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,39 +42,113 @@ class Sample:
     error: str | None = None  # the transport error (reset, refused, timeout...)
 
 
+class ProtocolError(Exception):
+    """The server's answer was not well-formed HTTP/1.1."""
+
+
+def _request_bytes(host: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    fields = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in fields.items()),
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode("latin-1") + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one whole response; (status, whether the server keeps the connection open)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    if len(head) > MAX_HEADER_BYTES:
+        raise ProtocolError("response headers too large")
+    status_line, *header_lines = head[:-4].decode("latin-1").split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    if not version.startswith("HTTP/1."):
+        raise ProtocolError(f"not an HTTP/1.x status line: {status_line[:40]!r}")
+    status = int(rest.split(" ", 1)[0])
+    fields: dict[str, str] = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    keep_alive = fields.get("connection", "").lower() != "close" and version == "HTTP/1.1"
+    if "chunked" in fields.get("transfer-encoding", "").lower():
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";", 1)[0].strip(), 16)
+            await reader.readexactly(size + 2)  # the chunk and its CRLF
+            if size == 0:
+                break
+    elif "content-length" in fields:
+        await reader.readexactly(int(fields["content-length"]))
+    elif status not in (204, 304) and not 100 <= status < 200:
+        await reader.read()  # delimited by the server closing the connection
+        keep_alive = False
+    return status, keep_alive
+
+
+class _Connection:
+    """One keep-alive connection, reopened when the server closes it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def exchange(self, request: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        try:
+            self.writer.write(request)
+            status, keep_alive = await _read_response(self.reader)
+        except BaseException:
+            self.close()
+            raise
+        if not keep_alive:
+            self.close()
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def _burst(url: str, bodies: Sequence[tuple[str, bytes]], concurrency: int) -> list[Sample]:
     """``concurrency`` workers, each with its own connection, take the next body as soon as their
     previous request is answered (a closed loop, like ``hey -c 50``)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname is None:
+        raise ValueError(f"the load generator speaks plain HTTP to loopback, not {url}")
+    host, port = parts.hostname, parts.port or 80
+    path = parts.path or "/"
+    authority = f"{host}:{port}"
     results: list[Sample | None] = [None] * len(bodies)
     queue = iter(enumerate(bodies))
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    # one TLS context for all (unused on plain http, but httpx would load a CA store per client)
-    tls = ssl.create_default_context()
-    clients = [
-        httpx.AsyncClient(limits=limits, timeout=CLIENT_TIMEOUT, verify=tls)
-        for _ in range(min(concurrency, len(bodies)))
-    ]
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        for index, (kind, template) in queue:
-            body = fresh_trigger(template)
-            headers = signed(body)
-            sent_at = time.monotonic()
-            start = time.perf_counter()
-            try:
-                response = await client.post(url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
+    async def worker() -> None:
+        connection = _Connection(host, port)
+        try:
+            for index, (kind, template) in queue:
+                body = fresh_trigger(template)
+                request = _request_bytes(authority, path, body, signed(body))
+                sent_at = time.monotonic()
+                start = time.perf_counter()
+                try:
+                    status = await asyncio.wait_for(connection.exchange(request), CLIENT_TIMEOUT)
+                except (OSError, EOFError, ProtocolError, TimeoutError, ValueError) as exc:
+                    elapsed = time.perf_counter() - start
+                    results[index] = Sample(kind, sent_at, elapsed, None, type(exc).__name__)
+                    continue
                 elapsed = time.perf_counter() - start
-                results[index] = Sample(kind, sent_at, elapsed, None, type(exc).__name__)
-                continue
-            elapsed = time.perf_counter() - start
-            results[index] = Sample(kind, sent_at, elapsed, response.status_code)
+                results[index] = Sample(kind, sent_at, elapsed, status)
+        finally:
+            connection.close()
 
-    try:
-        await asyncio.gather(*(worker(client) for client in clients))
-    finally:
-        for client in clients:
-            await client.aclose()
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(bodies)))))
     return [sample for sample in results if sample is not None]
 
 
