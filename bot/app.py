@@ -19,7 +19,7 @@ from bot.adapters.store import SqliteStore, Store
 from bot.config import Settings, TenantSettings
 from bot.core.chain import TrustAnchors
 from bot.delegated_setup import Delegated, build_delegated
-from bot.runtime import Background, GraphClients
+from bot.runtime import Answering, Background, GraphClients, start_threads
 from bot.slack import approval, commands, csr, history, home, renew, signin
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.home import HomePublisher, HomeRefreshingNotifier
@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 # Bolt's default listener pool has 5 threads; acknowledgements wait for a free one, so bursts of
 # commands and clicks need more. Listeners only ack and enqueue, so threads are cheap here.
 LISTENER_THREADS = 32
+# How long follow-up work may wait for the server to finish answering requests (bot/runtime.py):
+# work on the main executor can wait a second; a modal must reach views.open well within the 3 s
+# its trigger_id lives (the trigger client's own timeout is 2 s).
+FOLLOW_UP_DEFER = 1.0
+MODAL_DEFER = 0.5
+MODAL_THREADS = 8
 
 
 def utcnow() -> datetime:
@@ -59,6 +65,9 @@ class Deps:
     files: FileSource
     trust: Callable[[], TrustAnchors | None]
     background: Background
+    modals: Background  # views.open with a trigger_id, apart from Graph-bound work
+    answering: Answering  # requests the HTTP server is answering; follow-ups yield to them
+    listeners: ThreadPoolExecutor  # Bolt's listener pool: acknowledgements only, never blocks
     clock: Callable[[], datetime]
     approvers: ApproverDirectory
     renewals: Renewals
@@ -70,8 +79,16 @@ class Deps:
     def signins(self) -> DelegatedSignIns | None:
         return self.delegated.signins if self.delegated is not None else None
 
+    def start_threads(self) -> None:
+        """Start every pool's workers now, before serving (``bot.runtime.start_threads``)."""
+        start_threads(self.listeners, LISTENER_THREADS)
+        self.background.start_threads()
+        self.modals.start_threads()
+
     def close(self) -> None:
+        self.modals.shutdown(wait=True)
         self.background.shutdown(wait=True)
+        self.listeners.shutdown(wait=True)
         for part in (self.graph, self.delegated, self.files, self.store):
             close = getattr(part, "close", None)
             if callable(close):
@@ -90,7 +107,9 @@ def build_deps(
     """Real adapters by default; tests override the clock (and rarely anything else)."""
     slack = slack or build_web_client(settings)
     store = store or SqliteStore(settings.db_path, sealer=build_sealer(settings.token_keys))
-    background = Background()
+    answering = Answering()
+    background = Background(answering=answering, defer=FOLLOW_UP_DEFER)
+    modals = Background(MODAL_THREADS, name="apns-modal", answering=answering, defer=MODAL_DEFER)
     delegated = build_delegated(settings, store, slack, clock, background.submit)
     graph = graph or GraphClients(settings, delegated.graph_factory if delegated else None)
     trust = trust or AppleTrustStore(settings).get
@@ -130,6 +149,9 @@ def build_deps(
         files=SlackFiles(settings),
         trust=trust,
         background=background,
+        modals=modals,
+        answering=answering,
+        listeners=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="apns-ack"),
         clock=clock,
         approvers=approvers,
         renewals=renewals,
@@ -156,9 +178,7 @@ def build_app(settings: Settings, deps: Deps, *, http: bool | None = None) -> Ap
         request_verification_enabled=http,
         # `apns-bot run` checks auth.test itself, with a readable error, before serving.
         token_verification_enabled=False,
-        listener_executor=ThreadPoolExecutor(
-            max_workers=LISTENER_THREADS, thread_name_prefix="apns-ack"
-        ),
+        listener_executor=deps.listeners,
         raise_error_for_unhandled_request=False,
     )
     # Bolt tries listeners in registration order, running each matcher (and inspecting its

@@ -1,8 +1,17 @@
-"""Long-lived parts of a running bot: the background executor and per-tenant Graph clients.
+"""Long-lived parts of a running bot: the executors for follow-up work and per-tenant Graph clients.
 
 Slack must see every command, click and submission acknowledged within 3 seconds, so listeners
-only acknowledge and hand slow work (Graph, downloads, Slack posts) to ``Background``. Its pool is
-the bot's own, separate from Bolt's listener pool, so a slow Graph never starves acknowledgements.
+only acknowledge and hand slow work (Graph, downloads, Slack posts, opening modals) to a
+``Background`` executor. Its pool is the bot's own, separate from Bolt's listener pool, so a slow
+Graph never starves acknowledgements.
+
+Threads are not enough for that on their own: every thread of the process shares one interpreter
+lock, so a follow-up that runs while other requests wait for their acknowledgement delays them by
+its CPU time. ``Answering`` counts the requests the HTTP server has received and not yet answered,
+and a ``Background`` task starts only when that count is zero, or when it has waited its executor's
+``defer`` seconds, whichever comes first. Alone, a request's follow-up starts as soon as its own
+answer is out; in a burst, acknowledgements go first and follow-ups run in the gaps
+(docs/benchmarks.md measures both).
 """
 
 from __future__ import annotations
@@ -10,8 +19,10 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from bot.config import Settings, TenantSettings
@@ -25,19 +36,94 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class Background:
-    """The bot's own worker pool. Failures are logged with a traceback (server side only)."""
+class Answering:
+    """The Slack requests the HTTP server is answering: received, answer not yet handed back."""
 
-    def __init__(self, max_workers: int = 16) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="apns-work")
+    def __init__(self) -> None:
+        self._idle = threading.Condition()
+        self._count = 0
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """Count one request for as long as the block runs (the server's call into Bolt)."""
+        with self._idle:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._count -= 1
+                if self._count == 0:
+                    self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no request is being answered, at most ``timeout`` s; True if idle."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout=max(timeout, 0.0))
+
+
+class Background:
+    """One of the bot's own worker pools. Failures are logged with a traceback (server side only).
+
+    With ``answering``, a task waits to start until no request is being answered, but never more
+    than ``defer`` seconds after it was submitted (see the module's docstring).
+    """
+
+    def __init__(
+        self,
+        max_workers: int = 16,
+        *,
+        name: str = "apns-work",
+        answering: Answering | None = None,
+        defer: float = 0.0,
+    ) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
+        self._max_workers = max_workers
+        self._answering = answering
+        self._defer = defer
 
     def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        future = self._pool.submit(fn, *args, **kwargs)
+        if self._answering is None or self._defer <= 0:
+            future = self._pool.submit(fn, *args, **kwargs)
+        else:
+            answering, latest = self._answering, time.monotonic() + self._defer
+
+            def after_answers() -> T:
+                if answering.count:
+                    answering.wait_idle(latest - time.monotonic())
+                return fn(*args, **kwargs)
+
+            future = self._pool.submit(after_answers)
         future.add_done_callback(_log_failure)
         return future
 
+    def start_threads(self) -> None:
+        """Start every worker now (see ``start_threads``)."""
+        start_threads(self._pool, self._max_workers)
+
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def start_threads(pool: ThreadPoolExecutor, count: int, timeout: float = 5.0) -> None:
+    """Start ``count`` workers of an idle ``pool`` now rather than one at a time on first use.
+
+    A ThreadPoolExecutor starts a thread when a task finds none idle, and ``submit`` waits until the
+    new thread runs: in the first burst after start-up, every acknowledgement that needed a new
+    listener thread paid for that hand-off under the GIL (docs/benchmarks.md). ``count`` tasks that
+    wait for each other make the pool start ``count`` threads at once, before serving.
+    """
+    barrier = threading.Barrier(count + 1)
+    for _ in range(count):
+        pool.submit(barrier.wait, timeout)
+    try:
+        barrier.wait(timeout)
+    except threading.BrokenBarrierError:
+        log.warning("not every worker thread started within %.0f s", timeout)
 
 
 def _log_failure(future: Future[Any]) -> None:

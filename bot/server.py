@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.runtime import Answering
+
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -21,9 +23,15 @@ HEALTH_PATH = "/healthz"
 SERVER_THREADS = 16
 
 
-def wsgi_app(app: App, ready: Callable[[], bool] = lambda: True) -> Any:
-    """One WSGI callable: ``POST /slack/events`` to Bolt, ``GET /healthz``, 404 otherwise."""
+def wsgi_app(
+    app: App, ready: Callable[[], bool] = lambda: True, answering: Answering | None = None
+) -> Any:
+    """One WSGI callable: ``POST /slack/events`` to Bolt, ``GET /healthz``, 404 otherwise.
+
+    ``answering`` counts the Slack requests in Bolt's hands (follow-up work waits for them).
+    """
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    answering = answering or Answering()
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
@@ -34,22 +42,30 @@ def wsgi_app(app: App, ready: Callable[[], bool] = lambda: True) -> Any:
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
             return [body]
-        return slack(environ, start_response)
+        with answering.request():
+            # Bolt's handler answers with the whole body in a list: the answer is ready here
+            return slack(environ, start_response)
 
     return application
 
 
 def make_server(
-    app: App, host: str, port: int, threads: int = SERVER_THREADS, loop_timeout: float = 1.0
+    app: App,
+    host: str,
+    port: int,
+    threads: int = SERVER_THREADS,
+    loop_timeout: float = 1.0,
+    answering: Answering | None = None,
 ) -> Any:
     """A waitress server bound to ``host:port`` (``port=0`` picks a free one); call ``.run()``.
 
     ``loop_timeout`` is how often the event loop wakes up, so also how soon it notices a close.
+    ``answering``: the bot's ``Deps.answering``, so its follow-up work yields to acknowledgements.
     """
     from waitress.server import create_server
 
     return create_server(
-        wsgi_app(app),
+        wsgi_app(app, answering=answering),
         host=host,
         port=port,
         threads=threads,

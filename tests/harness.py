@@ -130,7 +130,11 @@ def start_bot(
         settings = load_settings({**bot_env, **overrides})
         deps = build_deps(settings, clock=clock)
         server = make_server(
-            build_app(settings, deps, http=True), "127.0.0.1", 0, loop_timeout=0.05
+            build_app(settings, deps, http=True),
+            "127.0.0.1",
+            0,
+            loop_timeout=0.05,
+            answering=deps.answering,
         )
         thread = threading.Thread(target=serve_until_closed, args=(server,), daemon=True)
         thread.start()

@@ -73,9 +73,10 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         identity = check_slack(deps)
         app = build_app(settings, deps, http=http)
         log.info("signed in to Slack as %s", identity)
+        deps.start_threads()  # the first burst after start-up must not start threads one by one
         tickers = start_jobs(deps, settings) + start_signin_polling(deps)
         if http:
-            serve_http(app, settings, args, env)
+            serve_http(app, settings, args, env, deps)
         else:
             serve_socket_mode(app, settings)
     finally:
@@ -110,14 +111,14 @@ def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
 
 
 def serve_http(
-    app: Any, settings: Settings, args: argparse.Namespace, env: Mapping[str, str]
+    app: Any, settings: Settings, args: argparse.Namespace, env: Mapping[str, str], deps: Deps
 ) -> None:
     host = args.host or env.get("HOST") or "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
     try:
         port = args.port if args.port is not None else int(env.get("PORT") or 3000)
     except ValueError:
         raise ConfigError([f"PORT={env.get('PORT')!r} must be a port number."]) from None
-    server = make_server(app, host, port)
+    server = make_server(app, host, port, answering=deps.answering)
     bound = server.effective_port
     log.info("HTTP mode: POST %s and GET %s on %s:%s", EVENTS_PATH, HEALTH_PATH, host, bound)
     print(f"apns-bot listening on http://{host}:{bound}{EVENTS_PATH}", flush=True)

@@ -62,11 +62,14 @@ def register(app: App, settings: Settings, deps: Deps) -> None:
     def handle_reject_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         request_id, _ = _clicked(body)
-        if not is_request_id(request_id):
-            return
-        try:  # the trigger_id lives 3 s: open the reason modal right away
+        if is_request_id(request_id):
+            # the trigger_id lives 3 s: the reason modal opens right after the acknowledgement
+            deps.modals.submit(open_reason_modal, str(body["trigger_id"]), request_id, respond)
+
+    def open_reason_modal(trigger_id: str, request_id: str, respond: Respond) -> None:
+        try:
             deps.slack_trigger.views_open(
-                trigger_id=body["trigger_id"], view=reject_modal(request_id).to_dict()
+                trigger_id=trigger_id, view=reject_modal(request_id).to_dict()
             )
         except (SlackApiError, SlackClientError, OSError) as exc:
             log.error("views.open for reject failed: %s", type(exc).__name__)

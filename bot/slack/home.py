@@ -265,4 +265,4 @@ def register(app: App, settings: Settings, deps: Deps) -> None:
             if tell is not None:
                 tell(text="That tenant is no longer configured.", response_type="ephemeral")
             return
-        open_renew_modal(deps, str(body.get("trigger_id", "")), tenant, tell)
+        deps.modals.submit(open_renew_modal, deps, str(body.get("trigger_id", "")), tenant, tell)

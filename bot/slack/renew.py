@@ -1,7 +1,7 @@
 """``/apns renew``: the modal, its submission, and the pre-flight that runs behind it.
 
-The ``trigger_id`` is good for one ``views.open`` within 3 s, so the modal opens first and what
-needs Graph (the current Apple ID and topic) is filled in afterwards with ``views.update``. A
+The ``trigger_id`` is good for one ``views.open`` within 3 s, so the modal opens first (on the
+bot's modal executor, right after the acknowledgement) and what needs Graph (the current Apple ID and topic) is filled in afterwards with ``views.update``. A
 submission is acknowledged at once with a "checking" view; the download and the checks run on the
 bot's executor and update the modal with the outcome.
 """
@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 def open_renew_modal(
     deps: Deps, trigger_id: str, tenant: TenantSettings, respond: Any = None
 ) -> None:
-    """Open the form at once (used by ``/apns renew`` and the reminders' *Start renewal*)."""
+    """Open the form (``/apns renew``, the reminders' and Home's *Start renewal*); run it on
+    ``deps.modals`` right after the acknowledgement, within the trigger's 3 s."""
     try:
         opened = deps.slack_trigger.views_open(
             trigger_id=trigger_id, view=renew_modal(tenant, deps.clock()).to_dict()
@@ -81,7 +82,7 @@ def register(app: App, settings: Settings, deps: Deps) -> dict[str, Verb]:
 
     def verb_renew(call: CommandCall) -> None:
         call.ack()
-        open_renew_modal(deps, call.trigger_id, call.tenant, call.respond)
+        deps.modals.submit(open_renew_modal, deps, call.trigger_id, call.tenant, call.respond)
 
     @app.view(View.RENEW)
     def handle_renew_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
