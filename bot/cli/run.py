@@ -78,7 +78,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if http:
             serve_http(app, settings, args, env, deps)
         else:
-            serve_socket_mode(app, settings)
+            serve_socket_mode(app, settings, deps)
     finally:
         for ticker in tickers:
             ticker.stop()
@@ -136,12 +136,20 @@ def serve_http(
         log.debug("server loop ended", exc_info=True)
 
 
-def serve_socket_mode(app: Any, settings: Settings) -> None:
+def serve_socket_mode(app: Any, settings: Settings, deps: Deps) -> None:
     """Connect out to Slack over a WebSocket (no public URL); SIGTERM/SIGINT close it cleanly."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    class Handler(SocketModeHandler):
+        """Counts each envelope until its acknowledgement is sent, as HTTP mode counts requests:
+        the bot's follow-up work yields to acknowledgements here too (bot/runtime.py)."""
+
+        def handle(self, client: Any, req: Any) -> None:
+            with deps.answering.request():
+                super().handle(client, req)
+
     assert settings.slack is not None and settings.slack.app_token is not None
-    handler = SocketModeHandler(app, settings.slack.app_token.reveal())
+    handler = Handler(app, settings.slack.app_token.reveal())
     stopped = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
