@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import statistics
 import sys
@@ -76,6 +77,9 @@ def summarize_ack(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         figures[app]["not_200"] = sum(r[app]["not_200"] for r in rounds)
         figures[app]["requests"] = sum(r[app]["requests"] for r in rounds)
         figures[app]["client_cpu_ms_per_request"] = med(app, "client_cpu_ms_per_request")
+        figures[app]["generator_core_busy"] = _median(
+            [r[app].get("generator_core_busy", math.nan) for r in rounds]
+        )
     figures["ratio_p99"] = _median([r["ratio_p99"] for r in rounds])
     figures["ratio_p99_runs"] = [r["ratio_p99"] for r in rounds]
     kinds = rounds[0]["bot"]["p99_by_kind_ms"].keys()

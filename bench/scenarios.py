@@ -53,13 +53,19 @@ def _measure_burst(
     url = events_url(port)
     sequential(url, bodies[:WARM_UP])
     before = fakes.ask("activity") if fakes is not None else None
+    fakes_cpu = cpu_seconds(fakes.child.pid) if fakes is not None else 0.0
     cpu = cpu_seconds(child.pid)
     burst_start = time.monotonic()
     client_cpu = time.process_time()
     started = time.perf_counter()
     samples = burst(url, bodies[WARM_UP:], ACK_CONCURRENCY)
     stats = summarize(samples, time.perf_counter() - started)
-    stats["client_cpu_ms_per_request"] = (time.process_time() - client_cpu) * 1000 / len(samples)
+    client_seconds = time.process_time() - client_cpu
+    stats["client_cpu_ms_per_request"] = client_seconds * 1000 / len(samples)
+    # how busy the load generator's core was (it shares it with the fakes): near 1.0, the figures
+    # would measure the generator's own queue rather than the server
+    fakes_seconds = cpu_seconds(fakes.child.pid) - fakes_cpu if fakes is not None else 0.0
+    stats["generator_core_busy"] = (client_seconds + fakes_seconds) / stats["wall_s"]
     # the server's CPU (all its threads) while the burst lasted, per request
     stats["cpu_ms_per_request"] = (cpu_seconds(child.pid) - cpu) * 1000 / len(samples)
     if fakes is not None and before is not None:
