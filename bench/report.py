@@ -261,11 +261,12 @@ def document(
             "",
             _kinds(results),
             "",
-            f"While each burst lasted, apns-bot's executors sent "
-            f"{ack['graph_requests_during_burst']:.0f} Graph requests (each answered after 2 s);",
-            "its other follow-up work (opening modals, answering `response_url`s, downloads,",
-            "posts) waited for the acknowledgements, as designed (see Findings), and ran in the",
-            "gaps or right after the burst. The load generator spent "
+            "Between the start of each burst and the fakes settling, the fake Graph answered "
+            f"{ack['graph_requests_during_burst']:.0f}",
+            "of apns-bot's requests (each after 2 s): Graph-bound work was under way while the",
+            "acknowledgements went out. The rest of the follow-up work (opening modals, answering",
+            "`response_url`s, downloads, posts) waited for the acknowledgements, as designed (see",
+            "Findings), and ran in the gaps or right after the burst. The load generator spent "
             f"{ack['bot']['client_cpu_ms_per_request']:.2f} ms of CPU per request (it has a core of",
             "its own with the fakes; see Method).",
             "",
