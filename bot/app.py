@@ -88,9 +88,10 @@ class Deps:
         self.modals.start_threads()
 
     def close(self) -> None:
+        # in the order work flows: listeners submit to both executors, modals to the main one
+        self.listeners.shutdown(wait=True)
         self.modals.shutdown(wait=True)
         self.background.shutdown(wait=True)
-        self.listeners.shutdown(wait=True)
         for part in (self.graph, self.delegated, self.files, self.store):
             close = getattr(part, "close", None)
             if callable(close):

@@ -4,12 +4,17 @@ threads before serving. Real threads; waits are bounded, and no assertion is abo
 from __future__ import annotations
 
 import io
+import logging
 import threading
+from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from slack_bolt import Ack, App
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.socket_mode.request import SocketModeRequest
 
+from bot.cli.run import CountingSocketModeHandler
 from bot.runtime import Answering, Background
 from bot.server import EVENTS_PATH, HEALTH_PATH, wsgi_app
 from tests.slack_requests import SIGNING_SECRET, sign
@@ -71,6 +76,28 @@ def test_with_nothing_to_answer_a_follow_up_starts_at_once() -> None:
         pool.shutdown()
 
 
+def test_held_back_tasks_are_cancelled_by_a_shutdown_that_does_not_wait() -> None:
+    answering = Answering()
+    pool = Background(1, answering=answering, defer=60.0)
+    with answering.request():
+        future = pool.submit(lambda: "never")
+        pool.shutdown(wait=False)
+    assert future.cancelled()
+    with pytest.raises(RuntimeError):
+        pool.submit(lambda: "after shutdown")
+
+
+def test_a_shutdown_that_waits_runs_what_was_submitted_and_failures_reach_the_future() -> None:
+    answering = Answering()
+    pool = Background(2, answering=answering, defer=0.1)
+    with answering.request():  # still being answered: the tasks start after their defer
+        done = pool.submit(lambda: "done")
+        failed = pool.submit(lambda: 1 // 0)
+        pool.shutdown(wait=True)
+    assert done.result(0) == "done"
+    assert isinstance(failed.exception(0), ZeroDivisionError)
+
+
 def test_start_threads_starts_every_worker_before_any_work() -> None:
     pool = Background(4, name="apns-test-start")
     try:
@@ -111,10 +138,7 @@ def test_the_server_counts_a_slack_request_until_its_answer_is_handed_back() -> 
     answering = Answering()
     seen: list[int] = []
 
-    def authorize() -> AuthorizeResult:
-        return AuthorizeResult(enterprise_id=None, team_id="T0EXAMPLE", bot_token="xoxb-test")
-
-    app = App(signing_secret=SIGNING_SECRET, authorize=authorize)
+    app = App(signing_secret=SIGNING_SECRET, authorize=_authorize)
 
     @app.command("/apns")
     def listener(ack: Ack) -> None:
@@ -131,3 +155,60 @@ def test_the_server_counts_a_slack_request_until_its_answer_is_handed_back() -> 
     health = {"REQUEST_METHOD": "GET", "PATH_INFO": HEALTH_PATH, "wsgi.input": io.BytesIO()}
     b"".join(application(health, lambda s, h: statuses.append(s)))
     assert statuses[-1] == "200 OK" and answering.count == 0
+
+
+def _authorize() -> AuthorizeResult:
+    return AuthorizeResult(enterprise_id=None, team_id="T0EXAMPLE", bot_token="xoxb-test")
+
+
+def test_a_request_bolt_fails_on_is_no_longer_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    answering = Answering()
+    app = App(signing_secret=SIGNING_SECRET, authorize=_authorize)
+
+    def broken(request: object) -> None:
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(app, "dispatch", broken)
+    application = wsgi_app(app, answering=answering)
+    with pytest.raises(OSError):
+        application(_signed_command_environ("status"), lambda s, h: None)
+    assert answering.count == 0
+
+
+def test_socket_mode_counts_each_envelope_until_it_is_acknowledged() -> None:
+    answering = Answering()
+    seen: list[int] = []
+    app = App(signing_secret=SIGNING_SECRET, authorize=_authorize)
+
+    @app.command("/apns")
+    def listener(ack: Ack) -> None:
+        seen.append(answering.count)
+        ack("ok")
+
+    class Client:
+        """The part of slack_sdk's SocketModeClient that Bolt's handler uses to acknowledge."""
+
+        def __init__(self) -> None:
+            self.sent: list[Any] = []
+            self.logger = logging.getLogger("tests.socket_mode")
+
+        def send_socket_mode_response(self, response: Any) -> None:
+            self.sent.append(response)
+
+    handler = CountingSocketModeHandler(app, "xapp-1-A0APNSBOT-1-x", answering)
+    try:
+        payload = {
+            "command": "/apns",
+            "text": "status",
+            "team_id": "T0EXAMPLE",
+            "user_id": "U0REQUESTER",
+            "channel_id": "C0APNSOPS",
+        }
+        request = SocketModeRequest(type="slash_commands", envelope_id="e1", payload=payload)
+        client = Client()
+        handler.handle(client, request)  # type: ignore[arg-type]  # only the response is sent
+    finally:
+        handler.close()
+    assert seen == [1]
+    assert answering.count == 0
+    assert [r.envelope_id for r in client.sent] == ["e1"]

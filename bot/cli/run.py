@@ -11,12 +11,16 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.app import Deps, build_app, build_deps
 from bot.config import Settings, load_settings
 from bot.daily_check import DailyCheck
 from bot.errors import ApnsBotError, ConfigError
+from bot.runtime import Answering
 from bot.scheduler import Ticker
 from bot.server import EVENTS_PATH, HEALTH_PATH, make_server
 
@@ -136,20 +140,23 @@ def serve_http(
         log.debug("server loop ended", exc_info=True)
 
 
+class CountingSocketModeHandler(SocketModeHandler):
+    """Counts each envelope until its acknowledgement is sent, as HTTP mode counts requests: the
+    bot's follow-up work yields to acknowledgements here too (bot/runtime.py)."""
+
+    def __init__(self, app: Any, app_token: str, answering: Answering) -> None:
+        super().__init__(app, app_token)
+        self.answering = answering
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]  # as Bolt declares it
+        with self.answering.request():
+            super().handle(client, req)
+
+
 def serve_socket_mode(app: Any, settings: Settings, deps: Deps) -> None:
     """Connect out to Slack over a WebSocket (no public URL); SIGTERM/SIGINT close it cleanly."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    class Handler(SocketModeHandler):
-        """Counts each envelope until its acknowledgement is sent, as HTTP mode counts requests:
-        the bot's follow-up work yields to acknowledgements here too (bot/runtime.py)."""
-
-        def handle(self, client: Any, req: Any) -> None:
-            with deps.answering.request():
-                super().handle(client, req)
-
     assert settings.slack is not None and settings.slack.app_token is not None
-    handler = Handler(app, settings.slack.app_token.reveal())
+    handler = CountingSocketModeHandler(app, settings.slack.app_token.reveal(), deps.answering)
     stopped = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:

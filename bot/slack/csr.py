@@ -131,7 +131,7 @@ def register(app: App, settings: Settings, deps: Deps) -> dict[str, Verb]:
         tell = _teller(deps, user_id, keep_original(respond, body))
         tenant = clicked_tenant(settings, body)
         if tenant is None:
-            tell(":warning: That tenant is no longer configured.")
+            deps.background.submit(tell, ":warning: That tenant is no longer configured.")
             return
         deps.background.submit(send_csr, deps, tenant, user_id, tell)
 

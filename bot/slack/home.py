@@ -263,6 +263,8 @@ def register(app: App, settings: Settings, deps: Deps) -> None:
         tell = keep_original(respond, body)
         if tenant is None:
             if tell is not None:
-                tell(text="That tenant is no longer configured.", response_type="ephemeral")
+                deps.background.submit(
+                    tell, text="That tenant is no longer configured.", response_type="ephemeral"
+                )
             return
         deps.modals.submit(open_renew_modal, deps, str(body.get("trigger_id", "")), tenant, tell)
