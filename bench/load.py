@@ -59,31 +59,48 @@ def _request_bytes(host: str, path: str, body: bytes, headers: dict[str, str]) -
     return "\r\n".join(lines).encode("latin-1") + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one whole response; (status, whether the server keeps the connection open)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    if len(head) > MAX_HEADER_BYTES:
-        raise ProtocolError("response headers too large")
+async def _read_head(reader: asyncio.StreamReader) -> tuple[str, int, dict[str, str]]:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.LimitOverrunError as exc:  # no end of headers within the reader's limit
+        raise ProtocolError("response headers too large") from exc
     status_line, *header_lines = head[:-4].decode("latin-1").split("\r\n")
     version, _, rest = status_line.partition(" ")
     if not version.startswith("HTTP/1."):
         raise ProtocolError(f"not an HTTP/1.x status line: {status_line[:40]!r}")
-    status = int(rest.split(" ", 1)[0])
+    try:
+        status = int(rest.split(" ", 1)[0])
+    except ValueError as exc:
+        raise ProtocolError(f"no status code in {status_line[:40]!r}") from exc
     fields: dict[str, str] = {}
     for line in header_lines:
         name, _, value = line.partition(":")
         fields[name.strip().lower()] = value.strip()
-    keep_alive = fields.get("connection", "").lower() != "close" and version == "HTTP/1.1"
-    if "chunked" in fields.get("transfer-encoding", "").lower():
+    return version, status, fields
+
+
+def _tokens(value: str) -> set[str]:
+    return {token.strip().lower() for token in value.split(",") if token.strip()}
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one whole response to a POST; (status, whether the server keeps the connection open)."""
+    version, status, fields = await _read_head(reader)
+    while 100 <= status < 200:  # interim answers (100 Continue...): the final one follows
+        version, status, fields = await _read_head(reader)
+    keep_alive = version == "HTTP/1.1" and "close" not in _tokens(fields.get("connection", ""))
+    if "chunked" in _tokens(fields.get("transfer-encoding", "")):
         while True:
             size_line = await reader.readuntil(b"\r\n")
             size = int(size_line.split(b";", 1)[0].strip(), 16)
-            await reader.readexactly(size + 2)  # the chunk and its CRLF
             if size == 0:
                 break
+            await reader.readexactly(size + 2)  # the chunk and its CRLF
+        while await reader.readuntil(b"\r\n") != b"\r\n":  # trailer fields, then an empty line
+            pass
     elif "content-length" in fields:
         await reader.readexactly(int(fields["content-length"]))
-    elif status not in (204, 304) and not 100 <= status < 200:
+    elif status not in (204, 304):
         await reader.read()  # delimited by the server closing the connection
         keep_alive = False
     return status, keep_alive
@@ -98,8 +115,21 @@ class _Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def exchange(self, request: bytes) -> int:
+        reused = self.writer is not None
+        try:
+            return await self._exchange(request)
+        except asyncio.IncompleteReadError as exc:
+            # not one byte back on a kept-alive connection: the server had closed it while idle
+            # (a reset, or an answer cut short, stays a failure: the benchmark counts those)
+            if not reused or exc.partial:
+                raise
+        return await self._exchange(request)
+
+    async def _exchange(self, request: bytes) -> int:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.reader, self.writer = await asyncio.open_connection(
+                self.host, self.port, limit=MAX_HEADER_BYTES
+            )
         assert self.reader is not None
         try:
             self.writer.write(request)
@@ -139,7 +169,14 @@ async def _burst(url: str, bodies: Sequence[tuple[str, bytes]], concurrency: int
                 start = time.perf_counter()
                 try:
                     status = await asyncio.wait_for(connection.exchange(request), CLIENT_TIMEOUT)
-                except (OSError, EOFError, ProtocolError, TimeoutError, ValueError) as exc:
+                except (
+                    OSError,
+                    EOFError,
+                    ProtocolError,
+                    TimeoutError,
+                    ValueError,
+                    asyncio.LimitOverrunError,
+                ) as exc:
                     elapsed = time.perf_counter() - start
                     results[index] = Sample(kind, sent_at, elapsed, None, type(exc).__name__)
                     continue

@@ -6,6 +6,7 @@ on) answering with a length, chunked, and closing the connection, and against a 
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,8 +99,42 @@ def test_a_server_that_closes_after_each_answer_is_reconnected_and_its_status_co
 
 
 def test_a_refused_connection_is_a_dropped_request_not_a_crash() -> None:
-    url = "http://127.0.0.1:9/slack/events"  # discard port: nothing listens on loopback
-    samples = burst(url, _bodies(4), concurrency=2)
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    samples = burst(f"http://127.0.0.1:{port}/slack/events", _bodies(4), concurrency=2)
     assert len(samples) == 4
     assert all(s.status is None and s.error == "ConnectionRefusedError" for s in samples)
     assert summarize(samples, wall=1.0)["dropped"] == 4
+
+
+class _Trailing(BaseHTTPRequestHandler):
+    """HTTP/1.1 with an interim 100 Continue, then a chunked body with a trailer field."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
+            b"5\r\nhello\r\n0\r\nX-Checksum: 1234\r\n\r\n"
+        )
+        self.wfile.flush()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_interim_answers_and_chunk_trailers_leave_the_next_answer_intact() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trailing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/slack/events"
+        samples = burst(url, _bodies(10), concurrency=2)  # 5 answers per kept-alive connection
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert [s.status for s in samples] == [200] * 10
