@@ -12,8 +12,9 @@ A check reads the certificate from Graph and then, in this order:
 A failed read is recorded as "check failing since …" (``set_state(only_if_absent=True)``) and
 reported once, however many checks fail after it. Every notice is marked with
 ``mark_notice_once`` before it is posted, so it goes out once across restarts and replicas; when
-Slack refuses the post, a retry mark lets the next check post it again. The outcome is returned as
-a ``CheckResult`` whose ``state`` is what ``apns-bot check`` exits with.
+Slack refuses the post, a retry mark lets the next check post it again, and ``retry_refused``
+(every 15 minutes in a running bot) makes that next check come soon. The outcome is returned as a
+``CheckResult`` whose ``state`` is what ``apns-bot check`` exits with.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 FAILING_KEY = "check_failing"  # tenant_state: {"since": iso time, "error": user-safe message}
 RETRY_PREFIX = "retry:"  # tenant_state: a marked notice whose post Slack refused
+RETRY_WINDOW = timedelta(days=1)  # first refused longer ago: left to the daily check
 AUDIT_ERROR_CHARS = 300  # the audit keeps the gist; the channel message has all of it
 
 
@@ -122,7 +124,27 @@ class Watch:
     def check_all(self, max_workers: int = MAX_CONCURRENT_TENANTS) -> list[CheckResult]:
         """Check every tenant concurrently on a bounded pool; one tenant's failure, slowness or
         throttling never stops or delays the others (each has its own Graph retry budget)."""
-        tenants = list(self.settings.tenants.values())
+        return self._check_each(list(self.settings.tenants.values()), max_workers)
+
+    def retry_refused(self, max_workers: int = MAX_CONCURRENT_TENANTS) -> list[CheckResult]:
+        """Check again now each tenant with a notice Slack refused (or a post lost to a crash) in
+        the last ``RETRY_WINDOW``: a reminder, an outside change or a failing check then goes out
+        within minutes of Slack taking posts again, not at the next daily check. A check posts
+        only what is still due, each notice once; older marks are left to the daily check."""
+        now = self.clock()
+        due = {
+            tenant
+            for tenant, _, mark, written in self.store.list_states(RETRY_PREFIX)
+            if now - _first_tried(mark, written) < RETRY_WINDOW and not _in_flight(mark, now)
+        }
+        tenants = [t for name, t in self.settings.tenants.items() if name in due]
+        if tenants:
+            log.info("retrying refused notices of %s", ", ".join(t.name for t in tenants))
+        return self._check_each(tenants, max_workers)
+
+    def _check_each(self, tenants: list[TenantSettings], max_workers: int) -> list[CheckResult]:
+        if not tenants:
+            return []
         results: dict[str, CheckResult] = {}
         workers = max(1, min(max_workers, len(tenants)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apns-check") as pool:
@@ -253,6 +275,7 @@ class Watch:
         the post went out, so a refused post, an exception or a crash in between leaves it for
         the next check, which one caller claims by deleting it."""
         retry = RETRY_PREFIX + key
+        refused_since = now.isoformat()
         first = self.store.mark_notice_once(tenant.name, key, now)
         if not first:
             mark = self.store.get_state(tenant.name, retry)
@@ -260,12 +283,16 @@ class Watch:
                 return Delivery.ALREADY
             if not self.store.delete_state(tenant.name, retry):
                 return Delivery.ALREADY
-        self.store.set_state(tenant.name, retry, {"posting": now.isoformat()}, now)
+            if isinstance(mark, dict) and isinstance(mark.get("since"), str):
+                refused_since = str(mark["since"])
+        posting: dict[str, JSONValue] = {"posting": now.isoformat(), "since": refused_since}
+        self.store.set_state(tenant.name, retry, posting, now)
         if post():
             self.store.delete_state(tenant.name, retry)
             return Delivery.POSTED
-        self.store.set_state(tenant.name, retry, {"refused": now.isoformat()}, now)
-        log.warning("could not post %s for %s; the next check tries again", key, tenant.name)
+        refused: dict[str, JSONValue] = {"refused": now.isoformat(), "since": refused_since}
+        self.store.set_state(tenant.name, retry, refused, now)
+        log.warning("could not post %s for %s; it is retried shortly", key, tenant.name)
         return Delivery.REFUSED
 
 
@@ -281,6 +308,16 @@ def _in_flight(mark: JSONValue, now: datetime) -> bool:
     except ValueError:
         return False
     return now - since < POSTING_LEASE
+
+
+def _first_tried(mark: JSONValue, written: datetime) -> datetime:
+    """When the notice was first tried (a mark rewritten at each refusal keeps it)."""
+    if isinstance(mark, dict) and isinstance(mark.get("since"), str):
+        try:
+            return datetime.fromisoformat(str(mark["since"]))
+        except ValueError:
+            pass
+    return written
 
 
 def _facts(change: Change) -> dict[str, JSONValue]:

@@ -213,6 +213,48 @@ def test_a_reminder_slack_refused_is_posted_at_the_next_check(
     assert len(posts(fake_slack, "expires in")) == 2  # the refused attempt and the one that landed
 
 
+def test_a_refused_reminder_is_retried_within_minutes_not_at_the_next_daily_check(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph, clock: MovableClock
+) -> None:
+    expire_in(fake_graph, clock, 20)
+    assert bot.deps.watch.retry_refused() == []  # nothing refused: not even a Graph read
+    assert fake_graph.graph_requests() == []
+
+    fake_slack.fail("chat.postMessage", "not_in_channel", times=2)
+    assert check(bot).posted == ()
+    clock.offset += timedelta(minutes=15)
+    [still_refused] = bot.deps.watch.retry_refused()  # Slack still says no
+    assert still_refused.posted == ()
+    clock.offset += timedelta(minutes=15)
+    [retried] = bot.deps.watch.retry_refused()
+    assert retried.posted == ("reminder 30",)
+    assert (
+        len(posts(fake_slack, "expires in")) == 3
+    )  # two refused attempts, then the one that landed
+
+    reads = len(fake_graph.graph_requests())
+    assert bot.deps.watch.retry_refused() == []  # posted: nothing left to retry
+    assert check(bot).posted == ()
+    assert len(fake_graph.graph_requests()) == reads + 1  # only the check read Graph
+
+
+def test_a_notice_refused_all_day_is_left_to_the_daily_check(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph, clock: MovableClock
+) -> None:
+    expire_in(fake_graph, clock, 20)
+    fake_slack.fail("chat.postMessage", "channel_not_found", times=100)
+    assert check(bot).posted == ()
+    for _ in range(2):  # each retry rewrites the mark, but the day counts from the first refusal
+        clock.offset += timedelta(hours=8)
+        assert [r.posted for r in bot.deps.watch.retry_refused()] == [()]
+    clock.offset += timedelta(hours=8)  # a day after the first refusal
+    reads = len(fake_graph.graph_requests())
+    assert bot.deps.watch.retry_refused() == []
+    assert len(fake_graph.graph_requests()) == reads
+    fake_slack.failures.clear()
+    assert check(bot).posted == ("reminder 30",)  # the daily check still posts it
+
+
 def test_the_bots_own_renewal_is_not_reported_as_an_outside_change(
     bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
@@ -266,7 +308,12 @@ def test_apns_bot_run_checks_at_start_up(
     tickers = start_jobs(bot.deps, bot.settings)
     try:
         fake_slack.wait_for("chat.postMessage", lambda c: "2 days left" in c.params.get("text", ""))
-        assert {t.name for t in tickers} == {"expire-requests", "reconcile", "daily-check"}
+        assert {t.name for t in tickers} == {
+            "expire-requests",
+            "reconcile",
+            "retry-notices",
+            "daily-check",
+        }
     finally:
         for ticker in tickers:
             ticker.stop()

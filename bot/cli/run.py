@@ -28,6 +28,7 @@ log = logging.getLogger("bot.run")
 
 EXPIRE_EVERY_SECONDS = 60.0
 RECONCILE_EVERY_SECONDS = 120.0  # the first run is immediate: settle a crash at start-up
+RETRY_NOTICES_EVERY_SECONDS = 900.0  # notices Slack refused go out within 15 minutes of it healing
 DAILY_CHECK_POLL_SECONDS = 30.0  # how often the daily check looks at the clock
 SIGNIN_POLL_SECONDS = 1.0  # how often due device code flows are looked for
 
@@ -100,8 +101,9 @@ def start_signin_polling(deps: Deps) -> list[Ticker]:
 
 def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
     """Check the certificate now; then expire unapproved requests every minute, settle requests a
-    crash left behind (once their lease is over) every few minutes, and check the certificate
-    daily at APNS_CHECK_TIME in APNS_TIMEZONE."""
+    crash left behind (once their lease is over) every few minutes, post again every 15 minutes
+    the notices Slack refused, and check the certificate daily at APNS_CHECK_TIME in
+    APNS_TIMEZONE."""
     deps.background.submit(deps.watch.check_all)
     daily = DailyCheck(
         deps.watch.check_all, settings.check_time, ZoneInfo(settings.timezone), deps.clock
@@ -110,6 +112,12 @@ def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
     return [
         Ticker("expire-requests", EXPIRE_EVERY_SECONDS, deps.renewals.expire_due).start(),
         Ticker("reconcile", RECONCILE_EVERY_SECONDS, deps.renewals.reconcile).start(),
+        Ticker(
+            "retry-notices",
+            RETRY_NOTICES_EVERY_SECONDS,
+            deps.watch.retry_refused,
+            delay=RETRY_NOTICES_EVERY_SECONDS,  # the check at start-up retries them already
+        ).start(),
         Ticker("daily-check", DAILY_CHECK_POLL_SECONDS, daily.tick).start(),
     ]
 

@@ -181,6 +181,19 @@ def test_state_set_get_only_if_absent_and_delete(store: SqliteStore) -> None:
     assert store.get_state("default", "check_failing") is None
 
 
+def test_states_are_listed_by_key_prefix_across_tenants(store: SqliteStore) -> None:
+    store.set_state("fabrikam", "retry:reminder:7", {"refused": "a"}, T0)
+    store.set_state("contoso", "retry:change:1", {"refused": "b"}, LATER)
+    store.set_state("contoso", "check_failing", {"since": "c"}, T0)
+    assert store.list_states("retry:") == [
+        ("contoso", "retry:change:1", {"refused": "b"}, LATER),
+        ("fabrikam", "retry:reminder:7", {"refused": "a"}, T0),
+    ]
+    assert store.list_states("nothing:") == []
+    with pytest.raises(ValueError):
+        store.list_states("")  # every tenant's every state is not a question the bot asks
+
+
 def test_snapshot_round_trips_and_its_key_is_reserved(db: Path) -> None:
     with SqliteStore(db) as store:
         assert store.get_snapshot("default") is None

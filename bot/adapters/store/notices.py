@@ -38,6 +38,26 @@ def marked(conn: sqlite3.Connection, tenant: str, prefix: str) -> list[tuple[str
     return [(str(row["key"]), from_text(row["at"])) for row in rows]
 
 
+def with_prefix(
+    conn: sqlite3.Connection, prefix: str
+) -> list[tuple[str, str, JSONValue, datetime]]:
+    """Every tenant's state under keys starting with ``prefix``: (tenant, key, value, updated)."""
+    rows = conn.execute(
+        "SELECT tenant, key, value, updated_at FROM tenant_state "
+        "WHERE substr(key, 1, ?) = ? ORDER BY tenant, key",
+        (len(prefix), prefix),
+    ).fetchall()
+    return [
+        (
+            str(row["tenant"]),
+            str(row["key"]),
+            json.loads(row["value"]),
+            from_text(row["updated_at"]),
+        )
+        for row in rows
+    ]
+
+
 def get_raw(conn: sqlite3.Connection, tenant: str, key: str) -> str | None:
     row = conn.execute(
         "SELECT value FROM tenant_state WHERE tenant = ? AND key = ?", (tenant, key)

@@ -111,6 +111,10 @@ class NoticeStore(Protocol):
     def delete_state(self, tenant: str, key: str) -> bool:
         """Remove ``key``; True only for the caller that removed it."""
 
+    def list_states(self, prefix: str) -> Sequence[tuple[str, str, JSONValue, datetime]]:
+        """Every tenant's state under keys starting with ``prefix``, as (tenant, key, value, when
+        last written), by tenant and key."""
+
     def get_snapshot(self, tenant: str) -> TenantCertificate | None:
         """The last certificate the watch saw for this tenant."""
 

@@ -287,6 +287,12 @@ class SqliteStore(SqliteSignIns):
         with self._db.transaction(write=True) as conn:
             return notices.delete(conn, tenant, key)
 
+    def list_states(self, prefix: str) -> Sequence[tuple[str, str, JSONValue, datetime]]:
+        if not prefix:
+            raise ValueError("list_states needs a key prefix")
+        with self._db.transaction(write=False) as conn:
+            return notices.with_prefix(conn, prefix)
+
     def get_snapshot(self, tenant: str) -> TenantCertificate | None:
         with self._db.transaction(write=False) as conn:
             return snapshot_from_json(notices.get_raw(conn, tenant, SNAPSHOT_KEY))
