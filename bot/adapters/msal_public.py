@@ -13,8 +13,10 @@ token, the cache. MSAL facts (../shared/DOMAIN.md section 4) as in ``bot.adapter
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -119,7 +121,8 @@ def delegated_error(result: Mapping[str, Any], tenant: TenantSettings, action: s
 
 
 class PublicClient:
-    """Delegated sign-in for one tenant's app registration (thread-safe: no shared MSAL state)."""
+    """Delegated sign-in for one tenant's app registration (thread-safe: each call has its own
+    MSAL app, token cache and copy of the discovery cache)."""
 
     def __init__(
         self, settings: Settings, tenant: TenantSettings, *, timeout: float = DEFAULT_TIMEOUT
@@ -127,7 +130,12 @@ class PublicClient:
         self.tenant = tenant
         self._ca_bundle = settings.ca_bundle
         self._timeout = timeout
-        self._http_cache: dict[str, Any] = {}  # OIDC/instance discovery answers; no tokens
+        # OIDC/instance discovery answers (no tokens), reused across calls. MSAL guards this
+        # mapping with one lock per app, so apps used at once must not share it: each call works
+        # on its own deep copy, written back whole when it is done (last writer wins; at worst a
+        # discovery answer is fetched again).
+        self._http_cache: dict[str, Any] = {}
+        self._http_cache_lock = threading.Lock()
         _hide_device_codes()
 
     def start(self) -> StartedFlow:
@@ -217,6 +225,8 @@ class PublicClient:
     @contextmanager
     def _app(self, cache: Any) -> Iterator[Any]:
         tenant = self.tenant
+        with self._http_cache_lock:
+            http_cache = copy.deepcopy(self._http_cache)
         session = pinned_session(self._ca_bundle, self._timeout)
         try:
             try:
@@ -226,7 +236,7 @@ class PublicClient:
                     http_client=session,
                     instance_discovery=None if tenant.authority_is_known else False,
                     token_cache=cache,
-                    http_cache=self._http_cache,
+                    http_cache=http_cache,
                 )
             except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
                 raise network_error(exc, tenant.authority_host, self._timeout) from exc
@@ -235,3 +245,5 @@ class PublicClient:
             yield app
         finally:
             session.close()
+            with self._http_cache_lock:
+                self._http_cache = http_cache

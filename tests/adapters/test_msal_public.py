@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
@@ -131,3 +132,48 @@ def test_silent_refreshes_and_a_revoked_refresh_token_marks_the_sign_in_dead(
     assert dead.dead and dead.token is None
     assert dead.error is not None and "AADSTS50173" in dead.error.user_message
     assert client.silent(done.cache, "someone.else").dead
+
+
+def _discovery_requests(fake_graph: FakeGraph) -> int:
+    return len(fake_graph.requests_to("/v2.0/.well-known/openid-configuration", "GET"))
+
+
+def test_discovery_is_fetched_once_and_reused_by_later_calls(
+    client: PublicClient, fake_graph: FakeGraph
+) -> None:
+    started = client.start()
+    fetched = _discovery_requests(fake_graph)
+    assert fetched >= 1
+    client.poll(started.flow)
+    client.start()
+    assert _discovery_requests(fake_graph) == fetched
+
+
+def test_calls_at_the_same_time_never_share_msals_discovery_cache(
+    client: PublicClient, fake_graph: FakeGraph
+) -> None:
+    """MSAL locks its http_cache per app object: two apps on one mapping would race on its index.
+    Two calls open at once each get their own copy; the last one done leaves its copy behind."""
+    client.start()  # discovery cached
+    fetched = _discovery_requests(fake_graph)
+    with client._app(None) as first, client._app(None) as second:
+        first_mapping = first.http_client._expiring_mapping._mapping
+        second_mapping = second.http_client._expiring_mapping._mapping
+        assert first_mapping is not second_mapping
+        assert first_mapping.keys() == second_mapping.keys()  # both start from what was cached
+    assert client._http_cache is first_mapping  # entered first, left last
+    errors: list[BaseException] = []
+
+    def start_one() -> None:
+        try:
+            client.start()
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start_one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert _discovery_requests(fake_graph) == fetched  # the copies carried the cached answers
