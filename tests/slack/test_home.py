@@ -82,6 +82,18 @@ def test_opening_the_home_tab_publishes_the_certificate_card(
     assert "09:00 UTC" in text
 
 
+def test_a_rate_limited_publish_is_waited_out_and_the_tab_still_appears(
+    bot: RunningBot, fake_slack: FakeSlack
+) -> None:
+    fake_slack.rate_limit("views.publish", retry_after=1)  # Slack: 429 + Retry-After
+    assert open_home(bot).status_code == 200
+    landed = fake_slack.wait_for("views.publish", lambda c: bool((c.answer or {}).get("ok")))
+    assert view_of(landed)["type"] == "home" and SERIAL in json.dumps(view_of(landed))
+    refused = fake_slack.calls_to("views.publish")[0]
+    assert (refused.answer or {}).get("error") == "ratelimited"
+    assert landed.at - refused.at >= 0.9  # after the Retry-After Slack asked for, not at once
+
+
 def test_the_messages_tab_publishes_nothing(bot: RunningBot, fake_slack: FakeSlack) -> None:
     assert open_home(bot, tab="messages").status_code == 200
     bot.wait_idle()
