@@ -2,7 +2,8 @@
 
 ``APNS_TOKEN_KEY`` holds one Fernet key (AES-128-CBC + HMAC-SHA256, from ``cryptography``), or
 several separated by commas: the first encrypts, every one decrypts, so a key is rotated by
-putting the new one first and dropping the old one once nothing sealed with it is left. A value
+putting the new one first, running ``apns-bot rekey`` (every stored value sealed again with it)
+and then dropping the old one. A value
 that no configured key opens raises ``SealError``; callers drop what they cannot open and say
 who must sign in again, rather than fail in a loop.
 """
@@ -35,7 +36,9 @@ class Sealer:
     def __init__(self, keys: Sequence[Secret]) -> None:
         if not keys:
             raise ValueError("a Sealer needs at least one key")
-        self._fernet = MultiFernet([Fernet(key.reveal().encode("ascii")) for key in keys])
+        fernets = [Fernet(key.reveal().encode("ascii")) for key in keys]
+        self._first = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     def seal(self, text: str) -> str:
         return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
@@ -49,6 +52,23 @@ class Sealer:
                 "read. Put the previous key after the current one (APNS_TOKEN_KEY=new,old) or "
                 "sign in again."
             ) from exc
+
+    def is_current(self, sealed: str) -> bool:
+        """Whether the first (current) key opens ``sealed``: False for a value on an older key
+        (or on none)."""
+        try:
+            self._first.decrypt(sealed.encode("ascii"))
+        except (InvalidToken, UnicodeError):
+            return False
+        return True
+
+    def reseal(self, sealed: str) -> str:
+        """``sealed`` sealed again with the first key (``SealError`` if no configured key opens
+        it), so an older key can be dropped from ``APNS_TOKEN_KEY``."""
+        try:
+            return self._fernet.rotate(sealed.encode("ascii")).decode("ascii")
+        except (InvalidToken, UnicodeError) as exc:
+            raise SealError("a stored value opens with none of the APNS_TOKEN_KEY keys") from exc
 
     def seal_column(self, text: str) -> str:
         """For a column that may also hold older plain text: the sealed value, marked."""

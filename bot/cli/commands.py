@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.cli import check, doctor, inspect_cert, keygen, run, status
+from bot.cli import check, doctor, inspect_cert, keygen, rekey, run, status
 
-MODULES: list[ModuleType] = [run, status, check, doctor, inspect_cert, keygen]
+MODULES: list[ModuleType] = [run, status, check, doctor, inspect_cert, keygen, rekey]

@@ -78,6 +78,21 @@ def delegated_state(settings: Settings, tenant: TenantSettings) -> list[Result]:
                 ROTATE_FIX,
             )
         )
+    older = sum(
+        1
+        for sealed in [s.sealed_cache for s in signins] + [f.sealed_flow for f in flows]
+        if _opens(sealer, sealed) and not sealer.is_current(sealed)
+    )
+    if older:
+        results.append(
+            Result(
+                "token key",
+                "WARN",
+                f"{prefix}{older} saved sign-in(s) or code(s) are sealed with an older key in "
+                "APNS_TOKEN_KEY: dropping it now would sign those approvers out",
+                "run `apns-bot rekey`, then drop the older key",
+            )
+        )
     if flows:
         stuck = sum(1 for f in flows if not _opens(sealer, f.sealed_flow))
         who = ", ".join(f"Slack {f.user_id} until {f.expires_at:%H:%M} UTC" for f in flows)

@@ -8,13 +8,13 @@ True, and the audit trail never disagrees with the request's status.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from bot.adapters.store import notices
+from bot.adapters.store import notices, resealing
 from bot.adapters.store import statements as stmt
 from bot.adapters.store.codec import (
     check_event_name,
@@ -26,6 +26,7 @@ from bot.adapters.store.codec import (
     to_text,
 )
 from bot.adapters.store.connection import DEFAULT_BUSY_TIMEOUT, Database
+from bot.adapters.store.resealing import Sealed
 from bot.adapters.store.sealed_requests import CertificateSealing
 from bot.adapters.store.signins import SqliteSignIns
 from bot.core.model import TenantCertificate
@@ -70,6 +71,13 @@ class SqliteStore(SqliteSignIns):
 
     def close(self) -> None:
         self._db.close()
+
+    def rewrite_sealed(
+        self, rewrite: Callable[[Sealed, str], str | None], *, write: bool = True
+    ) -> dict[Sealed, int]:
+        """Every sealed value through ``rewrite`` in one write transaction (``resealing``)."""
+        with self._db.transaction(write=True) as conn:
+            return resealing.rewrite_sealed(conn, rewrite, write=write)
 
     def pragmas(self) -> dict[str, str | int]:
         """Effective ``journal_mode``, ``synchronous`` (2 = FULL), ``foreign_keys``, …"""
