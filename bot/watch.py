@@ -186,6 +186,7 @@ class Watch:
         reminder = due_reminder(certificate, now, tenant.remind_days, self.zone)
         if reminder is not None and self._remind(tenant, certificate, reminder, now):
             posted.append(f"reminder {reminder.threshold}")
+        self._drop_stale_retries(tenant, now)
         return CheckResult(
             tenant=tenant.name,
             state=check_state(certificate, now, tenant.remind_days),
@@ -268,29 +269,37 @@ class Watch:
         )
         return self.notifier.post_check_recovered(tenant, since, now)
 
+    def _drop_stale_retries(self, tenant: TenantSettings, now: datetime) -> None:
+        """After a successful check, a retry mark it did not write is for a notice no longer due
+        (another threshold now, a renewed certificate, a failure that ended): drop it, or the
+        retry ticker would re-read this tenant all day for nothing. Compare-and-delete, so a mark
+        another replica rewrote meanwhile stays."""
+        for _, key, mark, written in self.store.list_states(RETRY_PREFIX, tenant.name):
+            if written < now and not _in_flight(mark, now):
+                self.store.delete_state(tenant.name, key, expected=mark)
+
     def _once(
         self, tenant: TenantSettings, key: str, now: datetime, post: Callable[[], bool]
     ) -> Delivery:
         """Post under ``key`` once ever. A retry mark is set before posting and cleared only once
         the post went out, so a refused post, an exception or a crash in between leaves it for
-        the next check, which one caller claims by deleting it."""
+        the next check, which one caller claims by replacing it (compare-and-set)."""
         retry = RETRY_PREFIX + key
-        refused_since = now.isoformat()
-        first = self.store.mark_notice_once(tenant.name, key, now)
-        if not first:
+        if self.store.mark_notice_once(tenant.name, key, now):
+            posting: dict[str, JSONValue] = {"posting": now.isoformat(), "since": now.isoformat()}
+            self.store.set_state(tenant.name, retry, posting, now)
+        else:
             mark = self.store.get_state(tenant.name, retry)
             if mark is None or _in_flight(mark, now):  # posted, or another replica posting now
                 return Delivery.ALREADY
-            if not self.store.delete_state(tenant.name, retry):
+            posting = {"posting": now.isoformat(), "since": _first_tried(mark, now).isoformat()}
+            # the claim is one compare-and-set: of two callers that read the same mark, one wins
+            if not self.store.replace_state(tenant.name, retry, mark, posting, now):
                 return Delivery.ALREADY
-            if isinstance(mark, dict) and isinstance(mark.get("since"), str):
-                refused_since = str(mark["since"])
-        posting: dict[str, JSONValue] = {"posting": now.isoformat(), "since": refused_since}
-        self.store.set_state(tenant.name, retry, posting, now)
         if post():
             self.store.delete_state(tenant.name, retry)
             return Delivery.POSTED
-        refused: dict[str, JSONValue] = {"refused": now.isoformat(), "since": refused_since}
+        refused: dict[str, JSONValue] = {"refused": now.isoformat(), "since": posting["since"]}
         self.store.set_state(tenant.name, retry, refused, now)
         log.warning("could not post %s for %s; it is retried shortly", key, tenant.name)
         return Delivery.REFUSED

@@ -238,6 +238,20 @@ def test_a_refused_reminder_is_retried_within_minutes_not_at_the_next_daily_chec
     assert len(fake_graph.graph_requests()) == reads + 1  # only the check read Graph
 
 
+def test_a_retry_mark_for_a_notice_no_longer_due_is_dropped_by_the_next_good_check(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph, clock: MovableClock
+) -> None:
+    expire_in(fake_graph, clock, 20)
+    fake_slack.fail("chat.postMessage", "not_in_channel")
+    assert check(bot).posted == ()  # "30 days" refused: a retry mark
+    clock.offset += timedelta(days=7)  # 13 days left: the 14-day reminder is due instead
+    assert check(bot).posted == ("reminder 14",)
+    assert bot.deps.store.list_states("retry:", "default") == []
+    reads = len(fake_graph.graph_requests())
+    assert bot.deps.watch.retry_refused() == []  # nothing left to retry, no Graph read
+    assert len(fake_graph.graph_requests()) == reads
+
+
 def test_a_notice_refused_all_day_is_left_to_the_daily_check(
     bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph, clock: MovableClock
 ) -> None:

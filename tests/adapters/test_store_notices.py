@@ -190,8 +190,24 @@ def test_states_are_listed_by_key_prefix_across_tenants(store: SqliteStore) -> N
         ("fabrikam", "retry:reminder:7", {"refused": "a"}, T0),
     ]
     assert store.list_states("nothing:") == []
+    assert store.list_states("retry:", "fabrikam") == [
+        ("fabrikam", "retry:reminder:7", {"refused": "a"}, T0)
+    ]
     with pytest.raises(ValueError):
         store.list_states("")  # every tenant's every state is not a question the bot asks
+
+
+def test_of_two_claims_on_the_same_mark_only_one_wins(store: SqliteStore) -> None:
+    refused: JSONValue = {"refused": "t0", "since": "t0"}
+    store.set_state("default", "retry:reminder:30", refused, T0)
+    first = store.replace_state("default", "retry:reminder:30", refused, {"posting": "a"}, LATER)
+    second = store.replace_state("default", "retry:reminder:30", refused, {"posting": "b"}, LATER)
+    assert (first, second) == (True, False)
+    assert store.get_state("default", "retry:reminder:30") == {"posting": "a"}
+    assert not store.replace_state("default", "absent", None, {"x": 1}, LATER)
+    assert not store.delete_state("default", "retry:reminder:30", expected=refused)  # rewritten
+    assert store.delete_state("default", "retry:reminder:30", expected={"posting": "a"})
+    assert store.list_states("retry:", "default") == []
 
 
 def test_snapshot_round_trips_and_its_key_is_reserved(db: Path) -> None:

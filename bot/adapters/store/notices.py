@@ -39,14 +39,15 @@ def marked(conn: sqlite3.Connection, tenant: str, prefix: str) -> list[tuple[str
 
 
 def with_prefix(
-    conn: sqlite3.Connection, prefix: str
+    conn: sqlite3.Connection, prefix: str, tenant: str | None = None
 ) -> list[tuple[str, str, JSONValue, datetime]]:
-    """Every tenant's state under keys starting with ``prefix``: (tenant, key, value, updated)."""
-    rows = conn.execute(
-        "SELECT tenant, key, value, updated_at FROM tenant_state "
-        "WHERE substr(key, 1, ?) = ? ORDER BY tenant, key",
-        (len(prefix), prefix),
-    ).fetchall()
+    """State under keys starting with ``prefix`` (of one tenant, or every one): (tenant, key,
+    value, updated)."""
+    query = "SELECT tenant, key, value, updated_at FROM tenant_state WHERE substr(key, 1, ?) = ?"
+    params: tuple[object, ...] = (len(prefix), prefix)
+    if tenant is not None:
+        query, params = query + " AND tenant = ?", (*params, tenant)
+    rows = conn.execute(query + " ORDER BY tenant, key", params).fetchall()
     return [
         (
             str(row["tenant"]),
@@ -104,6 +105,24 @@ def put(
     return put_raw(conn, tenant, key, dumps(value), at, only_if_absent)
 
 
-def delete(conn: sqlite3.Connection, tenant: str, key: str) -> bool:
+def replace(
+    conn: sqlite3.Connection,
+    tenant: str,
+    key: str,
+    expected: JSONValue,
+    value: JSONValue,
+    at: datetime,
+) -> bool:
+    """Store ``value`` only while ``expected`` is what is stored (run in a write transaction)."""
+    if get(conn, tenant, key) != expected or expected is None:
+        return False
+    return put(conn, tenant, key, value, at, only_if_absent=False)
+
+
+def delete(
+    conn: sqlite3.Connection, tenant: str, key: str, expected: JSONValue | None = None
+) -> bool:
+    if expected is not None and get(conn, tenant, key) != expected:
+        return False
     cur = conn.execute("DELETE FROM tenant_state WHERE tenant = ? AND key = ?", (tenant, key))
     return cur.rowcount == 1

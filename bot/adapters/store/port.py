@@ -108,12 +108,21 @@ class NoticeStore(Protocol):
     ) -> bool:
         """Store ``value``; with ``only_if_absent`` only when nothing is stored (True if written)."""
 
-    def delete_state(self, tenant: str, key: str) -> bool:
-        """Remove ``key``; True only for the caller that removed it."""
+    def delete_state(self, tenant: str, key: str, *, expected: JSONValue = None) -> bool:
+        """Remove ``key`` (with ``expected``: only while that is what is stored); True only for
+        the caller that removed it."""
 
-    def list_states(self, prefix: str) -> Sequence[tuple[str, str, JSONValue, datetime]]:
-        """Every tenant's state under keys starting with ``prefix``, as (tenant, key, value, when
-        last written), by tenant and key."""
+    def replace_state(
+        self, tenant: str, key: str, expected: JSONValue, value: JSONValue, at: datetime
+    ) -> bool:
+        """Store ``value`` only if ``expected`` (not None) is still what is stored: an atomic
+        claim; True only for the one caller that made it."""
+
+    def list_states(
+        self, prefix: str, tenant: str | None = None
+    ) -> Sequence[tuple[str, str, JSONValue, datetime]]:
+        """State under keys starting with ``prefix``, of ``tenant`` or every tenant, as (tenant,
+        key, value, when last written), by tenant and key."""
 
     def get_snapshot(self, tenant: str) -> TenantCertificate | None:
         """The last certificate the watch saw for this tenant."""

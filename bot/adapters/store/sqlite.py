@@ -75,8 +75,9 @@ class SqliteStore(SqliteSignIns):
     def rewrite_sealed(
         self, rewrite: Callable[[Sealed, str], str | None], *, write: bool = True
     ) -> dict[Sealed, int]:
-        """Every sealed value through ``rewrite`` in one write transaction (``resealing``)."""
-        with self._db.transaction(write=True) as conn:
+        """Every sealed value through ``rewrite`` in one transaction (``resealing``); a write
+        transaction only when ``write``."""
+        with self._db.transaction(write=write) as conn:
             return resealing.rewrite_sealed(conn, rewrite, write=write)
 
     def pragmas(self) -> dict[str, str | int]:
@@ -291,15 +292,25 @@ class SqliteStore(SqliteSignIns):
         with self._db.transaction(write=True) as conn:
             return notices.put(conn, tenant, key, value, at, only_if_absent)
 
-    def delete_state(self, tenant: str, key: str) -> bool:
+    def delete_state(self, tenant: str, key: str, *, expected: JSONValue = None) -> bool:
         with self._db.transaction(write=True) as conn:
-            return notices.delete(conn, tenant, key)
+            return notices.delete(conn, tenant, key, expected)
 
-    def list_states(self, prefix: str) -> Sequence[tuple[str, str, JSONValue, datetime]]:
+    def replace_state(
+        self, tenant: str, key: str, expected: JSONValue, value: JSONValue, at: datetime
+    ) -> bool:
+        if key == SNAPSHOT_KEY:
+            raise ValueError(f"{SNAPSHOT_KEY!r} is reserved: use set_snapshot")
+        with self._db.transaction(write=True) as conn:
+            return notices.replace(conn, tenant, key, expected, value, at)
+
+    def list_states(
+        self, prefix: str, tenant: str | None = None
+    ) -> Sequence[tuple[str, str, JSONValue, datetime]]:
         if not prefix:
             raise ValueError("list_states needs a key prefix")
         with self._db.transaction(write=False) as conn:
-            return notices.with_prefix(conn, prefix)
+            return notices.with_prefix(conn, prefix, tenant)
 
     def get_snapshot(self, tenant: str) -> TenantCertificate | None:
         with self._db.transaction(write=False) as conn:
