@@ -147,6 +147,12 @@ def check_delegated(settings: Settings, tenant: TenantSettings) -> list[Result]:
     return delegated_state(settings, tenant) if tenant.delegated else []
 
 
+def check_token_key(settings: Settings) -> list[Result]:
+    from bot.cli.doctor_delegated import token_key_state
+
+    return token_key_state(settings)
+
+
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     results, settings = check_settings(env)
     show(results)
@@ -157,6 +163,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         steps.append(lambda: [check_apple_ca(settings)])
         steps += [partial(check_graph, settings, t) for t in settings.tenants.values()]
         steps += [partial(check_delegated, settings, t) for t in settings.tenants.values()]
+        steps.append(lambda: check_token_key(settings))
         for step in steps:
             found = step()
             show(found)

@@ -7,7 +7,7 @@ prints a token, a code or a cache: only Slack user ids, Microsoft usernames and 
 from __future__ import annotations
 
 from bot.adapters.delegated import SignInRequiredError, TenantReader, open_reader
-from bot.adapters.sealing import Sealer, SealError, build_sealer
+from bot.adapters.sealing import SEALED_PREFIX, Sealer, SealError, build_sealer
 from bot.cli.doctor import Result
 from bot.config import Settings, TenantSettings
 from bot.errors import ApnsBotError
@@ -78,24 +78,54 @@ def delegated_state(settings: Settings, tenant: TenantSettings) -> list[Result]:
                 ROTATE_FIX,
             )
         )
-    older = sum(
-        1
-        for sealed in [s.sealed_cache for s in signins] + [f.sealed_flow for f in flows]
-        if _opens(sealer, sealed) and not sealer.is_current(sealed)
-    )
-    if older:
-        results.append(
-            Result(
-                "token key",
-                "WARN",
-                f"{prefix}{older} saved sign-in(s) or code(s) are sealed with an older key in "
-                "APNS_TOKEN_KEY: dropping it now would sign those approvers out",
-                "run `apns-bot rekey`, then drop the older key",
-            )
-        )
     if flows:
         stuck = sum(1 for f in flows if not _opens(sealer, f.sealed_flow))
         who = ", ".join(f"Slack {f.user_id} until {f.expires_at:%H:%M} UTC" for f in flows)
         status = "WARN" if stuck else "PASS"
         results.append(Result("pending sign-ins", status, f"{prefix}{len(flows)}: {who}"))
     return results
+
+
+def token_key_state(settings: Settings) -> list[Result]:
+    """With ``APNS_TOKEN_KEY=new,old``: is anything stored still sealed with an older key?"""
+    from bot.adapters.store import SqliteStore
+    from bot.adapters.store.resealing import Sealed
+
+    sealer = build_sealer(settings.token_keys)
+    if sealer is None or len(settings.token_keys) < 2:
+        return []
+    older = dict.fromkeys(Sealed, 0)
+
+    def count(kind: Sealed, value: str) -> None:
+        token = value
+        if kind is Sealed.CERTIFICATE:
+            if not value.startswith(SEALED_PREFIX):
+                return  # plain text from before a key was set: rekey seals it
+            token = value[len(SEALED_PREFIX) :]
+        if _opens(sealer, token) and not sealer.is_current(token):
+            older[kind] += 1
+
+    try:
+        with SqliteStore(settings.db_path, sealer=sealer) as store:
+            store.rewrite_sealed(count, write=False)
+    except ApnsBotError as exc:
+        return [Result("token key", "FAIL", exc.user_message)]
+    if not any(older.values()):
+        return [
+            Result(
+                "token key",
+                "PASS",
+                "everything stored is sealed with the first APNS_TOKEN_KEY: the others can go",
+            )
+        ]
+    detail = ", ".join(f"{n} {kind.value}" for kind, n in older.items() if n)
+    return [
+        Result(
+            "token key",
+            "WARN",
+            f"still sealed with an older key in APNS_TOKEN_KEY: {detail}; dropping that key now "
+            "would lose them",
+            "with every replica and cron job on APNS_TOKEN_KEY=new,old, run `apns-bot rekey`; "
+            "then drop the older key",
+        )
+    ]

@@ -1,7 +1,8 @@
 """``apns-bot rekey``: seal every stored value again with the first ``APNS_TOKEN_KEY``.
 
-Rotating the key: put the new key first (``APNS_TOKEN_KEY=new,old``) and restart the bot, run
-``apns-bot rekey``, then drop the old key. Saved sign-ins, pending sign-in codes and approved
+Rotating the key: put the new key first (``APNS_TOKEN_KEY=new,old``) everywhere the bot runs
+(every replica, every cron job: one still on the old key alone would remove what it can no longer
+open) and restart it, run ``apns-bot rekey``, then drop the old key. Saved sign-ins, pending sign-in codes and approved
 certificates are re-sealed in one transaction (safe while the bot runs: it seals with the first key
 too); certificates stored before a key was configured are sealed now. Values no configured key
 opens are left as they are and counted: those approvers sign in again. Prints counts, never values.

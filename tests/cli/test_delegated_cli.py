@@ -138,9 +138,11 @@ def test_rotating_the_key_rekey_then_drop_the_old_one(
     use_env({**delegated_env, "APNS_TOKEN_KEY": f"{new},{KEY}"})
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "WARN  token key" in out
-    assert "2 saved sign-in(s) or code(s) are sealed with an older key" in out
-    assert "apns-bot rekey" in out
+    assert "WARN  token key" in out and "apns-bot rekey" in out
+    assert (
+        "still sealed with an older key in APNS_TOKEN_KEY: 1 saved sign-ins, 1 pending sign-ins, "
+        "1 approved certificates;" in out
+    )
 
     assert main(["rekey", "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -161,6 +163,8 @@ def test_rotating_the_key_rekey_then_drop_the_old_one(
 
     assert main(["rekey"]) == 0  # a second run has nothing left to do
     assert "saved sign-ins: sealed again 0, already on the first key 1," in capsys.readouterr().out
+    assert main(["doctor"]) == 0
+    assert "PASS  token key" in capsys.readouterr().out
 
     use_env({**delegated_env, "APNS_TOKEN_KEY": new})  # the old key dropped
     assert main(["doctor"]) == 0

@@ -38,6 +38,8 @@ def rewrite_sealed(
         # table and column names are this module's constants, never input
         rows = conn.execute(f"SELECT {', '.join(keys)}, {column} FROM {table}").fetchall()  # noqa: S608
         for row in rows:
+            if not row[column]:
+                continue  # nothing to seal
             new = rewrite(kind, str(row[column]))
             if new is None or new == row[column]:
                 continue
