@@ -132,8 +132,9 @@ class PublicClient:
         self._timeout = timeout
         # OIDC/instance discovery answers (no tokens), reused across calls. MSAL guards this
         # mapping with one lock per app, so apps used at once must not share it: each call works
-        # on its own deep copy, written back whole when it is done (last writer wins; at worst a
-        # discovery answer is fetched again).
+        # on its own deep copy, written back whole when it is done. Last writer wins: at worst a
+        # discovery answer is fetched again, or a Retry-After MSAL noted during one call is not
+        # seen by a call that overlapped it (Entra then answers 429 again, and that is handled).
         self._http_cache: dict[str, Any] = {}
         self._http_cache_lock = threading.Lock()
         _hide_device_codes()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
 
@@ -153,27 +152,12 @@ def test_calls_at_the_same_time_never_share_msals_discovery_cache(
     client: PublicClient, fake_graph: FakeGraph
 ) -> None:
     """MSAL locks its http_cache per app object: two apps on one mapping would race on its index.
-    Two calls open at once each get their own copy; the last one done leaves its copy behind."""
+    Two calls open at once each get their own copy of what was cached. (This reads MSAL's
+    private attributes: an MSAL upgrade may need the path adjusted, not the rule.)"""
     client.start()  # discovery cached
-    fetched = _discovery_requests(fake_graph)
     with client._app(None) as first, client._app(None) as second:
         first_mapping = first.http_client._expiring_mapping._mapping
         second_mapping = second.http_client._expiring_mapping._mapping
         assert first_mapping is not second_mapping
-        assert first_mapping.keys() == second_mapping.keys()  # both start from what was cached
-    assert client._http_cache is first_mapping  # entered first, left last
-    errors: list[BaseException] = []
-
-    def start_one() -> None:
-        try:
-            client.start()
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start_one) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
-    assert _discovery_requests(fake_graph) == fetched  # the copies carried the cached answers
+        assert first_mapping is not client._http_cache
+        assert first_mapping.keys() == second_mapping.keys() == client._http_cache.keys()
