@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "rekey",
         help="seal every stored sign-in, code and certificate again with the first APNS_TOKEN_KEY",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=(__doc__ or "").split("\n\n")[1].replace("``", ""),
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="only count what would be sealed again"
