@@ -361,7 +361,8 @@ Bolt's listener threads 0.43-0.61 ms per request in apns-bot vs 0.05 ms in the b
 threads the same in both (0.4-0.6 ms). With the follow-ups stubbed out (no `views.open`, executor
 tasks dropped, modal dicts cached) apns-bot's p99 equalled the bare app's (47-50 vs 49-59 ms), so
 the gap was all follow-up work, and most of the p99 came from the first 50 requests, which arrive
-together: apns-bot answered the last of them after 156-189 ms, the bare app after 55-87 ms.
+together: apns-bot answered the last of them after 156 ms, the bare app after 55 ms (a paired
+run, answers bucketed by when they were sent).
 
 **Fix 1: acknowledgements first (`bot/runtime.py`, `bot/server.py`).** The WSGI layer (and the
 Socket Mode handler) counts the Slack requests in Bolt's hands (`Answering`). A task on a
@@ -398,8 +399,9 @@ leaves slack_sdk's `ssl` unset (through a proxy, or in Socket Mode, the context 
 (`process_before_response=True`): p99 worse, CPU higher. (2) `views.open` on a pool of its own
 without the gate: no change. (3) 8 listener threads instead of 32 (re-measured with the new
 generator and the gate): no gain. (4) A 1 ms or 0.2 ms GIL switch interval: no gain. (5) Lower OS
-priority (`setpriority` per thread) for the executor's threads: no gain; the interpreter lock, not
-the kernel's scheduler, decides who runs. Moving work between threads does not remove it from a
+priority (`setpriority` per thread) for the executor's threads: no gain, though measured while the
+old generator still saturated its core, so weak evidence; it is expected, as the interpreter lock,
+not the kernel's scheduler, decides which thread runs. Moving work between threads does not remove it from a
 saturated core; only ordering it behind the acknowledgements does.
 
 **Left alone.** slack_sdk opens a new connection per Web API call (in production, a TLS handshake
