@@ -134,17 +134,22 @@ def _signed_command_environ(text: str) -> dict[str, object]:
     }
 
 
-def test_the_server_counts_a_slack_request_until_its_answer_is_handed_back() -> None:
-    answering = Answering()
-    seen: list[int] = []
-
+def _counting_app(answering: Answering) -> tuple[App, list[int]]:
+    """A Bolt app whose /apns listener notes how many requests were being answered, then acks."""
     app = App(signing_secret=SIGNING_SECRET, authorize=_authorize)
+    seen: list[int] = []
 
     @app.command("/apns")
     def listener(ack: Ack) -> None:
         seen.append(answering.count)
         ack("ok")
 
+    return app, seen
+
+
+def test_the_server_counts_a_slack_request_until_its_answer_is_handed_back() -> None:
+    answering = Answering()
+    app, seen = _counting_app(answering)
     application = wsgi_app(app, answering=answering)
     statuses: list[str] = []
     body = b"".join(application(_signed_command_environ("status"), lambda s, h: statuses.append(s)))
@@ -177,13 +182,7 @@ def test_a_request_bolt_fails_on_is_no_longer_counted(monkeypatch: pytest.Monkey
 
 def test_socket_mode_counts_each_envelope_until_it_is_acknowledged() -> None:
     answering = Answering()
-    seen: list[int] = []
-    app = App(signing_secret=SIGNING_SECRET, authorize=_authorize)
-
-    @app.command("/apns")
-    def listener(ack: Ack) -> None:
-        seen.append(answering.count)
-        ack("ok")
+    app, seen = _counting_app(answering)
 
     class Client:
         """The part of slack_sdk's SocketModeClient that Bolt's handler uses to acknowledge."""

@@ -7,7 +7,7 @@ prints a token, a code or a cache: only Slack user ids, Microsoft usernames and 
 from __future__ import annotations
 
 from bot.adapters.delegated import SignInRequiredError, TenantReader, open_reader
-from bot.adapters.sealing import SEALED_PREFIX, Sealer, SealError, build_sealer
+from bot.adapters.sealing import Sealer, SealError, build_sealer
 from bot.cli.doctor import Result
 from bot.config import Settings, TenantSettings
 from bot.errors import ApnsBotError
@@ -89,7 +89,7 @@ def delegated_state(settings: Settings, tenant: TenantSettings) -> list[Result]:
 def token_key_state(settings: Settings) -> list[Result]:
     """With ``APNS_TOKEN_KEY=new,old``: is anything stored still sealed with an older key?"""
     from bot.adapters.store import SqliteStore
-    from bot.adapters.store.resealing import Sealed
+    from bot.adapters.store.resealing import Sealed, fernet_token
 
     sealer = build_sealer(settings.token_keys)
     if sealer is None or len(settings.token_keys) < 2:
@@ -97,12 +97,8 @@ def token_key_state(settings: Settings) -> list[Result]:
     older = dict.fromkeys(Sealed, 0)
 
     def count(kind: Sealed, value: str) -> None:
-        token = value
-        if kind is Sealed.CERTIFICATE:
-            if not value.startswith(SEALED_PREFIX):
-                return  # plain text from before a key was set: rekey seals it
-            token = value[len(SEALED_PREFIX) :]
-        if _opens(sealer, token) and not sealer.is_current(token):
+        token = fernet_token(kind, value)  # None: plain text from before a key (rekey seals it)
+        if token is not None and _opens(sealer, token) and not sealer.is_current(token):
             older[kind] += 1
 
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.adapters.sealing import SEALED_PREFIX, Sealer, SealError, build_sealer
 from bot.adapters.store import SqliteStore
-from bot.adapters.store.resealing import Sealed
+from bot.adapters.store.resealing import Sealed, fernet_token
 from bot.config import load_settings
 from bot.errors import ConfigError
 
@@ -42,13 +42,13 @@ class Resealing:
         self.unreadable = {kind: 0 for kind in Sealed}
 
     def __call__(self, kind: Sealed, value: str) -> str | None:
-        if kind is Sealed.CERTIFICATE:
-            if not value.startswith(SEALED_PREFIX):
-                return self.sealer.seal_column(value)  # stored before APNS_TOKEN_KEY was set
-            token = value[len(SEALED_PREFIX) :]
-            new = self._reseal(kind, token)
-            return None if new is None else SEALED_PREFIX + new
-        return self._reseal(kind, value)
+        token = fernet_token(kind, value)
+        if token is None:
+            return self.sealer.seal_column(value)  # stored before APNS_TOKEN_KEY was set
+        new = self._reseal(kind, token)
+        if new is None or kind is not Sealed.CERTIFICATE:
+            return new
+        return SEALED_PREFIX + new
 
     def _reseal(self, kind: Sealed, token: str) -> str | None:
         if self.sealer.is_current(token):

@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Callable
 from enum import Enum
 
+from bot.adapters.sealing import SEALED_PREFIX
+
 
 class Sealed(Enum):
     """What a sealed column holds (and so how ``rewrite`` must treat the value)."""
@@ -18,6 +20,13 @@ class Sealed(Enum):
     SIGNIN = "saved sign-ins"  # a Fernet token
     DEVICE_FLOW = "pending sign-ins"  # a Fernet token
     CERTIFICATE = "approved certificates"  # SEALED_PREFIX + a Fernet token, or older plain text
+
+
+def fernet_token(kind: Sealed, value: str) -> str | None:
+    """The Fernet token a stored value holds; None for a certificate stored as plain text."""
+    if kind is not Sealed.CERTIFICATE:
+        return value
+    return value[len(SEALED_PREFIX) :] if value.startswith(SEALED_PREFIX) else None
 
 
 # (kind, table, column, the row's key columns)
