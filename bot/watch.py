@@ -301,7 +301,7 @@ class Watch:
             return Delivery.POSTED
         refused: dict[str, JSONValue] = {"refused": now.isoformat(), "since": posting["since"]}
         self.store.set_state(tenant.name, retry, refused, now)
-        log.warning("could not post %s for %s; it is retried shortly", key, tenant.name)
+        log.warning("could not post %s for %s; a later check tries again", key, tenant.name)
         return Delivery.REFUSED
 
 

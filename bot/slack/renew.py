@@ -1,9 +1,10 @@
 """``/apns renew``: the modal, its submission, and the pre-flight that runs behind it.
 
 The ``trigger_id`` is good for one ``views.open`` within 3 s, so the modal opens first (on the
-bot's modal executor, right after the acknowledgement) and what needs Graph (the current Apple ID and topic) is filled in afterwards with ``views.update``. A
-submission is acknowledged at once with a "checking" view; the download and the checks run on the
-bot's executor and update the modal with the outcome.
+bot's modal executor, right after the acknowledgement) and what needs Graph (the current Apple ID
+and topic) is filled in afterwards with ``views.update``. A submission is acknowledged at once with
+a "checking" view; the download and the checks run on the bot's executor and update the modal with
+the outcome.
 """
 
 from __future__ import annotations
