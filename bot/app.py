@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot.adapters.apple_ca import AppleTrustStore
+from bot.adapters.retry import RetryPolicy
 from bot.adapters.sealing import build_sealer
 from bot.adapters.slack_files import SlackFiles
 from bot.adapters.store import SqliteStore, Store
@@ -106,15 +108,19 @@ def build_deps(
     store: Store | None = None,
     trust: Callable[[], TrustAnchors | None] | None = None,
     clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Deps:
-    """Real adapters by default; tests override the clock (and rarely anything else)."""
+    """Real adapters by default; tests override the clock and the sleep between retries (and
+    rarely anything else)."""
     slack = slack or build_web_client(settings)
     store = store or SqliteStore(settings.db_path, sealer=build_sealer(settings.token_keys))
     answering = Answering()
     background = Background(answering=answering, defer=FOLLOW_UP_DEFER)
     modals = Background(MODAL_THREADS, name="apns-modal", answering=answering, defer=MODAL_DEFER)
     delegated = build_delegated(settings, store, slack, clock, background.submit)
-    graph = graph or GraphClients(settings, delegated.graph_factory if delegated else None)
+    graph = graph or GraphClients(
+        settings, delegated.graph_factory if delegated else None, retry=RetryPolicy(sleep=sleep)
+    )
     trust = trust or AppleTrustStore(settings).get
     approvers = ApproverDirectory(slack)
     home_tab = HomePublisher(settings, slack, store, graph, background, clock)
@@ -137,6 +143,7 @@ def build_deps(
         approvers,
         trust,
         clock,
+        sleep=sleep,
         graph_for=delegated.graph_for(graph) if delegated else None,
         gate=delegated.signins if delegated else None,
     )

@@ -32,6 +32,7 @@ from bot.config import Settings, TenantSettings
 
 if TYPE_CHECKING:
     from bot.adapters.graph import GraphClient
+    from bot.adapters.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +206,10 @@ class GraphClients:
         factory: Callable[[Settings, TenantSettings], GraphClient] | None = None,
         *,
         connections: int = 64,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._settings = settings
+        self._retry = retry
         self._factory = factory
         self._clients: dict[str, GraphClient] = {}
         self._lock = threading.Lock()
@@ -237,7 +240,9 @@ class GraphClients:
                 pinned_session(ca, DEFAULT_TIMEOUT, pool_size=self._connections),
             )
         http, session = self._pools
-        return build_graph_client(self._settings, tenant, http=http, session=session)
+        return build_graph_client(
+            self._settings, tenant, http=http, session=session, retry=self._retry
+        )
 
     def close(self) -> None:
         with self._lock:

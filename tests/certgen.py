@@ -7,7 +7,7 @@ digitalSignature and Apple's push marker extension, RSA 2048 signed with SHA-256
 
     from tests.certgen import apple_ca, ca_dir, make_push_cert
 
-    good = make_push_cert()                                  # valid now, issued by apple_ca()
+    good = make_push_cert()                                  # valid at T0, issued by apple_ca()
     good.pem, good.der, good.topic, good.serial               # bytes, bytes, str, "0123ABCD..."
     make_push_cert(topic_uuid=good.uuid, not_after=...)       # a renewal of the same topic
     make_push_cert(issuer="self")                             # self-signed
@@ -19,8 +19,8 @@ digitalSignature and Apple's push marker extension, RSA 2048 signed with SHA-256
     @needs_apple_fixtures + APPLE_FIXTURES / REAL_PUSH_CERT   # the real certificate, when present
 
 RSA keys are slow to make, so they come from a small per-process cache (``rsa_key(slot, bits)``);
-the CAs are built once per process. Times default to "now" (real clock) so certificates are valid
-for tests that use ``datetime.now(UTC)``.
+the CAs are built once per process. Times default to the suite's anchor ``T0`` (``tests/clock.py``),
+so certificates are valid "now" wherever a test takes now from ``T0``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import functools
 import secrets
 import uuid as uuid_module
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bot.core.chain import TrustAnchors
+from tests.clock import T0
 
 # The real certificate and Apple's CA files (read-only, never copied into the repo); tests using
 # them skip only when this folder is absent.
@@ -84,10 +85,6 @@ def rsa_key(slot: int = 0, bits: int = 2048) -> rsa.RSAPrivateKey:
 @functools.cache
 def ec_key(slot: int = 0) -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -219,7 +216,7 @@ def make_ca(
     intermediate_not_after: datetime | None = None,
 ) -> CertAuthority:
     """A fresh root -> intermediate pair (keys from the cache). Prefer the cached helpers below."""
-    now = utcnow()
+    now = T0
     start = not_before or now - timedelta(days=3650)
     root = _ca_cert(root_name, rsa_key(key_slots[0]), None, start, now + timedelta(days=3650))
     end = intermediate_not_after or now + timedelta(days=1825)
@@ -291,7 +288,7 @@ def make_push_cert(
     - ``topic_uuid``: the uuid in UID and CN (random by default; pass an existing cert's ``uuid``
       to make its renewal);
     - ``topic`` / ``common_name``: override the UID / CN verbatim, ``None`` leaves it out;
-    - ``not_before`` (default now - 1 day) / ``not_after`` (default not_before + 365 days);
+    - ``not_before`` (default T0 - 1 day) / ``not_after`` (default not_before + 365 days);
     - ``issuer``: ``apple_ca()`` by default, another ``CertAuthority``, or ``"self"``;
     - ``marker=False`` drops the Apple push extension; ``key`` (default ``rsa_key(2)``) e.g.
       ``rsa_key(bits=1024)`` or ``ec_key()``; ``serial`` (default random 64-bit).
@@ -301,7 +298,7 @@ def make_push_cert(
     cn_value = f"APSP:{uid}" if isinstance(common_name, _Auto) else common_name
     pairs = [(NameOID.USER_ID, topic_value), (NameOID.COMMON_NAME, cn_value)]
     subject = _name(*((oid, v) for oid, v in pairs if v is not None), (NameOID.COUNTRY_NAME, "US"))
-    start = not_before or utcnow() - timedelta(days=1)
+    start = not_before or T0 - timedelta(days=1)
     end = not_after or start + timedelta(days=365)
     leaf_key = key or rsa_key(2)
     ca = apple_ca() if issuer is None else issuer

@@ -10,18 +10,20 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.app import Deps, build_app, build_deps
+from bot.cli import main
 from bot.config import Settings, load_settings
 from bot.server import make_server
 from tests.certgen import ca_dir
+from tests.clock import Clock, MovableClock, RecordingSleep
+from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import BOT_TOKEN, FakeSlack
 from tests.slack_requests import SIGNING_SECRET, SlackSender
 
@@ -34,17 +36,15 @@ LEADS_GROUP = "S0LEADS"
 OUTSIDER = "U0OUTSIDER"
 
 
-class MovableClock:
-    """Real time plus an offset that tests can move forward."""
+def apns_bot(
+    argv: Sequence[str], clock: Clock | None = None, sleep: RecordingSleep | None = None
+) -> int:
+    """``apns-bot ARGV`` in this process, with "now" at ``T0`` unless ``clock`` says otherwise,
+    and retries' waits recorded (in ``sleep``, when given) instead of waited.
 
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
+    Like the real command it reads the process environment (see ``use_env``).
+    """
+    return main(list(argv), clock=clock or MovableClock(), sleep=sleep or RecordingSleep())
 
 
 @dataclass
@@ -120,15 +120,29 @@ def clock() -> MovableClock:
 
 
 @pytest.fixture
+def sleeps() -> RecordingSleep:
+    """The bot's waits between retries (Graph's Retry-After, backoff), recorded, not waited."""
+    return RecordingSleep()
+
+
+@pytest.fixture
 def start_bot(
-    bot_env: dict[str, str], fake_slack: FakeSlack, clock: MovableClock
+    bot_env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_graph: FakeGraph,
+    clock: MovableClock,
+    sleeps: RecordingSleep,
 ) -> Iterator[Callable[..., RunningBot]]:
-    """Start the bot (``start_bot(**env_overrides)``); every bot started is stopped afterwards."""
+    """Start the bot (``start_bot(**env_overrides)``); every bot started is stopped afterwards.
+
+    Every bot and the fake Graph share ``clock``; retries' waits go to ``sleeps``.
+    """
     running: list[tuple[Any, threading.Thread, Deps]] = []
+    fake_graph.clock = clock
 
     def start(**overrides: str) -> RunningBot:
         settings = load_settings({**bot_env, **overrides})
-        deps = build_deps(settings, clock=clock)
+        deps = build_deps(settings, clock=clock, sleep=sleeps)
         server = make_server(
             build_app(settings, deps, http=True),
             "127.0.0.1",

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from tests.clock import days, iso
 from tests.fakes import graph_shapes as shapes
 from tests.fakes.graph_server import FakeGraph, Fault
 from tests.fleet_fixtures import TENANTS, fleet_file
+from tests.harness import apns_bot
 
 
 @pytest.fixture
@@ -21,7 +22,8 @@ def fleet(tmp_path: Path, fake_graph: FakeGraph, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     fake_graph.set_permission("None", TENANTS["fabrikam"])  # every Graph call answers 403
     fake_graph.inject("GET", shapes.CERT_PATH, Fault.throttle(1))  # one tenant is throttled once
-    fake_graph.set_entity(TENANTS["tailspin"], expirationDateTime="2026-11-01T10:00:00Z")
+    grace = iso(days(-10))  # expired ten days ago: in Apple's grace period
+    fake_graph.set_entity(TENANTS["tailspin"], expirationDateTime=grace)
     fake_graph.clear_certificate(TENANTS["woodgrove"])
     return fake_graph
 
@@ -29,7 +31,7 @@ def fleet(tmp_path: Path, fake_graph: FakeGraph, monkeypatch: pytest.MonkeyPatch
 def test_status_all_json_is_sorted_by_urgency_and_reports_the_failing_tenant(
     fleet: FakeGraph, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["status", "--all", "--json"]) == 2  # one tenant could not be read
+    assert apns_bot(["status", "--all", "--json"]) == 2  # one tenant could not be read
     document = json.loads(capsys.readouterr().out)
     rows = {row["tenant"]: row for row in document["tenants"]}
     order = [row["tenant"] for row in document["tenants"]]
@@ -49,7 +51,7 @@ def test_status_all_json_is_sorted_by_urgency_and_reports_the_failing_tenant(
 def test_status_all_table_and_progress_bar(
     fleet: FakeGraph, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["status", "--all", "--progress"]) == 2
+    assert apns_bot(["status", "--all", "--progress"]) == 2
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert lines[0].split() == ["TENANT", "STATE", "DAYS", "EXPIRES", "APPLE", "ID"]
@@ -60,7 +62,7 @@ def test_status_all_table_and_progress_bar(
 def test_status_of_one_named_tenant_and_an_unknown_name(
     fleet: FakeGraph, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["status", "tailspin", "--json"]) == 0
+    assert apns_bot(["status", "tailspin", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tenant"] == "tailspin"
-    assert main(["status", "nosuch"]) == 2
+    assert apns_bot(["status", "nosuch"]) == 2
     assert "configured: contoso, fabrikam" in capsys.readouterr().err

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +12,8 @@ import pytest
 
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
+from bot.slack.home import FLEET_REFRESH_SECONDS
+from tests.clock import days, iso
 from tests.fakes import graph_shapes as shapes
 from tests.fakes.graph_server import FakeGraph, Fault
 from tests.fakes.slack_server import FakeSlack
@@ -34,7 +35,8 @@ def fleet(
     )
     fake_graph.set_permission("None", TENANTS["fabrikam"])
     fake_graph.inject("GET", shapes.CERT_PATH, Fault.throttle(1))
-    fake_graph.set_entity(TENANTS["tailspin"], expirationDateTime="2026-11-01T10:00:00Z")
+    grace = iso(days(-10))  # expired ten days ago: in Apple's grace period
+    fake_graph.set_entity(TENANTS["tailspin"], expirationDateTime=grace)
     fake_graph.clear_certificate(TENANTS["woodgrove"])
     return bot
 
@@ -97,12 +99,19 @@ def test_tenants_are_checked_concurrently(fleet: RunningBot) -> None:
 def test_a_fleet_check_refreshes_each_open_tab_once_not_once_per_tenant(
     fleet: RunningBot, fake_slack: FakeSlack
 ) -> None:
-    fleet.deps.home.fleet_refresh_seconds = 2.0  # longer than the whole check takes here
+    timers: list[tuple[float, Callable[[], None]]] = []
+    fleet.deps.home.start_timer = lambda delay, action: timers.append((delay, action))
     for user in ("U0VIEWERA", "U0VIEWERB"):
         open_home(fleet, user=user)
         published(fake_slack, "all tenants", user=user)
     before = len(fake_slack.calls_to("views.publish"))
     fleet.deps.watch.check_all()
-    time.sleep(2.5)  # the one debounced refresh has fired
     fleet.wait_idle()
-    assert len(fake_slack.calls_to("views.publish")) - before == 2
+    assert len(fake_slack.calls_to("views.publish")) == before  # nothing until the timer fires
+    [(delay, refresh)] = timers  # five tenants checked, one debounced refresh queued
+    assert delay == FLEET_REFRESH_SECONDS
+    refresh()  # the timer fires: one publish per open tab, on the bot's executor
+    fresh = fake_slack.wait_for_count("views.publish", before + 2)[before:]
+    fleet.wait_idle()
+    assert len(fake_slack.calls_to("views.publish")) == before + 2
+    assert {call.params["user_id"] for call in fresh} == {"U0VIEWERA", "U0VIEWERB"}

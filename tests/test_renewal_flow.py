@@ -16,8 +16,10 @@ import pytest
 
 from bot.core.requests import Failure, Status, new_change_request, new_request_id
 from bot.slack.ids import Action, Block, Input, View
-from tests.certgen import GeneratedCert, make_push_cert, utcnow
+from tests.certgen import GeneratedCert, make_push_cert
+from tests.clock import T0
 from tests.fakes.graph_server import FakeGraph, Fault
+from tests.fakes.graph_shapes import DEFAULT_EXPIRY
 from tests.fakes.slack_server import Call, FakeSlack
 from tests.harness import CHANNEL, GROUP_LEAD, LEAD_1, LEAD_2, OUTSIDER, REQUESTER, RunningBot
 
@@ -119,7 +121,13 @@ def test_happy_path_from_command_to_renewed_notice(
     message = approval_message(fake_slack)
     assert message.params["channel"] == CHANNEL
     text = json.dumps(message.params["blocks"])
-    for fact in (cert.serial, "(unchanged)", "2027-10-06", f"<@{REQUESTER}>", "CHG-1234"):
+    for fact in (
+        cert.serial,
+        "(unchanged)",
+        f"{DEFAULT_EXPIRY:%Y-%m-%d}",
+        f"<@{REQUESTER}>",
+        "CHG-1234",
+    ):
         assert fact in text
     request_id = request_id_of(message)
     assert request_id.startswith("req_")
@@ -241,7 +249,7 @@ def test_two_required_approvals_wait_for_a_second_distinct_approver(
     [
         (lambda: make_push_cert(), APPLE_ID, "topic_mismatch"),
         (lambda: renewal(), "someone-else@contoso.example", "apple_id_mismatch"),
-        (lambda: renewal(not_after=utcnow() + timedelta(days=200)), APPLE_ID, "not_newer"),
+        (lambda: renewal(not_after=T0 + timedelta(days=200)), APPLE_ID, "not_newer"),
     ],
 )
 def test_a_certificate_that_would_hurt_gets_no_approval_message_and_a_clear_modal_error(
@@ -483,7 +491,7 @@ def test_a_certificate_replaced_in_the_console_before_approval_is_not_uploaded(
     bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
     request_id = pending_request(bot, fake_slack)
-    console = renewal(not_after=utcnow() + timedelta(days=400))
+    console = renewal(not_after=T0 + timedelta(days=400))
     fake_graph.set_entity(
         certificateSerialNumber=console.serial,
         expirationDateTime=console.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -112,7 +112,10 @@ def test_two_replicas_checking_at_once_post_once(
 def test_the_tone_rises_to_daily_alarms_while_expired(
     bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph, clock: MovableClock
 ) -> None:
-    expire_in(fake_graph, clock, 3.5)
+    # Daily checks at noon; the certificate expires on the fourth morning, so the check that day
+    # is the first of the grace period (day 0), whatever hour T0 is.
+    clock.set(datetime.combine(clock().date(), time(12), tzinfo=UTC))
+    expire_in(fake_graph, clock, 2 + 21 / 24)
     thresholds = []
     for _ in range(36):
         result = check(bot)
@@ -180,7 +183,10 @@ def test_a_removed_certificate_is_posted_as_critical(
 
 
 def test_a_failing_check_is_reported_once_and_its_recovery_once(
-    start_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_graph: FakeGraph
+    start_bot: Callable[..., RunningBot],
+    fake_slack: FakeSlack,
+    fake_graph: FakeGraph,
+    clock: MovableClock,
 ) -> None:
     bot, replica = start_bot(), start_bot()
     check(bot)
@@ -198,7 +204,8 @@ def test_a_failing_check_is_reported_once_and_its_recovery_once(
     events = [e.event for e in bot.deps.store.history("default")]
     assert events.count(Event.CHECK_FAILED) == 1 and events.count(Event.CHECK_RECOVERED) == 1
 
-    fake_graph.set_permission("None")  # a new streak is a new notice
+    clock.advance(days=1)
+    fake_graph.set_permission("None")  # a new streak (from the next day's check) is a new notice
     assert check(bot).posted == ("check failed",)
 
 
@@ -222,10 +229,10 @@ def test_a_refused_reminder_is_retried_within_minutes_not_at_the_next_daily_chec
 
     fake_slack.fail("chat.postMessage", "not_in_channel", times=2)
     assert check(bot).posted == ()
-    clock.offset += timedelta(minutes=15)
+    clock.advance(minutes=15)
     [still_refused] = bot.deps.watch.retry_refused()  # Slack still says no
     assert still_refused.posted == ()
-    clock.offset += timedelta(minutes=15)
+    clock.advance(minutes=15)
     [retried] = bot.deps.watch.retry_refused()
     assert retried.posted == ("reminder 30",)
     assert (
@@ -244,7 +251,7 @@ def test_a_retry_mark_for_a_notice_no_longer_due_is_dropped_by_the_next_good_che
     expire_in(fake_graph, clock, 20)
     fake_slack.fail("chat.postMessage", "not_in_channel")
     assert check(bot).posted == ()  # "30 days" refused: a retry mark
-    clock.offset += timedelta(days=7)  # 13 days left: the 14-day reminder is due instead
+    clock.advance(days=7)  # 13 days left: the 14-day reminder is due instead
     assert check(bot).posted == ("reminder 14",)
     assert bot.deps.store.list_states("retry:", "default") == []
     reads = len(fake_graph.graph_requests())
@@ -259,9 +266,9 @@ def test_a_notice_refused_all_day_is_left_to_the_daily_check(
     fake_slack.fail("chat.postMessage", "channel_not_found", times=100)
     assert check(bot).posted == ()
     for _ in range(2):  # each retry rewrites the mark, but the day counts from the first refusal
-        clock.offset += timedelta(hours=8)
+        clock.advance(hours=8)
         assert [r.posted for r in bot.deps.watch.retry_refused()] == [()]
-    clock.offset += timedelta(hours=8)  # a day after the first refusal
+    clock.advance(hours=8)  # a day after the first refusal
     reads = len(fake_graph.graph_requests())
     assert bot.deps.watch.retry_refused() == []
     assert len(fake_graph.graph_requests()) == reads
@@ -340,7 +347,7 @@ def test_the_daily_check_runs_once_a_day_at_the_configured_local_time(clock: Mov
     first = daily.next_run
     assert first > clock() and first.astimezone(zone).time() == time(9)
     assert daily.tick() is False
-    clock.offset += first - clock() + timedelta(seconds=1)
+    clock.set(first + timedelta(seconds=1))
     assert daily.tick() is True and daily.tick() is False
     assert daily.next_run.astimezone(zone).time() == time(9)
     assert timedelta(hours=23) <= daily.next_run - first <= timedelta(hours=25)

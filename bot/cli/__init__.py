@@ -12,7 +12,9 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from dotenv import dotenv_values
 
@@ -20,6 +22,11 @@ from bot import __version__
 from bot.errors import ApnsBotError
 
 Runner = Callable[[argparse.Namespace, Mapping[str, str]], int]
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def load_environment(env_file: str | None) -> dict[str, str]:
@@ -49,9 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clock: Clock = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run one ``apns-bot`` command. Subcommands read "now" from ``args.clock`` and wait between
+    retries with ``args.sleep``: tests pass a fixed clock and a sleep that only records."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.clock, args.sleep = clock, sleep
     env = load_environment(args.env_file)
     logging.basicConfig(
         level=env.get("LOG_LEVEL", "INFO").upper()

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from bot.adapters.graph import build_graph_client
+from bot.adapters.retry import RetryPolicy
 from bot.app import build_deps
 from bot.config import Settings, TenantSettings, load_settings
 from bot.core.model import TenantCertificate
@@ -65,7 +66,11 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     posting = bool((env.get("SLACK_BOT_TOKEN") or "").strip()) and not args.no_post
     settings = load_settings(env, need_slack=posting, need_graph=True)
     try:
-        results = check_and_post(settings) if posting else read_only(settings)
+        results = (
+            check_and_post(settings, args.clock, args.sleep)
+            if posting
+            else read_only(settings, args.clock, args.sleep)
+        )
     except Exception:  # an unexpected failure of the check is exit 2, never Python's 1
         log.exception("the check failed unexpectedly")
         print("FAILED: the check failed unexpectedly (see the log above)", flush=True)
@@ -75,12 +80,14 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return max((int(r.state) for r in results), default=int(CheckState.FAILED))
 
 
-def read_only(settings: Settings) -> list[CheckResult]:
+def read_only(
+    settings: Settings, clock: Callable[[], datetime], sleep: Callable[[float], None]
+) -> list[CheckResult]:
     results = []
     for tenant in settings.tenants.values():
-        now = datetime.now(UTC)
+        now = clock()
         try:
-            with build_graph_client(settings, tenant) as graph:
+            with build_graph_client(settings, tenant, retry=RetryPolicy(sleep=sleep)) as graph:
                 certificate = graph.get_certificate()
         except ApnsBotError as exc:
             results.append(CheckResult(tenant.name, CheckState.FAILED, now, error=exc.user_message))
@@ -90,8 +97,10 @@ def read_only(settings: Settings) -> list[CheckResult]:
     return results
 
 
-def check_and_post(settings: Settings) -> list[CheckResult]:
-    deps = build_deps(settings)
+def check_and_post(
+    settings: Settings, clock: Callable[[], datetime], sleep: Callable[[float], None]
+) -> list[CheckResult]:
+    deps = build_deps(settings, clock=clock, sleep=sleep)
     try:
         return [deps.watch.check(tenant) for tenant in settings.tenants.values()]
     finally:

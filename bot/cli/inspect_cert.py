@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if data is None:
         return 2
     settings = load_settings(env, need_slack=False, need_graph=args.against_graph)
-    now = args.at or datetime.now(UTC)
+    now = args.at or args.clock()
     current = _graph_certificate(settings) if args.against_graph else _manual_certificate(args)
     trust = load_trust_anchors(settings, download=not args.offline)
     inspection = inspect_certificate(

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             ["SLACK_SIGNING_SECRET is missing: HTTP mode verifies every request with it."]
         )
     logging.getLogger().setLevel(settings.log_level)
-    deps = build_deps(settings)
+    deps = build_deps(settings, clock=args.clock, sleep=args.sleep)
     tickers: list[Ticker] = []
     try:
         identity = check_slack(deps)

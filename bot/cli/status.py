@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.adapters.graph import build_graph_client
+from bot.adapters.retry import RetryPolicy
 from bot.cli.fleet_output import fleet_document, fleet_table, progress_for
 from bot.config import Settings, TenantSettings, load_settings
 from bot.core.model import TenantCertificate
@@ -60,9 +61,9 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         known = ", ".join(settings.tenants)
         raise ApnsBotError(f"No tenant named {args.tenant!r}; configured: {known}.")
     tenant = settings.tenant(args.tenant)
-    with build_graph_client(settings, tenant) as graph:
+    with build_graph_client(settings, tenant, retry=RetryPolicy(sleep=args.sleep)) as graph:
         certificate = graph.get_certificate()
-    now = datetime.now(UTC)
+    now = args.clock()
     if args.json:
         print(json.dumps(status_document(tenant, certificate, now), indent=2))
     else:
@@ -71,14 +72,12 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def run_fleet(args: argparse.Namespace, settings: Settings) -> int:
-    graph = GraphClients(settings)
+    graph = GraphClients(settings, retry=RetryPolicy(sleep=args.sleep))
     try:
-        rows = read_fleet(
-            settings, graph, lambda: datetime.now(UTC), on_row=progress_for(settings, args.progress)
-        )
+        rows = read_fleet(settings, graph, args.clock, on_row=progress_for(settings, args.progress))
     finally:
         graph.close()
-    now = datetime.now(UTC)
+    now = args.clock()
     print(json.dumps(fleet_document(rows, now), indent=2) if args.json else fleet_table(rows))
     return 2 if any(row.failed for row in rows) else 0
 

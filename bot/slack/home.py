@@ -48,6 +48,13 @@ HOME_REQUESTS = 5
 HOME_EVENTS = 8
 
 
+def start_daemon_timer(delay: float, action: Callable[[], None]) -> None:
+    """Run ``action`` once after ``delay`` seconds on a thread that never holds up shutdown."""
+    timer = threading.Timer(delay, action)
+    timer.daemon = True
+    timer.start()
+
+
 class HomePublisher:
     def __init__(
         self,
@@ -66,6 +73,7 @@ class HomePublisher:
         self.clock = clock
         self._lock = threading.Lock()
         self.fleet_refresh_seconds = FLEET_REFRESH_SECONDS
+        self.start_timer: Callable[[float, Callable[[], None]], None] = start_daemon_timer
         self._queued: dict[str, CheckResult | None] = {}
 
     def opened(self, user_id: str) -> bool:
@@ -101,9 +109,7 @@ class HomePublisher:
             if FLEET_KEY in self._queued:
                 return
             self._queued[FLEET_KEY] = None
-        timer = threading.Timer(self.fleet_refresh_seconds, self._submit_fleet_refresh)
-        timer.daemon = True
-        timer.start()
+        self.start_timer(self.fleet_refresh_seconds, self._submit_fleet_refresh)
 
     def _submit_fleet_refresh(self) -> None:
         with self._lock:

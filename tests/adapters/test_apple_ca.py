@@ -35,6 +35,7 @@ from tests.certgen import (
     needs_apple_fixtures,
     other_ca,
 )
+from tests.clock import T0
 
 # The pins as DOMAIN.md prints them: the code must carry exactly these.
 DOMAIN_PINS = {
@@ -233,7 +234,7 @@ def test_unreachable_apple_gives_none(tmp_path: Path, caplog: pytest.LogCaptureF
     assert anchors is None
     assert "cannot download https://ca.test/aai2.cer (ConnectError)" in caplog.text
     # the checks then say so, as a warning
-    inspection = inspect_certificate(make_push_cert().pem, now=datetime.now(UTC), trust=anchors)
+    inspection = inspect_certificate(make_push_cert().pem, now=T0, trust=anchors)
     assert inspection.codes == ["chain_not_verified"]
 
 
@@ -354,5 +355,5 @@ def test_real_chain_verifies_through_apple_ca_dir(tmp_path: Path, fmt: str) -> N
     assert anchors is not None
     data = (APPLE_FIXTURES / REAL_PUSH_CERT).read_bytes()
     assert inspect_certificate(data, now=AT_2021, trust=anchors).problems == []
-    expired = inspect_certificate(data, now=datetime.now(UTC), trust=anchors)
+    expired = inspect_certificate(data, now=T0, trust=anchors)
     assert "expired" in expired.codes

@@ -6,7 +6,7 @@ import base64
 import json
 import socket
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from bot.adapters.client_certificate import load_client_certificate
 from bot.adapters.graph import build_graph_client
 from bot.config import Settings, load_settings
 from bot.errors import AuthError
+from tests.clock import real_now
 from tests.fakes.graph_server import (
     FAKE_CLIENT_ID,
     FAKE_CLIENT_SECRET,
@@ -53,7 +54,7 @@ def app_certificate(
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey]:
     key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "apns-bot")])
-    now = datetime.now(UTC)
+    now = real_now()  # MSAL and Entra ID judge the app's certificate by the real clock
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

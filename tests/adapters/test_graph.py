@@ -27,6 +27,8 @@ from bot.adapters.graph import (
 from bot.adapters.retry import RetryPolicy, parse_retry_after
 from bot.config import Settings, load_settings
 from bot.errors import ApnsBotError, GraphError
+from tests.clock import T0, RecordingSleep
+from tests.fakes import graph_shapes as shapes
 from tests.fakes.graph_server import FAKE_CLIENT_SECRET, FakeGraph, Fault
 from tests.fakes.graph_shapes import CERT_PATH, CSR_PATH
 
@@ -42,7 +44,7 @@ def push_cert_pem(days: int = 365) -> tuple[str, x509.Certificate]:
             x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
         ]
     )
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = T0
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -56,29 +58,19 @@ def push_cert_pem(days: int = 365) -> tuple[str, x509.Certificate]:
     return certificate.public_bytes(serialization.Encoding.PEM).decode(), certificate
 
 
-class Sleeps:
-    """Records every backoff the client takes (and really waits, so timing stays honest)."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        time.sleep(seconds)
-
-
 @pytest.fixture
 def settings(graph_env: dict[str, str]) -> Settings:
     return load_settings(graph_env, need_slack=False)
 
 
 @pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
+def sleeps() -> RecordingSleep:
+    """Every backoff the client takes, recorded instead of waited."""
+    return RecordingSleep()
 
 
 @pytest.fixture
-def fast_retry(sleeps: Sleeps) -> RetryPolicy:
+def fast_retry(sleeps: RecordingSleep) -> RetryPolicy:
     return RetryPolicy(base_delay=0.01, max_delay=0.05, sleep=sleeps)
 
 
@@ -101,8 +93,8 @@ def test_reads_the_certificate_as_graph_reports_it(graph: GraphClient, fake_grap
     assert certificate.apple_id == "mdm-admin@contoso.example"
     assert certificate.topic == "com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20"
     assert certificate.serial == "0B7002EFEA6BA6D0"
-    assert certificate.expires_at == datetime(2027, 10, 6, 13, 11, 28, tzinfo=UTC)
-    assert certificate.last_modified == datetime(2026, 10, 6, 13, 22, 48, tzinfo=UTC)
+    assert certificate.expires_at == shapes.DEFAULT_EXPIRY
+    assert certificate.last_modified == shapes.DEFAULT_LAST_MODIFIED
     assert certificate.exists
     (request,) = fake_graph.requests_to(CERT_PATH, "GET")
     assert request.path == "/beta/deviceManagement/applePushNotificationCertificate"
@@ -173,12 +165,9 @@ def test_csr_is_returned_byte_for_byte(graph: GraphClient, fake_graph: FakeGraph
 
 def test_429_with_retry_after_2_is_waited_out(graph: GraphClient, fake_graph: FakeGraph, sleeps):
     fake_graph.inject("GET", CERT_PATH, Fault.throttle(retry_after=2))
-    started = time.monotonic()
     certificate = graph.get_certificate()
-    elapsed = time.monotonic() - started
     assert certificate.serial == "0B7002EFEA6BA6D0"
-    assert sleeps.calls == [2.0]
-    assert 2.0 <= elapsed < 4.0
+    assert sleeps.delays == [2.0]
     assert len(graph_gets(fake_graph)) == 2
 
 
@@ -189,7 +178,7 @@ def test_retry_after_as_an_http_date_is_honoured(settings: Settings, fake_graph:
     fake_graph.inject("GET", CERT_PATH, Fault.throttle(retry_after=formatdate(when, usegmt=True)))
     with build_graph_client(settings, settings.default_tenant, retry=policy) as client:
         client.get_certificate()
-    assert sleeps.calls == [pytest.approx(0.05)]
+    assert sleeps.delays == [pytest.approx(0.05)]
 
 
 def test_429_without_retry_after_backs_off_exponentially(
@@ -199,7 +188,7 @@ def test_429_without_retry_after_backs_off_exponentially(
     fake_graph.inject("GET", CERT_PATH, Fault.throttle(), Fault.throttle(), Fault.throttle())
     with build_graph_client(settings, settings.default_tenant, retry=policy) as client:
         client.get_certificate()
-    assert sleeps.calls == [pytest.approx(0.01), pytest.approx(0.02), pytest.approx(0.04)]
+    assert sleeps.delays == [pytest.approx(0.01), pytest.approx(0.02), pytest.approx(0.04)]
 
 
 def test_backoff_has_full_jitter_and_caps():
@@ -217,7 +206,7 @@ def test_three_503s_then_success_succeeds(graph: GraphClient, fake_graph: FakeGr
     ids = graph_gets(fake_graph)
     assert len(ids) == 4
     assert len(set(ids)) == 4
-    assert len(sleeps.calls) == 3
+    assert len(sleeps.delays) == 3
 
 
 def test_504_is_retried(graph: GraphClient, fake_graph: FakeGraph):
@@ -225,12 +214,14 @@ def test_504_is_retried(graph: GraphClient, fake_graph: FakeGraph):
     assert graph.download_csr() == fake_graph.csr()
 
 
-def test_persistent_503_fails_clearly_in_bounded_time(graph: GraphClient, fake_graph: FakeGraph):
+def test_persistent_503_fails_clearly_in_bounded_time(
+    graph: GraphClient, fake_graph: FakeGraph, sleeps: RecordingSleep
+):
     fake_graph.inject("GET", CERT_PATH, *[Fault.unavailable()] * 10)
-    started = time.monotonic()
     with pytest.raises(GraphError) as caught:
         graph.get_certificate()
-    assert time.monotonic() - started < 2.0
+    assert len(sleeps.delays) == 3  # one wait between attempts, each within the policy's cap
+    assert all(0 <= delay <= 0.05 for delay in sleeps.delays)
     error = caught.value
     assert error.status == 503
     assert error.code == "ServiceUnavailable"
@@ -249,7 +240,7 @@ def test_a_retry_after_beyond_the_budget_is_not_waited(graph: GraphClient, fake_
         graph.get_certificate()
     assert caught.value.status == 429
     assert "asked to wait 3600 s" in caught.value.user_message
-    assert sleeps.calls == []
+    assert sleeps.delays == []
 
 
 def test_a_dropped_connection_is_retried(graph: GraphClient, fake_graph: FakeGraph):
@@ -290,7 +281,7 @@ def test_an_untrusted_certificate_fails_at_once(settings: Settings, fake_graph: 
     with client, pytest.raises(GraphError) as caught:
         client.get_certificate()
     assert "SSL_CERT_FILE" in caught.value.user_message
-    assert sleeps.calls == []
+    assert sleeps.delays == []
 
 
 # --- writing ---------------------------------------------------------------------------------------

@@ -5,21 +5,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from tests.clock import T0, iso, real_now
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
+from tests.harness import apns_bot
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTING_PREFIXES = ("AZURE_", "GRAPH_", "APNS_", "SLACK_", "SSL_CERT_", "REQUESTS_CA_")
 
 
 def use_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str]) -> None:
-    """``main()`` reads the process environment: make it exactly ``env`` (and no ./.env)."""
+    """``apns_bot()`` reads the process environment: make it exactly ``env`` (and no ./.env)."""
     for key in [k for k in os.environ if k.startswith(SETTING_PREFIXES)]:
         monkeypatch.delenv(key)
     for key, value in env.items():
@@ -27,9 +28,10 @@ def use_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str]
     monkeypatch.chdir(tmp_path)
 
 
-def expire_in(fake_graph: FakeGraph, days: float) -> datetime:
-    expiry = (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0)
-    fake_graph.set_entity(expirationDateTime=expiry.strftime("%Y-%m-%dT%H:%M:%SZ"))
+def expire_in(fake_graph: FakeGraph, days: float, now: datetime = T0) -> datetime:
+    """Make the certificate expire ``days`` after ``now`` (the suite's anchor unless given)."""
+    expiry = now + timedelta(days=days)
+    fake_graph.set_entity(expirationDateTime=iso(expiry))
     return expiry
 
 
@@ -47,7 +49,7 @@ def with_slack(bot_env, monkeypatch, tmp_path) -> dict[str, str]:
 
 def test_more_days_than_the_largest_threshold_exits_0(graph_only, fake_graph, capsys) -> None:
     expire_in(fake_graph, 61.5)
-    assert main(["check"]) == 0
+    assert apns_bot(["check"]) == 0
     [line] = capsys.readouterr().out.splitlines()
     assert line.startswith("OK default: 61 days left, expires ")
     assert "Apple ID mdm-admin@contoso.example" in line
@@ -68,19 +70,19 @@ def test_inside_the_window_or_expired_exits_1(
     graph_only, fake_graph, capsys, days: float, start: str
 ) -> None:
     expire_in(fake_graph, days)
-    assert main(["check"]) == 1
+    assert apns_bot(["check"]) == 1
     assert capsys.readouterr().out.startswith(start)
 
 
 def test_no_certificate_exits_1(graph_only, fake_graph, capsys) -> None:
     fake_graph.clear_certificate()
-    assert main(["check"]) == 1
+    assert apns_bot(["check"]) == 1
     assert capsys.readouterr().out.startswith("MISSING default: no Apple push certificate")
 
 
 def test_a_failed_check_exits_2_with_the_reason(graph_only, fake_graph, capsys) -> None:
     fake_graph.set_permission("None")
-    assert main(["check"]) == 2
+    assert apns_bot(["check"]) == 2
     out = capsys.readouterr().out
     assert out.startswith("FAILED default: Microsoft Graph refused")
     assert "DeviceManagementServiceConfig.Read.All" in out and "Traceback" not in out
@@ -88,7 +90,7 @@ def test_a_failed_check_exits_2_with_the_reason(graph_only, fake_graph, capsys) 
 
 def test_missing_settings_exit_2(graph_only, monkeypatch, capsys) -> None:
     monkeypatch.delenv("AZURE_TENANT_ID")
-    assert main(["check"]) == 2
+    assert apns_bot(["check"]) == 2
     assert "AZURE_TENANT_ID is missing" in capsys.readouterr().err
 
 
@@ -96,11 +98,11 @@ def test_with_slack_settings_it_posts_once_and_still_exits_by_state(
     with_slack, fake_graph: FakeGraph, fake_slack: FakeSlack, capsys
 ) -> None:
     expire_in(fake_graph, 20.5)
-    assert main(["check"]) == 1
+    assert apns_bot(["check"]) == 1
     assert capsys.readouterr().out.rstrip().endswith("; posted: reminder 30")
-    assert main(["check"]) == 1  # nothing new to post: the exit code still says renew
+    assert apns_bot(["check"]) == 1  # nothing new to post: the exit code still says renew
     assert "posted" not in capsys.readouterr().out
-    assert main(["check", "--no-post"]) == 1
+    assert apns_bot(["check", "--no-post"]) == 1
     [reminder] = fake_slack.calls_to("chat.postMessage")
     assert "20 days left" in reminder.params["text"]
 
@@ -109,7 +111,7 @@ def test_with_slack_settings_a_failing_check_is_posted_once_and_exits_2(
     with_slack, fake_graph: FakeGraph, fake_slack: FakeSlack, capsys
 ) -> None:
     fake_graph.set_permission("None")
-    assert [main(["check"]), main(["check"])] == [2, 2]
+    assert [apns_bot(["check"]), apns_bot(["check"])] == [2, 2]
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("; posted: check failed") and "posted" not in out[1]
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
@@ -118,8 +120,11 @@ def test_with_slack_settings_a_failing_check_is_posted_once_and_exits_2(
 def test_check_as_a_subprocess_posts_and_exits_1(
     bot_env: dict[str, str], fake_graph: FakeGraph, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
-    """End to end, as cron runs it: ``python -m bot check`` with settings in the environment."""
-    expire_in(fake_graph, 6.5)
+    """End to end, as cron runs it: ``python -m bot check`` with settings in the environment.
+
+    The check runs as its own process with the real clock: the expiry is an offset from it.
+    """
+    expire_in(fake_graph, 6.5, now=real_now())
     keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     done = subprocess.run(
         [sys.executable, "-m", "bot", "check"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,13 @@ from bot.adapters.msal_public import PublicClient
 from bot.adapters.sealing import SEALED_PREFIX, Sealer, generate_key
 from bot.adapters.store import SqliteStore
 from bot.auth_settings import is_fernet_key
-from bot.cli import main
 from bot.config import Secret, load_settings
 from bot.core.signin import PendingSignIn, SavedSignIn
 from tests.adapters.store_fixtures import PEM, PEM_BODY, raw, request
+from tests.clock import T0
 from tests.fakes.graph_server import FAKE_CLIENT_ID, FAKE_TENANT_ID, FakeGraph
 from tests.fakes.slack_server import FakeSlack
-from tests.harness import LEAD_1, LEAD_2, UseEnv
+from tests.harness import LEAD_1, LEAD_2, UseEnv, apns_bot
 
 KEY = generate_key()
 USER = "lead.two@contoso.example"
@@ -38,7 +37,7 @@ def save_sign_in(env: dict[str, str], fake_graph: FakeGraph) -> None:
     done = client.poll(started.flow)
     assert done.cache is not None and done.home_account_id is not None
     sealer = Sealer(settings.token_keys)
-    now = datetime.now(UTC)
+    now = T0
     with SqliteStore(settings.db_path, sealer=sealer) as store:
         store.save_signin(
             SavedSignIn(
@@ -48,9 +47,9 @@ def save_sign_in(env: dict[str, str], fake_graph: FakeGraph) -> None:
 
 
 def test_keygen_prints_a_fresh_valid_key(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["keygen"]) == 0
+    assert apns_bot(["keygen"]) == 0
     first = capsys.readouterr().out.strip()
-    assert main(["keygen"]) == 0
+    assert apns_bot(["keygen"]) == 0
     second = capsys.readouterr().out.strip()
     assert is_fernet_key(first) and is_fernet_key(second) and first != second
 
@@ -62,10 +61,10 @@ def test_status_reads_as_the_signed_in_approver(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     use_env(delegated_env)
-    assert main(["status"]) == 2
+    assert apns_bot(["status"]) == 2
     assert "Nobody is signed in" in capsys.readouterr().err
     save_sign_in(delegated_env, fake_graph)
-    assert main(["status"]) == 0
+    assert apns_bot(["status"]) == 0
     assert "com.apple.mgmt.External." in capsys.readouterr().out
     [read] = fake_graph.requests_to("/deviceManagement/applePushNotificationCertificate", "GET")
     assert fake_graph.token_user(read) == USER
@@ -79,13 +78,13 @@ def test_doctor_says_who_should_sign_in_then_who_is(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     use_env(delegated_env)
-    assert main(["doctor"]) == 0  # warnings only: nothing is broken yet
+    assert apns_bot(["doctor"]) == 0  # warnings only: nothing is broken yet
     out = capsys.readouterr().out
     assert "WARN  entra sign-in" in out and "/apns signin" in out
     assert "WARN  saved sign-ins" in out
 
     save_sign_in(delegated_env, fake_graph)
-    assert main(["doctor"]) == 0
+    assert apns_bot(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "PASS  entra sign-in" in out and "DeviceManagementServiceConfig.ReadWrite.All" in out
     assert "PASS  graph read" in out
@@ -102,7 +101,7 @@ def test_doctor_reports_sign_ins_another_key_sealed(
 ) -> None:
     save_sign_in(delegated_env, fake_graph)
     use_env({**delegated_env, "APNS_TOKEN_KEY": generate_key()})
-    assert main(["doctor"]) == 0
+    assert apns_bot(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "cannot be opened with APNS_TOKEN_KEY" in out and "APNS_TOKEN_KEY=new,old" in out
     assert USER not in out.split("saved sign-ins")[-1].splitlines()[0]
@@ -119,7 +118,7 @@ def test_rotating_the_key_rekey_then_drop_the_old_one(
     save_sign_in(delegated_env, fake_graph)  # sealed with KEY
     db = Path(delegated_env["APNS_DB_PATH"])
     old, stranger = _sealer(KEY), _sealer(generate_key())
-    now = datetime.now(UTC)
+    now = T0
     with SqliteStore(db, sealer=old) as store:
         sealed_pem = request()
         store.create_request(sealed_pem)
@@ -136,7 +135,7 @@ def test_rotating_the_key_rekey_then_drop_the_old_one(
 
     new = generate_key()
     use_env({**delegated_env, "APNS_TOKEN_KEY": f"{new},{KEY}"})
-    assert main(["doctor"]) == 0
+    assert apns_bot(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "WARN  token key" in out and "apns-bot rekey" in out
     assert (
@@ -144,13 +143,13 @@ def test_rotating_the_key_rekey_then_drop_the_old_one(
         "1 approved certificates;" in out
     )
 
-    assert main(["rekey", "--dry-run"]) == 0
+    assert apns_bot(["rekey", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "saved sign-ins: would seal again 1, already on the first key 0, opened by no " in out
     assert "Nothing was changed (--dry-run)." in out
     assert not _sealer(new).is_current(_signin(db, LEAD_2).sealed_cache)
 
-    assert main(["rekey"]) == 0
+    assert apns_bot(["rekey"]) == 0
     out = capsys.readouterr().out
     assert (
         "saved sign-ins: sealed again 1, already on the first key 0, opened by no configured key 1"
@@ -161,13 +160,13 @@ def test_rotating_the_key_rekey_then_drop_the_old_one(
     assert "1 value(s) open with none of the keys" in out
     assert KEY not in out and new not in out and PEM_BODY not in out
 
-    assert main(["rekey"]) == 0  # a second run has nothing left to do
+    assert apns_bot(["rekey"]) == 0  # a second run has nothing left to do
     assert "saved sign-ins: sealed again 0, already on the first key 1," in capsys.readouterr().out
-    assert main(["doctor"]) == 0
+    assert apns_bot(["doctor"]) == 0
     assert "PASS  token key" in capsys.readouterr().out
 
     use_env({**delegated_env, "APNS_TOKEN_KEY": new})  # the old key dropped
-    assert main(["doctor"]) == 0
+    assert apns_bot(["doctor"]) == 0
     out = capsys.readouterr().out
     assert f"PASS  saved sign-ins 1: {USER} (Slack {LEAD_2})" in out
     assert "token key" not in out and "PASS  entra sign-in" in out
@@ -188,7 +187,7 @@ def test_rekey_without_a_key_is_a_clear_error(
     delegated_env: dict[str, str], use_env: UseEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_env({**delegated_env, "APNS_TOKEN_KEY": ""})
-    assert main(["rekey"]) == 2
+    assert apns_bot(["rekey"]) == 2
     assert "APNS_TOKEN_KEY is not set" in capsys.readouterr().err
 
 

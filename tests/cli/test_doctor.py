@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli import main
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
-from tests.harness import UseEnv
+from tests.harness import UseEnv, apns_bot
 
 
 def test_everything_passes_against_healthy_fakes(
@@ -18,7 +17,7 @@ def test_everything_passes_against_healthy_fakes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     use_env(bot_env)
-    assert main(["doctor"]) == 0
+    assert apns_bot(["doctor"]) == 0
     out = capsys.readouterr().out
     for name in ("settings", "database", "slack", "apple-ca", "entra sign-in", "graph read"):
         assert f"PASS  {name}" in out
@@ -35,7 +34,7 @@ def test_a_bad_secret_and_missing_scopes_fail_with_fixes(
 ) -> None:
     fake_slack.scopes = "commands,chat:write"
     use_env({**bot_env, "AZURE_CLIENT_SECRET": "wrong-secret"})
-    assert main(["doctor"]) == 1
+    assert apns_bot(["doctor"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  entra sign-in" in out and "AADSTS7000215" in out
     assert "FAIL  slack" in out and "files:read" in out and "fix:" in out
@@ -51,7 +50,7 @@ def test_settings_problems_are_listed_and_graph_still_checked(
 ) -> None:
     env = {k: v for k, v in bot_env.items() if k != "APNS_CHANNEL"}
     use_env(env)
-    assert main(["doctor"]) == 1
+    assert apns_bot(["doctor"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  settings" in out and "APNS_CHANNEL" in out
     assert "PASS  graph read" in out

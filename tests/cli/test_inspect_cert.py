@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from tests.certgen import (
     APPLE_FIXTURES,
     REAL_CA_FILES,
@@ -22,8 +21,9 @@ from tests.certgen import (
     ca_dir,
     make_push_cert,
     needs_apple_fixtures,
-    utcnow,
 )
+from tests.clock import T0, real_now
+from tests.harness import apns_bot
 
 ROOT = Path(__file__).resolve().parents[2]
 JSON_KEYS = {"topic", "common_name", "serial", "not_before", "not_after", "issuer", "sha256"}
@@ -31,7 +31,7 @@ JSON_KEYS = {"topic", "common_name", "serial", "not_before", "not_after", "issue
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
-    """``main()`` reads the process environment: make it a clean one with the test CA trusted."""
+    """``apns_bot()`` reads the process environment: make it a clean one with the test CA trusted."""
     prefixes = ("AZURE_", "GRAPH_", "APNS_", "SLACK_", "APPLE_", "SSL_CERT", "REQUESTS_CA")
     for key in [k for k in os.environ if k.startswith(prefixes)]:
         monkeypatch.delenv(key)
@@ -52,7 +52,7 @@ def write(tmp_path: Path, data: bytes, name: str = "cert.pem") -> str:
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
-    code = main(["inspect-cert", *argv, "--json"])
+    code = apns_bot(["inspect-cert", *argv, "--json"])
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -66,7 +66,7 @@ def test_good_certificate_summary_exits_0(
     cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cert = make_push_cert()
-    assert main(["inspect-cert", write(tmp_path, cert.pem)]) == 0
+    assert apns_bot(["inspect-cert", write(tmp_path, cert.pem)]) == 0
     out = capsys.readouterr().out
     assert cert.topic is not None and cert.topic in out
     assert cert.serial in out and "RSA 2048" in out
@@ -101,7 +101,7 @@ def renewal_args(current: GeneratedCert) -> list[str]:
 def test_checks_against_the_current_certificate(
     cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    current = make_push_cert(not_before=utcnow() - timedelta(days=350))
+    current = make_push_cert(not_before=T0 - timedelta(days=350))
     renewal = make_push_cert(topic_uuid=current.uuid)
     args = renewal_args(current)
     code, document = run_json(
@@ -131,7 +131,7 @@ def test_warnings_only_exit_0(
 ) -> None:
     monkeypatch.delenv("APPLE_CA_DIR")
     cert = make_push_cert()
-    assert main(["inspect-cert", write(tmp_path, cert.pem), "--offline"]) == 0
+    assert apns_bot(["inspect-cert", write(tmp_path, cert.pem), "--offline"]) == 0
     out = capsys.readouterr().out
     assert "WARNING chain_not_verified" in out and "Result: OK with warnings" in out
 
@@ -182,7 +182,7 @@ def test_unreadable_files_and_conflicting_options_exit_2(
     stderr: str,
 ) -> None:
     write(tmp_path, make_push_cert().pem)
-    assert main(["inspect-cert", *argv]) == 2
+    assert apns_bot(["inspect-cert", *argv]) == 2
     err = capsys.readouterr().err
     assert stderr in err and "Traceback" not in err
 
@@ -192,7 +192,7 @@ def test_bad_dates_are_usage_errors(
     cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], option: str
 ) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["inspect-cert", "cert.pem", option, "next tuesday"])
+        apns_bot(["inspect-cert", "cert.pem", option, "next tuesday"])
     assert info.value.code == 2
     assert "is not an ISO 8601 date" in capsys.readouterr().err
 
@@ -204,7 +204,7 @@ def test_bad_configuration_exits_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("APPLE_CA_DIR", str(tmp_path / "nowhere"))
-    assert main(["inspect-cert", write(tmp_path, make_push_cert().pem)]) == 2
+    assert apns_bot(["inspect-cert", write(tmp_path, make_push_cert().pem)]) == 2
     assert "APPLE_CA_DIR" in capsys.readouterr().err
 
 
@@ -224,7 +224,7 @@ def test_real_certificate(
         shutil.copyfile(APPLE_FIXTURES / name, real_ca / name)
     monkeypatch.setenv("APPLE_CA_DIR", str(real_ca))
     fixture = str(APPLE_FIXTURES / REAL_PUSH_CERT)
-    assert main(["inspect-cert", fixture]) == 1
+    assert apns_bot(["inspect-cert", fixture]) == 1
     out = capsys.readouterr().out
     assert "com.apple.mgmt.External.e0bd1eac-1f17-4c8e-8a63-dd17d3dd35d9" in out
     assert "734DF9C0BB2703FD" in out and "ERROR   expired:" in out
@@ -243,7 +243,8 @@ def subprocess_env(tmp_path: Path, apple_ca_dir: Path) -> dict[str, str]:
 
 
 def test_as_a_subprocess(tmp_path: Path) -> None:
-    cert = make_push_cert()
+    # the command runs as its own process and reads the real clock: the certificate is valid then
+    cert = make_push_cert(not_before=real_now() - timedelta(days=1))
     done = subprocess.run(
         [sys.executable, "-m", "bot", "inspect-cert", write(tmp_path, cert.pem_crlf), "--json"],
         cwd=tmp_path,

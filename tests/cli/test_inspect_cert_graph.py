@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from tests.certgen import make_push_cert
 from tests.cli.test_inspect_cert import cli_env, codes, run_json, write
 from tests.fakes.graph_server import FakeGraph, Fault
+from tests.fakes.graph_shapes import DEFAULT_EXPIRY
+from tests.harness import apns_bot
 
 __all__ = ["cli_env"]  # a fixture, imported for pytest
 GRAPH_TOPIC_UUID = "2f42b322-d7c9-4734-8e2e-eeadadd36f20"  # the fake Graph's default entity
@@ -33,7 +34,7 @@ def test_against_graph_compares_with_the_tenant(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     renewal = make_push_cert(
-        topic_uuid=GRAPH_TOPIC_UUID, not_after=datetime(2028, 10, 6, tzinfo=UTC)
+        topic_uuid=GRAPH_TOPIC_UUID, not_after=DEFAULT_EXPIRY + timedelta(days=365)
     )
     args = ["--against-graph", "--apple-id", GRAPH_APPLE_ID]
     code, document = run_json(capsys, write(tmp_path, renewal.pem), *args)
@@ -53,7 +54,7 @@ def test_against_graph_failure_exits_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake_graph.inject("GET", "applePushNotificationCertificate", Fault.forbidden())
-    assert main(["inspect-cert", write(tmp_path, make_push_cert().pem), "--against-graph"]) == 2
+    assert apns_bot(["inspect-cert", write(tmp_path, make_push_cert().pem), "--against-graph"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: Microsoft Graph refused") and "Traceback" not in err
     assert "DeviceManagementServiceConfig" in err

@@ -6,23 +6,25 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.cli.status import JSON_KEYS, status_document
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
+from tests.clock import T0, iso, real_now
 from tests.fakes.graph_server import FakeGraph
+from tests.fakes.graph_shapes import DEFAULT_EXPIRY
+from tests.harness import apns_bot
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def cli_env(graph_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """``main()`` reads the process environment: make it exactly the fake's settings."""
+    """``apns_bot()`` reads the process environment: make it exactly the fake's settings."""
     for key in [k for k in os.environ if k.startswith(("AZURE_", "GRAPH_", "APNS_", "SLACK_"))]:
         monkeypatch.delenv(key)
     for key, value in graph_env.items():
@@ -32,7 +34,14 @@ def cli_env(graph_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 def test_status_json_shows_the_resource(graph_env: dict[str, str], fake_graph: FakeGraph, tmp_path):
-    """End to end, as a user runs it: ``python -m bot status --json``."""
+    """End to end, as a user runs it: ``python -m bot status --json``.
+
+    The bot runs as its own process and reads the real clock, so the certificate's dates are
+    offsets from the real now here, not from ``T0``.
+    """
+    expiry = real_now() + timedelta(days=200, hours=12)
+    modified = real_now() - timedelta(days=165)
+    fake_graph.set_entity(expirationDateTime=iso(expiry), lastModifiedDateTime=iso(modified))
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **graph_env}
     done = subprocess.run(
         [sys.executable, "-m", "bot", "status", "--json"],
@@ -50,31 +59,30 @@ def test_status_json_shows_the_resource(graph_env: dict[str, str], fake_graph: F
     assert document["apple_id"] == "mdm-admin@contoso.example"
     assert document["topic"] == "com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20"
     assert document["serial"] == "0B7002EFEA6BA6D0"
-    assert document["expires_at"] == "2027-10-06T13:11:28+00:00"
-    assert document["last_modified"] == "2026-10-06T13:22:48+00:00"
-    expected_days = (datetime(2027, 10, 6, 13, 11, 28, tzinfo=UTC) - datetime.now(UTC)).days
-    assert document["days_left"] in (expected_days, expected_days - 1)
-    assert document["state"] in {"ok", "renew_soon", "critical", "expired", "lapsed"}
+    assert document["expires_at"] == expiry.isoformat()
+    assert document["last_modified"] == modified.isoformat()
+    assert document["days_left"] == 200
+    assert document["state"] == "ok"
     assert datetime.fromisoformat(document["checked_at"]).tzinfo is not None
     assert len(fake_graph.graph_requests()) == 1
 
 
 def test_status_prints_a_readable_summary(cli_env, fake_graph: FakeGraph, capsys):
-    assert main(["status"]) == 0
+    assert apns_bot(["status"]) == 0
     out = capsys.readouterr().out
     assert "Apple ID       mdm-admin@contoso.example" in out
     assert "Topic          com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20" in out
     assert "Serial         0B7002EFEA6BA6D0" in out
-    assert "Expires        2027-10-06 13:11 UTC" in out
-    assert "days left" in out
+    assert f"Expires        {DEFAULT_EXPIRY:%Y-%m-%d %H:%M} UTC" in out
+    assert f"Remaining      {(DEFAULT_EXPIRY - T0).days} days left (ok)" in out
 
 
 def test_status_says_when_there_is_no_certificate(cli_env, fake_graph: FakeGraph, capsys):
     fake_graph.clear_certificate()
-    assert main(["status"]) == 0
+    assert apns_bot(["status"]) == 0
     assert "No Apple push certificate is uploaded in Intune yet." in capsys.readouterr().out
 
-    assert main(["status", "--json"]) == 0
+    assert apns_bot(["status", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert tuple(document) == JSON_KEYS
     assert document["certificate_present"] is False
@@ -85,7 +93,7 @@ def test_status_says_when_there_is_no_certificate(cli_env, fake_graph: FakeGraph
 
 def test_a_missing_permission_is_one_clear_line_and_exit_2(cli_env, fake_graph, capsys):
     fake_graph.set_permission("None")
-    assert main(["status"]) == 2
+    assert apns_bot(["status"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("error: Microsoft Graph refused to read the push certificate")
@@ -95,7 +103,7 @@ def test_a_missing_permission_is_one_clear_line_and_exit_2(cli_env, fake_graph, 
 
 def test_a_bad_secret_shows_the_aadsts_description(cli_env, monkeypatch, fake_graph, capsys):
     monkeypatch.setenv("AZURE_CLIENT_SECRET", "not-the-secret")
-    assert main(["status", "--json"]) == 2
+    assert apns_bot(["status", "--json"]) == 2
     captured = capsys.readouterr()
     assert "AADSTS7000215: Invalid client secret provided." in captured.err
     assert "Traceback" not in captured.err
@@ -104,7 +112,7 @@ def test_a_bad_secret_shows_the_aadsts_description(cli_env, monkeypatch, fake_gr
 
 def test_missing_settings_are_listed(cli_env, monkeypatch, capsys):
     monkeypatch.delenv("AZURE_TENANT_ID")
-    assert main(["status"]) == 2
+    assert apns_bot(["status"]) == 2
     assert "AZURE_TENANT_ID is missing" in capsys.readouterr().err
 
 
@@ -114,11 +122,11 @@ def test_the_json_document_of_an_expired_certificate():
         apple_id="a@b.example",
         topic="com.apple.mgmt.External.x",
         serial="01",
-        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
+        expires_at=T0 - timedelta(days=10, hours=12),
     )
-    document = status_document(tenant, certificate, now=datetime(2026, 1, 11, 12, tzinfo=UTC))
+    document = status_document(tenant, certificate, now=T0)
     assert tuple(document) == JSON_KEYS
     assert document["days_left"] == -11
     assert document["state"] == "expired"
-    assert document["expires_at"] == "2026-01-01T00:00:00+00:00"
-    assert document["checked_at"] == "2026-01-11T12:00:00+00:00"
+    assert document["expires_at"] == (T0 - timedelta(days=10, hours=12)).isoformat()
+    assert document["checked_at"] == T0.isoformat()

@@ -32,10 +32,10 @@ from tests.certgen import (
     needs_apple_fixtures,
     other_ca,
     rsa_key,
-    utcnow,
 )
+from tests.clock import T0
 
-NOW = utcnow()
+NOW = T0
 DAY = timedelta(days=1)
 APPLE_ID = "mdm-admin@example.com"
 
@@ -409,7 +409,7 @@ def _real_trust() -> TrustAnchors:
 @needs_apple_fixtures
 def test_real_certificate_is_expired_now() -> None:
     data = (APPLE_FIXTURES / REAL_PUSH_CERT).read_bytes()
-    inspection = inspect_certificate(data, now=datetime.now(UTC), trust=_real_trust())
+    inspection = inspect_certificate(data, now=T0, trust=_real_trust())
     assert "expired" in inspection.codes and inspection.blocking
     assert inspection.certificate is not None
     assert inspection.certificate.serial == "734DF9C0BB2703FD"

@@ -30,12 +30,12 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
+from tests.clock import Clock, MovableClock
 from tests.fakes import entra
 from tests.fakes import graph_shapes as shapes
 from tests.fakes.entra import AppRegistration, Permission
@@ -140,6 +140,9 @@ class FakeGraph:
             self._latency = 0.0
             self._graph_only_latency = False
             self._token_lifetime = TOKEN_LIFETIME
+            # Graph's own dates (lastModifiedDateTime) come from here: the suite's anchor T0,
+            # or the bot's clock when a whole-bot test shares it (tests/harness.py).
+            self.clock: Clock = MovableClock()
             self.delegated.reset()
             if default_tenant:
                 self.add_tenant(FAKE_TENANT_ID)
@@ -473,7 +476,7 @@ class FakeGraph:
                     updates.update(shapes.derive_from_pem(str(pem)))
                 except shapes.InvalidUpload as exc:
                     return intune_error(400, "BadRequest", request_id, crid, str(exc))
-        updates["lastModifiedDateTime"] = shapes.odata_timestamp(datetime.now(UTC))
+        updates["lastModifiedDateTime"] = shapes.odata_timestamp(self.clock())
         with self._lock:
             self._entities[tenant_id].update(updates)
         return Response(200, self._entity_document(tenant_id, version))

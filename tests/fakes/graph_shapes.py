@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+
+from tests.clock import T0, iso
 
 CERT_PATH = "/deviceManagement/applePushNotificationCertificate"
 CSR_PATH = CERT_PATH + "/downloadApplePushNotificationCertificateSigningRequest"
@@ -23,9 +25,15 @@ READ_SCOPES = "DeviceManagementServiceConfig.Read.All, DeviceManagementServiceCo
 WRITE_SCOPES = "DeviceManagementServiceConfig.ReadWrite.All"
 
 
+# The default tenant's certificate, as offsets from the suite's anchor: renewed 58 days ago, so
+# 307 days are left (healthy: outside every reminder window). Whole seconds, as Graph has them.
+DEFAULT_EXPIRY = T0 + timedelta(days=307, hours=3, minutes=41, seconds=28)
+DEFAULT_LAST_MODIFIED = T0 - timedelta(days=58, hours=2, minutes=7, seconds=12)
+
+
 def graph_now() -> str:
-    """Graph's innerError date: UTC, seconds precision, no offset."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    """Graph's innerError date: UTC, seconds precision, no offset (the suite's anchor ``T0``)."""
+    return T0.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def odata_timestamp(moment: datetime) -> str:
@@ -70,7 +78,7 @@ def aad_error(error: str, code: int, description: str) -> dict[str, Any]:
     """An Entra token/discovery error, with the trace noise real answers carry."""
     trace_id = str(uuid.uuid4())
     correlation_id = str(uuid.uuid4())
-    timestamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    timestamp = T0.strftime("%Y-%m-%d %H:%M:%SZ")
     return {
         "error": error,
         "error_description": (
@@ -115,8 +123,8 @@ def default_entity() -> dict[str, Any]:
     return {
         "appleIdentifier": "mdm-admin@contoso.example",
         "topicIdentifier": "com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20",
-        "lastModifiedDateTime": "2026-10-06T13:22:48Z",
-        "expirationDateTime": "2027-10-06T13:11:28Z",
+        "lastModifiedDateTime": iso(DEFAULT_LAST_MODIFIED),
+        "expirationDateTime": iso(DEFAULT_EXPIRY),
         "certificateUploadStatus": None,
         "certificateUploadFailureReason": None,
         "certificateSerialNumber": "0B7002EFEA6BA6D0",

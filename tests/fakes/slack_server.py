@@ -137,6 +137,15 @@ class FakeSlack:
         seen = [(c.method, sorted(c.params)) for c in self.calls]
         raise AssertionError(f"no {method} call matched within {timeout}s; saw {seen}")
 
+    def wait_for_count(self, method: str, count: int, timeout: float = 10.0) -> list[Call]:
+        """Wait until at least ``count`` calls to ``method`` arrived; returns them all."""
+        deadline = time.monotonic() + timeout
+        while len(calls := self.calls_to(method)) < count:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{len(calls)} {method} calls within {timeout}s, not {count}")
+            time.sleep(0.01)
+        return calls
+
     # --- behaviour -------------------------------------------------------------------------
     def next_ts(self) -> str:
         return f"1795700{next(self._ts):03d}.000100"

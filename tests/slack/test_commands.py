@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.fakes.graph_server import FakeGraph
+from tests.fakes.graph_shapes import DEFAULT_EXPIRY
 from tests.fakes.slack_server import APP_TOKEN, FakeSlack
 from tests.harness import RunningBot
 from tests.slack_requests import sign
@@ -38,7 +39,7 @@ def test_status_is_acknowledged_at_once_then_answered_with_the_certificate(
     assert "com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20" in blocks
     assert "0B7002EFEA6BA6D0" in blocks
     assert "mdm-admin@contoso.example" in blocks
-    assert "2027-10-06" in blocks
+    assert f"{DEFAULT_EXPIRY:%Y-%m-%d}" in blocks
     assert body["blocks"][0]["type"] == "header"
     assert len(fake_graph.requests_to("applePushNotificationCertificate", "GET")) == 1
 

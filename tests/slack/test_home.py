@@ -15,6 +15,7 @@ from bot.core.model import TenantCertificate
 from bot.slack.home_views import MAX_BLOCKS, TenantHome, home_view
 from bot.slack.ids import Action
 from tests.fakes.graph_server import FakeGraph
+from tests.fakes.graph_shapes import DEFAULT_EXPIRY
 from tests.fakes.slack_server import Call, FakeSlack
 from tests.harness import LEAD_1, REQUESTER, RunningBot
 from tests.slack_requests import TEAM, sign
@@ -72,7 +73,12 @@ def test_opening_the_home_tab_publishes_the_certificate_card(
     view = view_of(call)
     assert view["type"] == "home"
     text = json.dumps(view)
-    for fact in (TOPIC, "mdm-admin@contoso.example", "2027-10-06", ":large_green_circle:"):
+    for fact in (
+        TOPIC,
+        "mdm-admin@contoso.example",
+        f"{DEFAULT_EXPIRY:%Y-%m-%d}",
+        ":large_green_circle:",
+    ):
         assert fact in text
     assert "*Open requests*" in text and "_None._" in text and "*Latest events*" in text
     actions = [
@@ -109,7 +115,7 @@ def test_a_check_republishes_to_everyone_who_opened_it(
     published(fake_slack, SERIAL, REQUESTER)
     published(fake_slack, SERIAL, LEAD_1)
     bot.wait_idle()
-    expiry = datetime.now(UTC) + timedelta(days=5)
+    expiry = bot.clock() + timedelta(days=5)
     fake_graph.set_entity(
         expirationDateTime=expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
         certificateSerialNumber="1C2D3E4F50617283",

@@ -11,6 +11,7 @@ import pytest
 from bot.core.requests import Status
 from bot.slack.ids import Action
 from tests.certgen import make_push_cert
+from tests.clock import days, iso
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
 from tests.fleet_fixtures import TENANTS, fleet_file
@@ -58,7 +59,8 @@ def test_outside_any_tenant_channel_the_bot_asks_which_tenant(
 def test_status_all_lists_every_tenant_most_urgent_first(
     fleet_bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
-    fake_graph.set_entity(TENANTS["tailspin"], expirationDateTime="2026-11-01T10:00:00Z")
+    grace = iso(days(-10))  # expired ten days ago: in Apple's grace period
+    fake_graph.set_entity(TENANTS["tailspin"], expirationDateTime=grace)
     fake_graph.set_permission("None", TENANTS["fabrikam"])
     fleet_bot.slack.command("status all", channel="C0ELSEWHERE")
     answer = fake_slack.wait_for("response_url")
