@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.procs import real_time_anchor
 from tests.fakes.graph_server import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, fleet_tenant_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ def start_fake(tenants: int, latency: float) -> tuple[subprocess.Popen[str], dic
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.graph_server", "--graph-latency", str(latency),
          "--tenants", str(tenants)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, **real_time_anchor()},
     )  # fmt: skip
     assert proc.stdout is not None
     proc.stdout.readline()  # the URL

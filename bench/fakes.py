@@ -32,7 +32,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bench.procs import Child, Pinning, child_env
+from bench.procs import Child, Pinning, child_env, real_time_anchor
 from tests.certgen import ca_dir, make_push_cert, utcnow
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.https import RecordedRequest, Response
@@ -161,7 +161,7 @@ class FakesProcess:
         args += ["--graph-latency", str(graph_latency)]
         self.child = Child(
             args,
-            child_env({}),
+            child_env(real_time_anchor()),
             workdir / "fakes.log",
             cwd=workdir,
             stdin=subprocess.PIPE,

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -59,6 +60,13 @@ def child_env(settings: dict[str, str]) -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO)
     env.update(settings)
     return env
+
+
+def real_time_anchor() -> dict[str, str]:
+    """The fakes' anchor (``APNS_TEST_NOW``, ``tests/clock.py``) set to the real now: they serve a
+    bot in its own process that reads the real clock, so their certificate dates must be offsets
+    from that, not from the test suite's fixed instant."""
+    return {"APNS_TEST_NOW": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 class Child:

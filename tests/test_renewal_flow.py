@@ -453,9 +453,10 @@ def test_a_request_left_applying_by_a_crash_is_reconciled_at_start_up(
 def test_a_quick_submission_is_not_overwritten_by_the_late_prefill(
     bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
-    fake_graph.set_latency(1.0)  # the prefill's Graph read is slow...
+    fake_graph.hold()  # the prefill's Graph read is slow...
     bot.slack.command("renew")
     fake_slack.wait_for("views.open")
+    fake_graph.wait_held()
     [view_id] = fake_slack.view_hashes  # ...and the person submits before it arrives
     entry = fake_slack.host_file("F0CERT0001", renewal().pem)
     values = {
@@ -465,6 +466,7 @@ def test_a_quick_submission_is_not_overwritten_by_the_late_prefill(
     ack = bot.slack.submit(View.RENEW, values, view_id=view_id).json()
     assert ack["response_action"] == "update"
     fake_slack.view_changed(view_id)
+    fake_graph.release()
     late = fake_slack.wait_for("views.update", lambda c: "Check and submit" in json.dumps(c.params))
     assert late.answer == {"ok": False, "error": "hash_conflict"}
     fake_slack.wait_for("views.update", lambda c: "sent for approval" in json.dumps(c.params))

@@ -232,7 +232,10 @@ def test_the_bots_own_renewal_is_told_from_an_outside_change() -> None:
 )
 def test_the_check_state(certificate: TenantCertificate, days: tuple[int, ...], state: CheckState):
     assert check_state(certificate, NOW, days) is state
-    assert int(state) in (0, 1, 2)
+
+
+def test_check_states_are_the_exit_codes_cron_and_monitoring_read() -> None:
+    assert [int(s) for s in (CheckState.OK, CheckState.ATTENTION, CheckState.FAILED)] == [0, 1, 2]
 
 
 def test_the_core_stays_pure() -> None:

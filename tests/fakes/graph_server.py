@@ -57,6 +57,7 @@ FAKE_TENANT_ID = "8d3c2a10-4f5e-4b6a-9c7d-1e2f3a4b5c6d"
 FAKE_CLIENT_ID = "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f"
 FAKE_CLIENT_SECRET = "Fk8Q~fake.client-secret_value"
 TOKEN_LIFETIME = 3599
+HOLD_LIMIT_SECONDS = 30.0  # a held Graph answers anyway after this, so no test hangs
 GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;charset=utf-8"
 
 
@@ -81,6 +82,7 @@ class FakeGraph:
     def __init__(self, tls: TlsMaterial, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.tls = tls
         self._lock = threading.RLock()
+        self._released = threading.Event()
         self._server = HttpsServer(self.handle, tls.server_context(), host, port)
         self.delegated = DelegatedEntra(self.url)  # device code flow and refresh grants
         self.reset()
@@ -140,6 +142,8 @@ class FakeGraph:
             self._latency = 0.0
             self._graph_only_latency = False
             self._token_lifetime = TOKEN_LIFETIME
+            self._held = 0
+            self._released.set()  # a test that stopped while holding Graph lets it answer
             # Graph's own dates (lastModifiedDateTime) come from here: the suite's anchor T0,
             # or the bot's clock when a whole-bot test shares it (tests/harness.py).
             self.clock: Clock = MovableClock()
@@ -215,6 +219,22 @@ class FakeGraph:
         with self._lock:
             return sum(len(rule.faults) for rule in self._rules)
 
+    def hold(self) -> None:
+        """Keep every Graph answer (not Entra ID's) back until ``release()``: a Graph as slow as
+        a test needs, without waiting a fixed time. ``reset()`` releases too."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def wait_held(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until ``count`` Graph requests are being held back."""
+        deadline = time.monotonic() + timeout
+        while self._held < count:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{self._held} Graph requests held, not {count}")
+            time.sleep(0.005)
+
     def set_latency(self, seconds: float, *, graph_only: bool = False) -> None:
         """Delay every answer by ``seconds`` (with ``graph_only``, only Graph's, not Entra's)."""
         with self._lock:
@@ -273,6 +293,12 @@ class FakeGraph:
             if self._graph_only_latency and not request.path.startswith(("/beta/", "/v1.0/")):
                 latency = 0.0
             fault = self._take_fault(request)
+            held = not self._released.is_set() and request.path.startswith(("/beta/", "/v1.0/"))
+            self._held += held
+        if held:
+            self._released.wait(HOLD_LIMIT_SECONDS)
+            with self._lock:
+                self._held -= 1
         if latency:
             time.sleep(latency)
         if fault is not None and fault.kind == "slow":

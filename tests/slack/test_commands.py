@@ -22,16 +22,12 @@ def _blocks_text(blocks: list[dict[str, object]]) -> str:
 def test_status_is_acknowledged_at_once_then_answered_with_the_certificate(
     bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
-    started = time.monotonic()
     response, response_url = bot.slack.command("status")
-    acked_in = time.monotonic() - started
     assert response.status_code == 200
     assert response.json()["response_type"] == "ephemeral"
-    assert acked_in < 3.0
 
-    answer = fake_slack.wait_for("response_url", timeout=3.0)
+    answer = fake_slack.wait_for("response_url")
     assert response_url.endswith(answer.params["_path"])
-    assert time.monotonic() - started < 3.0, "the certificate must reach Slack within 3 s"
     body = answer.params
     assert body["response_type"] == "ephemeral"
     assert body["replace_original"] is True
@@ -44,15 +40,16 @@ def test_status_is_acknowledged_at_once_then_answered_with_the_certificate(
     assert len(fake_graph.requests_to("applePushNotificationCertificate", "GET")) == 1
 
 
-def test_status_while_graph_is_slow_still_acknowledges_within_a_second(
+def test_status_is_acknowledged_before_graph_answers(
     bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
-    fake_graph.set_latency(2.0)
-    started = time.monotonic()
+    fake_graph.hold()  # Graph answers only when the test says so
     response, _ = bot.slack.command("status")
-    assert response.status_code == 200
-    assert time.monotonic() - started < 1.0
-    answer = fake_slack.wait_for("response_url", timeout=15)
+    assert response.status_code == 200  # acknowledged while the read is still unanswered
+    fake_graph.wait_held()
+    assert fake_slack.calls_to("response_url") == []
+    fake_graph.release()
+    answer = fake_slack.wait_for("response_url")
     assert "0B7002EFEA6BA6D0" in _blocks_text(answer.params["blocks"])
 
 
