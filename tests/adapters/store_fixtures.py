@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bot.core.model import TenantCertificate
@@ -20,8 +20,10 @@ from bot.core.requests import (
     new_change_request,
     new_request_id,
 )
+from tests.clock import T0 as SUITE_T0
 
-T0 = datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
+T0 = SUITE_T0 + timedelta(microseconds=123456)  # sub-second precision must survive the store
+NOT_AFTER = SUITE_T0 + timedelta(days=365, seconds=-1)
 TOPIC = "com.apple.mgmt.External.2b1f6c2e-8d6a-4a51-9a0b-3f4c5d6e7f80"
 PEM_BODY = "MIIFjTCCBHWgAwIBAgIIC3AC7+prptAwDQYJKoZIhvcNAQELBQAwgYwxQDA+BgNV"
 PEM = f"-----BEGIN CERTIFICATE-----\n{PEM_BODY}\n-----END CERTIFICATE-----\n"
@@ -29,10 +31,10 @@ CURRENT = TenantCertificate(
     apple_id="mdm@example.com",
     topic=TOPIC,
     serial="0B7002EFEA6BA6D0",
-    expires_at=datetime(2026, 3, 20, 8, 0, tzinfo=UTC),
+    expires_at=SUITE_T0 + timedelta(days=19, hours=-1),
     upload_status="ok",
     upload_failure_reason="none",
-    last_modified=datetime(2025, 3, 20, 8, 0, 1, 5, tzinfo=UTC),
+    last_modified=SUITE_T0 - timedelta(days=346, hours=1, seconds=-1, microseconds=-5),
 )
 
 _counter = iter(range(1, 1_000_000))
@@ -49,7 +51,7 @@ def request(tenant: str = "default", *, created: datetime = T0, **changes: objec
         sha256="ab" * 32,
         topic=TOPIC,
         serial="1C2D3E4F5A6B7C8D",
-        not_after=datetime(2027, 3, 1, 8, 59, 59, tzinfo=UTC),
+        not_after=NOT_AFTER,
         now=created,
         ttl=timedelta(hours=24),
         warnings=(
@@ -72,7 +74,7 @@ def every_field_set() -> ChangeRequest:
         rejection=Rejection("UC", T0 + timedelta(hours=1), "wrong file"),
         message_channel="C0123ABCD",
         message_ts="1700000000.000100",
-        result=ApplyResult(TOPIC, "1C2D3E4F5A6B7C8D", datetime(2027, 3, 1, 8, 59, 59, tzinfo=UTC)),
+        result=ApplyResult(TOPIC, "1C2D3E4F5A6B7C8D", NOT_AFTER),
         failure=Failure("InternalServerError", '{"Message": "nested"}', "6f1c-req"),
         attempts=3,
     )

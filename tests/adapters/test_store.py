@@ -12,7 +12,7 @@ import pytest
 from bot.adapters.store import SqliteStore
 from bot.core.requests import ApplyResult, Approval, Failure, Rejection, Status
 from bot.errors import StoreError
-from tests.adapters.store_fixtures import T0, every_field_set, request
+from tests.adapters.store_fixtures import NOT_AFTER, T0, every_field_set, request
 
 LATER = T0 + timedelta(hours=1)
 
@@ -204,7 +204,7 @@ def test_apply_fail_retry_apply_keeps_the_facts(store: SqliteStore) -> None:
     assert last.detail == {
         "to": "applied",
         "serial": req.serial,
-        "expiry": "2027-03-01T08:59:59.000000+00:00",
+        "expiry": NOT_AFTER.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"),
     }
 
 

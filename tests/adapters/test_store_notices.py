@@ -11,7 +11,15 @@ import pytest
 from bot.adapters.store import SNAPSHOT_KEY, SqliteStore
 from bot.core.model import TenantCertificate
 from bot.core.requests import ApplyResult, JSONValue, Rejection, Status
-from tests.adapters.store_fixtures import CURRENT, PEM, PEM_BODY, T0, raw, request
+from tests.adapters.store_fixtures import (
+    CURRENT,
+    NOT_AFTER,
+    PEM,
+    PEM_BODY,
+    T0,
+    raw,
+    request,
+)
 
 LATER = T0 + timedelta(hours=1)
 
@@ -55,7 +63,7 @@ def test_request_creation_is_audited_with_facts_not_the_certificate(store: Sqlit
         "apple_id": req.apple_id,
         "topic": req.topic,
         "serial": req.serial,
-        "not_after": "2027-03-01T08:59:59.000000+00:00",
+        "not_after": NOT_AFTER.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"),
         "sha256": req.sha256,
     }
 
@@ -167,7 +175,7 @@ def test_list_notices_by_prefix(store: SqliteStore) -> None:
 
 def test_state_set_get_only_if_absent_and_delete(store: SqliteStore) -> None:
     assert store.get_state("default", "check_failing") is None
-    since: JSONValue = {"since": "2026-03-01T09:00:00+00:00", "code": "Forbidden", "n": [1, 2.5]}
+    since: JSONValue = {"since": T0.isoformat(), "code": "Forbidden", "n": [1, 2.5]}
     assert store.set_state("default", "check_failing", since, T0, only_if_absent=True)
     assert not store.set_state(
         "default", "check_failing", {"since": "later"}, LATER, only_if_absent=True

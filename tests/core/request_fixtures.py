@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bot.core.model import TenantCertificate
 from bot.core.requests import Approval, ChangeRequest, RequestWarning, new_change_request
+from tests.clock import T0
 
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-NOT_AFTER = datetime(2027, 3, 1, 8, 59, 59, tzinfo=UTC)
+# T0 is the suite's anchor (tests/clock.py); a renewal is valid for a year less a second from it
+NOT_AFTER = T0 + timedelta(days=365, seconds=-1)
 TOPIC = "com.apple.mgmt.External.2b1f6c2e-8d6a-4a51-9a0b-3f4c5d6e7f80"
 CURRENT = TenantCertificate(
     apple_id="mdm@example.com",
     topic=TOPIC,
     serial="0B7002EFEA6BA6D0",
-    expires_at=datetime(2026, 3, 20, 8, 0, tzinfo=UTC),
+    expires_at=T0 + timedelta(days=19, hours=-1),
 )
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 

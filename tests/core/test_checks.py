@@ -359,7 +359,7 @@ def test_check_certificate_matches_inspect_certificate() -> None:
 
 def test_time_must_be_aware() -> None:
     with pytest.raises(ValueError, match="aware"):
-        inspect_certificate(renewal().pem, now=datetime(2026, 1, 1))
+        inspect_certificate(renewal().pem, now=T0.replace(tzinfo=None))
 
 
 def test_as_dict_is_the_public_json_shape() -> None:

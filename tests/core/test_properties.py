@@ -8,7 +8,6 @@ certificates truncated or with bits flipped (DER and PEM).
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,8 +24,9 @@ from tests.certgen import (
     make_push_cert,
     pkcs7_bundle,
 )
+from tests.clock import T0
 
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
+NOW = T0
 CURRENT = TenantCertificate("a@example.com", "com.apple.mgmt.External.x", "01", NOW)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

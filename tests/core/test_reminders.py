@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,10 +23,13 @@ from bot.core.reminders import (
 )
 from bot.core.requests import ApplyResult, Status
 from bot.core.status import Urgency
+from tests.clock import T0
 from tests.core.request_fixtures import CURRENT, NOT_AFTER, make
 from tests.core.request_fixtures import TOPIC as REQUEST_TOPIC
 
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# The daily check's hour on the day after the suite's anchor: grace days count calendar dates,
+# so the tables below are written for a check at 09:00 UTC, whatever hour T0 is.
+NOW = datetime.combine((T0 + timedelta(days=1)).date(), time(9), tzinfo=UTC)
 DAYS = (60, 30, 14, 7, 3, 1)
 TOPIC = "com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20"
 APPLE_ID = "mdm-admin@contoso.example"
@@ -118,7 +121,8 @@ def test_a_renewed_certificate_starts_the_count_afresh() -> None:
     old_key = due_reminder(old, NOW, DAYS).key  # type: ignore[union-attr]
     new_key = due_reminder(renewed, NOW, DAYS).key  # type: ignore[union-attr]
     assert old_key != new_key
-    assert new_key == "reminder:1C2D3E4F50617283:20260430T210000Z:60"
+    expiry = NOW + timedelta(days=59.5)
+    assert new_key == f"reminder:1C2D3E4F50617283:{expiry:%Y%m%dT%H%M%S}Z:60"
 
 
 def test_a_bot_that_was_down_posts_only_the_most_urgent_threshold() -> None:

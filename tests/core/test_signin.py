@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from bot.core.requests import Approval
@@ -15,8 +13,9 @@ from bot.core.signin import (
     last_approver,
     next_interval,
 )
+from tests.clock import T0
 
-T = datetime(2026, 5, 1, tzinfo=UTC)
+T = T0
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
 from bot.slack.home_views import MAX_BLOCKS, TenantHome, home_view
 from bot.slack.ids import Action
+from tests.clock import T0
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.graph_shapes import DEFAULT_EXPIRY
 from tests.fakes.slack_server import Call, FakeSlack
@@ -190,7 +191,7 @@ def test_a_button_naming_an_unknown_tenant_opens_nothing(
 
 
 def test_many_tenants_stay_within_slacks_block_limit() -> None:
-    now = datetime(2026, 3, 1, tzinfo=UTC)
+    now = T0
     homes = [
         TenantHome(
             tenant=TenantSettings(
