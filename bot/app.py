@@ -112,7 +112,7 @@ def build_deps(
 ) -> Deps:
     """Real adapters by default; tests override the clock and the sleep between retries (and
     rarely anything else)."""
-    slack = slack or build_web_client(settings)
+    slack = slack or build_web_client(settings, sleep)
     store = store or SqliteStore(settings.db_path, sealer=build_sealer(settings.token_keys))
     answering = Answering()
     background = Background(answering=answering, defer=FOLLOW_UP_DEFER)

@@ -2,20 +2,55 @@
 
 from __future__ import annotations
 
+import random
+import time
 import urllib.request
+from collections.abc import Callable
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.adapters.tls import ssl_context
 from bot.config import Settings
 
 
-def build_web_client(settings: Settings) -> WebClient:
-    """A WebClient on ``SLACK_API_URL`` that retries connection errors and 429s (Retry-After)."""
+class RateLimitWait(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (wait Retry-After plus up to a second of jitter, then retry), with
+    the wait done by ``sleep``: tests record it instead of waiting."""
+
+    def __init__(self, max_retry_count: int, sleep: Callable[[float], None]) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._sleep = sleep
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:
+            raise error or RuntimeError("a retry without a response")
+        state.next_attempt_requested = True
+        values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
+        try:
+            seconds = int(values[0]) if values else 1
+        except ValueError:
+            seconds = 1
+        self._sleep(seconds + random.random())  # noqa: S311 - jitter, not a secret
+        state.increment_current_attempt()
+
+
+def build_web_client(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> WebClient:
+    """A WebClient on ``SLACK_API_URL`` that retries connection errors and 429s (Retry-After,
+    waited with ``sleep``)."""
     if settings.slack is None:
         raise ValueError("Slack settings are required to build a WebClient")
     context = ssl_context(settings.ca_bundle)
@@ -26,7 +61,7 @@ def build_web_client(settings: Settings) -> WebClient:
         timeout=15,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
+            RateLimitWait(max_retry_count=3, sleep=sleep),
         ],
     )
     if client.proxy is None and not settings.slack.socket_mode:
