@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    server = make_server(bare_app(), args.host, args.port)
+    server = make_server(bare_app(), args.host, args.port, signing_secret=SIGNING_SECRET)
     print(f"bare Bolt app listening on http://{args.host}:{server.effective_port}", flush=True)
     server.run()
     return 0

@@ -21,10 +21,11 @@ from bot.adapters.store import SqliteStore, Store
 from bot.config import Settings, TenantSettings
 from bot.core.chain import TrustAnchors
 from bot.delegated_setup import Delegated, build_delegated
-from bot.runtime import Answering, Background, GraphClients, start_threads
+from bot.runtime import Answering, Background, GraphClients, internal_error, start_threads
 from bot.slack import approval, commands, csr, history, home, renew, signin
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.home import HomePublisher, HomeRefreshingNotifier
+from bot.slack.log_hygiene import trim_library_logs
 from bot.slack.notifier import SlackNotifier
 from bot.slack.watch_notifier import SlackWatchNotifier
 from bot.slack.web import build_trigger_client, build_web_client
@@ -179,7 +180,10 @@ def build_app(settings: Settings, deps: Deps, *, http: bool | None = None) -> Ap
     http = not settings.slack.socket_mode if http is None else http
     if http and settings.slack.signing_secret is None:
         raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET to verify requests")
+    trim_library_logs()  # Bolt and slack_sdk put request bodies and response_urls in log lines
     app = App(
+        # listener loggers are named after the app: under slack_bolt, so trimmed like Bolt's own
+        name="slack_bolt.apns-bot",
         client=deps.slack,
         signing_secret=(
             settings.slack.signing_secret.reveal() if settings.slack.signing_secret else ""
@@ -206,7 +210,10 @@ def build_app(settings: Settings, deps: Deps, *, http: bool | None = None) -> Ap
 
 
 def _handle_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
-    """Central error handler: log server-side, never show a traceback in Slack."""
-    kind = body.get("type") or body.get("command") or "request"
-    log.error("unhandled error in a %s listener", kind, exc_info=error)
-    return BoltResponse(status=500, body="")
+    """Central error handler: a listener's bug is logged server-side with a reference; the person
+    sees a sentence (a slash command's answer) or nothing, never a traceback, never a 500."""
+    kind = str(body.get("type") or ("command" if body.get("command") else "request"))[:40]
+    sentence = internal_error(f"handling a {kind}", error)
+    if body.get("command"):
+        return BoltResponse(status=200, body=sentence)
+    return BoltResponse(status=400, body="")

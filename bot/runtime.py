@@ -255,14 +255,14 @@ class GraphClients:
                 self._pools = None
 
 
-def internal_error(what: str) -> str:
+def internal_error(what: str, error: BaseException | None = None) -> str:
     """Log the exception being handled with a short reference; return a user-safe sentence.
 
-    For the unexpected: the person sees that nothing half-done happened and a reference an
+    ``error``: the exception, when it is not the one being handled. For the unexpected: the person sees that nothing half-done happened and a reference an
     operator can find in the log, never a traceback.
     """
     reference = secrets.token_hex(4)
-    log.exception("%s failed unexpectedly (reference %s)", what, reference)
+    log.error("%s failed unexpectedly (reference %s)", what, reference, exc_info=error or True)
     return (
         f"Something went wrong inside apns-bot while {what}; nothing was changed. "
         f"The bot's log has the details (reference {reference})."

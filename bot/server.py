@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.request_gate import MAX_BODY_BYTES, RequestGate
 from bot.runtime import Answering
 
 if TYPE_CHECKING:
@@ -24,13 +25,17 @@ SERVER_THREADS = 16
 
 
 def wsgi_app(
-    app: App, ready: Callable[[], bool] = lambda: True, answering: Answering | None = None
+    app: App,
+    signing_secret: str,
+    ready: Callable[[], bool] = lambda: True,
+    answering: Answering | None = None,
 ) -> Any:
-    """One WSGI callable: ``POST /slack/events`` to Bolt, ``GET /healthz``, 404 otherwise.
+    """One WSGI callable: ``POST /slack/events`` through the request gate (``bot.request_gate``:
+    size, signature, shape) to Bolt, ``GET /healthz``, 404 otherwise.
 
     ``answering`` counts the Slack requests in Bolt's hands (follow-up work waits for them).
     """
-    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    slack = RequestGate(SlackRequestHandler(app, path=EVENTS_PATH), signing_secret)
     answering = answering or Answering()
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -42,6 +47,9 @@ def wsgi_app(
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
             return [body]
+        if environ.get("PATH_INFO") != EVENTS_PATH:
+            start_response("404 Not Found", [("Content-Length", "9")])
+            return [b"Not Found"]
         with answering.request():
             # Bolt's handler answers with the whole body in a list: the answer is ready here
             return slack(environ, start_response)
@@ -53,6 +61,8 @@ def make_server(
     app: App,
     host: str,
     port: int,
+    *,
+    signing_secret: str,
     threads: int = SERVER_THREADS,
     loop_timeout: float = 1.0,
     answering: Answering | None = None,
@@ -65,7 +75,7 @@ def make_server(
     from waitress.server import create_server
 
     return create_server(
-        wsgi_app(app, answering=answering),
+        wsgi_app(app, signing_secret, answering=answering),
         host=host,
         port=port,
         threads=threads,
@@ -75,4 +85,6 @@ def make_server(
         ident="apns-bot",
         clear_untrusted_proxy_headers=True,
         asyncore_loop_timeout=loop_timeout,
+        # waitress answers 413 itself to a larger body (chunked too) instead of buffering it
+        max_request_body_size=MAX_BODY_BYTES,
     )

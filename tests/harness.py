@@ -147,6 +147,7 @@ def start_bot(
             build_app(settings, deps, http=True),
             "127.0.0.1",
             0,
+            signing_secret=SIGNING_SECRET,
             loop_timeout=0.05,
             answering=deps.answering,
         )

@@ -130,7 +130,14 @@ def serve_http(
         port = args.port if args.port is not None else int(env.get("PORT") or 3000)
     except ValueError:
         raise ConfigError([f"PORT={env.get('PORT')!r} must be a port number."]) from None
-    server = make_server(app, host, port, answering=deps.answering)
+    assert settings.slack is not None and settings.slack.signing_secret is not None  # run() checked
+    server = make_server(
+        app,
+        host,
+        port,
+        signing_secret=settings.slack.signing_secret.reveal(),
+        answering=deps.answering,
+    )
     bound = server.effective_port
     log.info("HTTP mode: POST %s and GET %s on %s:%s", EVENTS_PATH, HEALTH_PATH, host, bound)
     print(f"apns-bot listening on http://{host}:{bound}{EVENTS_PATH}", flush=True)
