@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -212,7 +213,9 @@ def build_app(settings: Settings, deps: Deps, *, http: bool | None = None) -> Ap
 def _handle_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
     """Central error handler: a listener's bug is logged server-side with a reference; the person
     sees a sentence (a slash command's answer) or nothing, never a traceback, never a 500."""
-    kind = str(body.get("type") or ("command" if body.get("command") else "request"))[:40]
+    kind = re.sub(r"[^a-z_]", "", str(body.get("type") or "")[:40]) or (
+        "command" if body.get("command") else "request"
+    )
     sentence = internal_error(f"handling a {kind}", error)
     if body.get("command"):
         return BoltResponse(status=200, body=sentence)

@@ -58,8 +58,10 @@ def shape_problem(body: Mapping[str, Any]) -> str | None:
         user = body.get("user")
         if not isinstance(user, dict) or not _is_text(user.get("id")):
             return "an interactive payload without a user id"
-    elif "command" in body and not _is_text(body.get("user_id")):
-        return "a slash command without a user id"
+    elif "command" in body and not (body.get("user_id") and _is_url(body.get("response_url"))):
+        return "a slash command without a user id or response_url"
+    if body.get("response_url") is not None and not _is_url(body.get("response_url")):
+        return "response_url is not a URL"
     view = body.get("view")
     if isinstance(view, dict):
         problem = _texts(view, VIEW_TEXTS, "view") or _objects(view, ("state",), "view")
@@ -93,18 +95,18 @@ def _fields(body: Mapping[str, Any], where: str) -> str | None:
     if problem:
         return problem
     for key in LISTS_OF_OBJECTS:
-        value = body.get(key)
-        if value is None:
+        if key not in body:
             continue
+        value = body[key]
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             return f"{where}.{key} is not a list of objects"
     return None
 
 
 def _objects(body: Mapping[str, Any], keys: tuple[str, ...], where: str) -> str | None:
+    # present means an object: Bolt reads these with ``body.get(key, {}).get(...)``
     for key in keys:
-        value = body.get(key)
-        if value is not None and not isinstance(value, dict):
+        if key in body and not isinstance(body[key], dict):
             return f"{where}.{key} is not an object"
     return None
 
@@ -114,6 +116,10 @@ def _texts(body: Mapping[str, Any], keys: tuple[str, ...], where: str) -> str | 
         if not _is_text(body.get(key), optional=True):
             return f"{where}.{key} is not text"
     return None
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
 
 
 def _is_text(value: Any, *, optional: bool = False) -> bool:
