@@ -125,7 +125,7 @@ def build_deps(
     )
     trust = trust or AppleTrustStore(settings).get
     approvers = ApproverDirectory(slack)
-    home_tab = HomePublisher(settings, slack, store, graph, background, clock)
+    home_tab = HomePublisher(settings, slack, store, graph, background, clock, approvers)
     # every change the renewal workflow announces also refreshes the App Home
     notifier = HomeRefreshingNotifier(
         SlackNotifier(

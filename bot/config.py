@@ -264,6 +264,7 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
             "APNS_APPROVERS is missing: comma-separated Slack user ids (U…) and/or user-group ids "
             "(S…) of the team leads who approve renewals."
         )
+    viewers = parse_approvers(r.get("APNS_VIEWERS"), r.problems, "APNS_VIEWERS")
     remind_days = parse_remind_days(r.get("APNS_REMIND_DAYS"), r.problems, "APNS_REMIND_DAYS")
     if tenant_id is None or client_id is None:
         return None
@@ -273,6 +274,7 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
         client_id=client_id,
         channel=channel or "",
         approvers=approvers,
+        viewers=viewers,
         client_secret=Secret(secret) if secret else None,
         client_certificate_path=cert_path,
         cloud=cloud,

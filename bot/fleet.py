@@ -7,7 +7,7 @@ run on their own worker with their own retry budget, and a failure becomes that 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -31,9 +31,11 @@ def read_fleet(
     *,
     max_workers: int = MAX_CONCURRENT_TENANTS,
     on_row: Callable[[FleetRow], None] | None = None,
+    tenants: Iterable[TenantSettings] | None = None,
 ) -> list[FleetRow]:
-    """Every tenant's row, sorted by urgency; ``on_row`` sees each as it completes."""
-    tenants = list(settings.tenants.values())
+    """Every tenant's row (or only ``tenants``'), sorted by urgency; ``on_row`` sees each as it
+    completes."""
+    tenants = list(settings.tenants.values() if tenants is None else tenants)
 
     def read(tenant: TenantSettings) -> FleetRow:
         try:

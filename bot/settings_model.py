@@ -78,6 +78,8 @@ class TenantSettings:
     client_id: str
     channel: str
     approvers: tuple[str, ...] = ()
+    # APNS_VIEWERS / `viewers`: users and groups who may see the tenant without approving
+    viewers: tuple[str, ...] = ()
     client_secret: Secret | None = None
     client_certificate_path: Path | None = None
     cloud: str = "global"
@@ -127,6 +129,14 @@ class TenantSettings:
     @property
     def approver_groups(self) -> tuple[str, ...]:
         return tuple(a for a in self.approvers if a.startswith("S"))
+
+    @property
+    def viewer_users(self) -> tuple[str, ...]:
+        return tuple(v for v in self.viewers if v.startswith(("U", "W")))
+
+    @property
+    def viewer_groups(self) -> tuple[str, ...]:
+        return tuple(v for v in self.viewers if v.startswith("S"))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ tenant. Every problem names the tenant and the key, and all of them are reported
     client_id = "00000000-0000-0000-0000-000000000000"   # one multi-tenant Entra app ...
     client_secret_env = "APNS_CLIENT_SECRET"             # ... consented in every tenant
     approvers = ["U0123LEAD", "S0123LEADS"]
+    viewers = ["S0123HELPDESK"]                          # optional: may see, may not approve
 
     [tenants.contoso]
     display_name = "Contoso Ltd"
@@ -43,6 +44,7 @@ TENANT_KEYS = frozenset(
         "tenant_id",
         "channel",
         "approvers",
+        "viewers",
         "display_name",
         "cloud",
         "client_id",
@@ -154,6 +156,12 @@ def _tenant(
     if not approvers:
         problems.append(f"{where}: approvers is empty: list the team leads' user or group ids.")
 
+    raw_viewers = values.get("viewers", [])
+    if not isinstance(raw_viewers, list):
+        problems.append(f"{where}: viewers must be a list of Slack ids.")
+        raw_viewers = []
+    viewers = parse_approvers([str(v) for v in raw_viewers], problems, f"{where}: viewers")
+
     secret_env = _text(values, "client_secret_env", problems, where)
     secret = env.get(secret_env, "").strip() if secret_env else ""
     if secret_env and not secret:
@@ -194,6 +202,7 @@ def _tenant(
         client_id=client_id,
         channel=channel,
         approvers=approvers,
+        viewers=viewers,
         client_secret=Secret(secret) if secret else None,
         client_certificate_path=cert_path,
         cloud=cloud,

@@ -16,9 +16,13 @@ TENANTS = {
 
 
 def fleet_file(
-    tmp_path: Path, fake_graph: FakeGraph, approvers: dict[str, list[str]] | None = None
+    tmp_path: Path,
+    fake_graph: FakeGraph,
+    approvers: dict[str, list[str]] | None = None,
+    viewers: list[str] | None = None,
 ) -> dict[str, str]:
-    """A tenants file with five tenants on the fake; returns the environment that uses it."""
+    """A tenants file with five tenants on the fake; returns the environment that uses it.
+    ``viewers``: who may see every tenant (the file's top-level ``viewers``)."""
     lines = [
         f'client_id = "{FAKE_CLIENT_ID}"',
         'client_secret_env = "MSP_SECRET"',
@@ -26,6 +30,8 @@ def fleet_file(
         f'authority_host = "{fake_graph.authority_host}"',
         f'graph_url = "{fake_graph.graph_url}"',
     ]
+    if viewers:
+        lines.append("viewers = [" + ", ".join(f'"{v}"' for v in viewers) + "]")
     for i, (name, tenant_id) in enumerate(TENANTS.items()):
         lines += [f"[tenants.{name}]", f'tenant_id = "{tenant_id}"', f'channel = "C0CHAN{i}"']
         if approvers and name in approvers:

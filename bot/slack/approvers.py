@@ -1,4 +1,5 @@
-"""Who may approve: the users in ``APNS_APPROVERS`` plus members of the user groups listed there.
+"""Who may approve: the users in ``APNS_APPROVERS`` plus members of the user groups listed there;
+and who may see a tenant (``bot.core.visibility``: approvers, the tenant's channel, ``APNS_VIEWERS``).
 
 Checked at click time (membership changes), with a short cache so a burst of clicks costs one
 ``usergroups.users.list`` per group. User groups need a paid Slack plan: on a free workspace
@@ -17,6 +18,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config import TenantSettings
+from bot.core.visibility import Audience
+from bot.core.visibility import may_see as rule_may_see
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,17 @@ class ApproverDirectory:
             if note:
                 notes.append(note)
         return ApproverCheck(False, " ".join(notes) or None)
+
+    def may_see(self, tenant: TenantSettings, user_id: str, channel_id: str | None = None) -> bool:
+        """May ``user_id``, acting from ``channel_id`` (None: the Home tab, a DM), see ``tenant``?
+
+        A group that cannot be read counts as not containing the user."""
+        audience = Audience.of(tenant.channel, tenant.approvers, tenant.viewers)
+        return rule_may_see(audience, user_id, channel_id, self._in_group)
+
+    def _in_group(self, group: str, user_id: str) -> bool:
+        members, _ = self._members(group)
+        return members is not None and user_id in members
 
     def mentions(self, tenant: TenantSettings) -> str:
         """``<@U…>`` and ``<!subteam^S…>`` for every configured approver."""

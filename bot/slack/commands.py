@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk.models.blocks import Block
 
 from bot.config import Settings, TenantSettings
 from bot.errors import ApnsBotError
@@ -22,6 +23,7 @@ from bot.runtime import internal_error
 from bot.slack.blocks import to_dicts
 from bot.slack.ids import COMMAND
 from bot.slack.status_views import error_message, fleet_message, help_message, status_message
+from bot.slack.visibility import allowed, visible_tenants
 
 if TYPE_CHECKING:
     from bot.app import Deps
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 FLEET_VERBS = frozenset({"status"})  # verbs that accept `all` for every tenant
 FLEET_READS = threading.BoundedSemaphore(1)
 FLEET_READ_WORKERS = 16
+NO_TENANT_SHOWN = (
+    ":lock: No tenant is shown to you: each is shown only to its approvers, to people acting from "
+    "its channel and to the viewers listed in APNS_VIEWERS. Ask in a tenant's channel."
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,11 @@ def reply(respond: Respond, text: str, blocks: list[Any] | None = None) -> None:
     )
 
 
+def tell(respond: Respond) -> Callable[[str], None]:
+    """``reply`` for one text: how a verb refuses."""
+    return lambda text: reply(respond, text)
+
+
 def register(
     app: App, settings: Settings, deps: Deps, verbs: dict[str, Verb] | None = None
 ) -> dict[str, Verb]:
@@ -107,11 +118,11 @@ def register(
             response_type="ephemeral",
         )
         if call.everyone:
-            deps.background.submit(send_fleet, call.respond)
+            deps.background.submit(send_fleet, call.respond, call.user_id, call.channel_id)
         else:
-            deps.background.submit(send_status, call.tenant, call.respond)
+            deps.background.submit(send_status, call)
 
-    def send_fleet(respond: Respond) -> None:
+    def send_fleet(respond: Respond, user_id: str, channel_id: str) -> None:
         # one fleet read at a time, on a small pool: a few people typing `status all` at once
         # must not starve the workers that approvals and uploads run on
         if not FLEET_READS.acquire(blocking=False):
@@ -120,15 +131,25 @@ def register(
             )
             return
         try:
-            rows = read_fleet(settings, deps.graph, deps.clock, max_workers=FLEET_READ_WORKERS)
-            text, blocks = fleet_message(rows)
+            shown = visible_tenants(deps.approvers, settings.tenants.values(), user_id, channel_id)
+            blocks: list[Block]
+            if not shown:
+                text, blocks = NO_TENANT_SHOWN, []
+            else:
+                rows = read_fleet(
+                    settings, deps.graph, deps.clock, max_workers=FLEET_READ_WORKERS, tenants=shown
+                )
+                text, blocks = fleet_message(rows)
         except Exception:  # noqa: BLE001 - the person must hear back, never a traceback
             text, blocks = internal_error("reading every tenant"), []
         finally:
             FLEET_READS.release()
         reply(respond, text, list(blocks))
 
-    def send_status(tenant: TenantSettings, respond: Respond) -> None:
+    def send_status(call: CommandCall) -> None:
+        tenant, respond = call.tenant, call.respond
+        if not allowed(deps.approvers, tenant, call.user_id, call.channel_id, tell(respond)):
+            return
         try:
             certificate = deps.graph(tenant).get_certificate()
             text, blocks = status_message(tenant, certificate, deps.clock())

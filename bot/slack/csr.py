@@ -22,9 +22,10 @@ from bot.errors import ApnsBotError
 from bot.runtime import internal_error
 from bot.slack.blocks import escape
 from bot.slack.commands import CommandCall, Verb, reply
-from bot.slack.home import clicked_tenant, keep_original
+from bot.slack.home import clicked_channel, clicked_tenant, keep_original
 from bot.slack.ids import Action
 from bot.slack.reminder_views import CSR_FILENAME, renewal_steps
+from bot.slack.visibility import allowed
 
 if TYPE_CHECKING:
     from bot.app import Deps
@@ -43,8 +44,13 @@ def csr_comment(tenant: TenantSettings, certificate: TenantCertificate | None) -
     )
 
 
-def send_csr(deps: Deps, tenant: TenantSettings, user_id: str, tell: Tell) -> None:
-    """Download the CSR and DM it to ``user_id`` with the steps; ``tell`` reports the outcome."""
+def send_csr(
+    deps: Deps, tenant: TenantSettings, user_id: str, channel_id: str | None, tell: Tell
+) -> None:
+    """Download the CSR and DM it to ``user_id`` (acting from ``channel_id``; None: the Home tab)
+    with the steps, if they may see ``tenant``; ``tell`` reports the outcome."""
+    if not allowed(deps.approvers, tenant, user_id, channel_id, tell):
+        return
     try:
         _send_csr(deps, tenant, user_id, tell)
     except Exception:  # noqa: BLE001 - the person must hear back, never a traceback
@@ -98,12 +104,13 @@ def _fix(error: str) -> str:
 
 def _teller(deps: Deps, user_id: str, respond: Callable[..., Any] | None) -> Tell:
     """How a click hears back: ephemerally under the message clicked, or, from the Home tab
-    (no ``response_url``), problems only, in the direct message (the file itself says success)."""
+    (no ``response_url``), problems and refusals only, in the direct message (the file itself
+    says success)."""
 
     def tell(text: str) -> None:
         if respond is not None:
             respond(text=text, response_type="ephemeral")
-        elif text.startswith(":warning:"):
+        elif not text.startswith(":white_check_mark:"):
             try:
                 deps.slack.chat_postMessage(channel=user_id, text=text)
             except (SlackApiError, SlackClientError, OSError) as exc:
@@ -121,7 +128,12 @@ def register(app: App, settings: Settings, deps: Deps) -> dict[str, Verb]:
             response_type="ephemeral",
         )
         deps.background.submit(
-            send_csr, deps, call.tenant, call.user_id, lambda text: reply(call.respond, text)
+            send_csr,
+            deps,
+            call.tenant,
+            call.user_id,
+            call.channel_id,
+            lambda text: reply(call.respond, text),
         )
 
     @app.action(Action.GET_CSR)
@@ -133,6 +145,6 @@ def register(app: App, settings: Settings, deps: Deps) -> dict[str, Verb]:
         if tenant is None:
             deps.background.submit(tell, ":warning: That tenant is no longer configured.")
             return
-        deps.background.submit(send_csr, deps, tenant, user_id, tell)
+        deps.background.submit(send_csr, deps, tenant, user_id, clicked_channel(body), tell)
 
     return {"csr": verb_csr}

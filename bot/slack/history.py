@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from bot.core.requests import AuditEvent
 from bot.runtime import internal_error
 from bot.slack.blocks import context, escape, section
-from bot.slack.commands import CommandCall, Verb, reply
+from bot.slack.commands import CommandCall, Verb, reply, tell
+from bot.slack.visibility import allowed
 
 if TYPE_CHECKING:
     from bot.app import Deps
@@ -38,6 +39,10 @@ def verbs(deps: Deps) -> dict[str, Verb]:
         deps.background.submit(send_history, call)
 
     def send_history(call: CommandCall) -> None:
+        if not allowed(
+            deps.approvers, call.tenant, call.user_id, call.channel_id, tell(call.respond)
+        ):
+            return
         try:
             events = deps.store.history(call.tenant.name, limit=LIMIT)
         except Exception:  # noqa: BLE001 - the person must hear back, never a traceback

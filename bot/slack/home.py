@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,15 +27,23 @@ from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest, Status
 from bot.errors import ApnsBotError
 from bot.runtime import Background
-from bot.slack.home_views import FLEET_HOME_AFTER, TenantHome, fleet_home_view, home_view
+from bot.slack.home_views import (
+    FLEET_HOME_AFTER,
+    TenantHome,
+    fleet_home_view,
+    home_view,
+    nothing_shown_view,
+)
 from bot.slack.ids import Action
 from bot.slack.renew import open_renew_modal
+from bot.slack.visibility import visible_tenants
 from bot.uploads import Notifier
 from bot.watch import FAILING_KEY, CheckResult, failing_since
 
 if TYPE_CHECKING:
     from bot.adapters.graph import GraphClient
     from bot.app import Deps
+    from bot.slack.approvers import ApproverDirectory
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +72,9 @@ class HomePublisher:
         graph: Callable[[TenantSettings], GraphClient],
         background: Background,
         clock: Callable[[], datetime],
+        directory: ApproverDirectory,
     ) -> None:
+        self.directory = directory  # who may see which tenant (bot.core.visibility)
         self.settings = settings
         self.client = client
         self.store = store
@@ -77,11 +87,17 @@ class HomePublisher:
         self._queued: dict[str, CheckResult | None] = {}
 
     def opened(self, user_id: str) -> bool:
-        """Remember ``user_id`` as a viewer of every tenant and publish their tab."""
+        """Remember ``user_id`` as a viewer of every tenant and publish their tab (showing only
+        the tenants they may see)."""
         now = self.clock()
         for tenant in self.settings.tenants.values():
             self.store.mark_notice_once(tenant.name, VIEWER_PREFIX + user_id, now)
-        return self._publish(user_id, self.view())
+        return self._publish(user_id, self.view(shown=self.shown_to(user_id)))
+
+    def shown_to(self, user_id: str) -> tuple[str, ...]:
+        """The tenants ``user_id`` may see in the Home tab (no channel: approvers and viewers)."""
+        tenants = self.settings.tenants.values()
+        return tuple(t.name for t in visible_tenants(self.directory, tenants, user_id))
 
     def after_check(self, result: CheckResult) -> None:
         """Refresh with what the check just read (no second Graph read)."""
@@ -126,30 +142,42 @@ class HomePublisher:
         self.refresh(tenant, {tenant: result} if result is not None else {})
 
     def refresh(self, tenant: str, checked: Mapping[str, CheckResult] | None = None) -> int:
-        """Publish the tab to every viewer of ``tenant``; returns how many got it."""
+        """Publish the tab to every viewer of ``tenant``; returns how many got it. Each viewer
+        sees only the tenants they may see: one view is rendered per distinct set."""
         marks = self.store.list_notices(tenant, VIEWER_PREFIX)
         viewers = [key[len(VIEWER_PREFIX) :] for key, _ in marks][-MAX_VIEWERS:]
         if not viewers:
             return 0  # nobody looks: no Graph read, no publish
-        view = self.view(checked or {})
-        return sum(self._publish(user, view) for user in viewers)
+        views: dict[tuple[str, ...], View] = {}
+        published = 0
+        for user in viewers:
+            shown = self.shown_to(user)
+            if shown not in views:
+                views[shown] = self.view(checked or {}, shown=shown)
+            published += self._publish(user, views[shown])
+        return published
 
-    def view(self, checked: Mapping[str, CheckResult] | None = None) -> View:
+    def view(
+        self, checked: Mapping[str, CheckResult] | None = None, *, shown: Sequence[str]
+    ) -> View:
+        """The tab showing the tenants named in ``shown`` (in the settings' order)."""
         now = self.clock()
+        tenants = [t for t in self.settings.tenants.values() if t.name in set(shown)]
+        if not tenants:
+            return nothing_shown_view(len(self.settings.tenants))
         if len(self.settings.tenants) > FLEET_HOME_AFTER:
-            return self._fleet_view(checked or {}, now)
-        homes = [
-            self._tenant_home(tenant, (checked or {}).get(tenant.name))
-            for tenant in self.settings.tenants.values()
-        ]
+            return self._fleet_view(checked or {}, now, tenants)
+        homes = [self._tenant_home(tenant, (checked or {}).get(tenant.name)) for tenant in tenants]
         schedule = f"{self.settings.check_time:%H:%M} {self.settings.timezone}"
         return home_view(homes, now, required=self.settings.required_approvals, schedule=schedule)
 
-    def _fleet_view(self, checked: Mapping[str, CheckResult], now: datetime) -> View:
+    def _fleet_view(
+        self, checked: Mapping[str, CheckResult], now: datetime, tenants: list[TenantSettings]
+    ) -> View:
         """From what the checks saw (the store), never a Graph read per tenant per refresh."""
         rows: list[FleetRow] = []
         requests: list[ChangeRequest] = []
-        for tenant in self.settings.tenants.values():
+        for tenant in tenants:
             result = checked.get(tenant.name)
             certificate = (
                 result.certificate if result is not None else self.store.get_snapshot(tenant.name)
@@ -248,6 +276,17 @@ def clicked_tenant(settings: Settings, body: Mapping[str, Any]) -> TenantSetting
     return settings.tenants.get(value) if value else settings.default_tenant
 
 
+def clicked_channel(body: Mapping[str, Any]) -> str | None:
+    """The channel a button was clicked in (None in the Home tab)."""
+    channel = body.get("channel")
+    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+        return str(channel["id"])
+    container = body.get("container")
+    if isinstance(container, dict) and isinstance(container.get("channel_id"), str):
+        return str(container["channel_id"])
+    return None
+
+
 def keep_original(respond: Respond, body: Mapping[str, Any]) -> Callable[..., Any] | None:
     """``respond`` for a click that must not replace the message it came from (None in the
     Home tab, which has no ``response_url``)."""
@@ -273,4 +312,11 @@ def register(app: App, settings: Settings, deps: Deps) -> None:
                     tell, text="That tenant is no longer configured.", response_type="ephemeral"
                 )
             return
-        deps.modals.submit(open_renew_modal, deps, str(body.get("trigger_id", "")), tenant, tell)
+        deps.modals.submit(
+            open_renew_modal,
+            deps,
+            str(body.get("trigger_id", "")),
+            tenant,
+            tell,
+            viewer=(str(body["user"]["id"]), clicked_channel(body)),
+        )

@@ -124,3 +124,18 @@ def fleet_home_view(
         )
     )
     return View(type="home", blocks=blocks[:MAX_BLOCKS])
+
+
+def nothing_shown_view(tenants: int) -> View:
+    """The tab of someone who may see no tenant: who can, and where to ask; no tenant's details."""
+    which = "the tenant" if tenants == 1 else "each tenant"
+    return View(
+        type="home",
+        blocks=[
+            section(
+                f":lock: apns-bot shows {which} only to its approvers, to people acting from its "
+                "channel and to the viewers listed in APNS_VIEWERS: ask in the tenant's channel, "
+                "where `/apns status` works for everyone."
+            )
+        ],
+    )

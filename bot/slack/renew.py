@@ -29,6 +29,7 @@ from bot.slack.renew_views import (
     renew_modal,
     sent_modal,
 )
+from bot.slack.visibility import not_shown
 from bot.workflow import MAX_UPLOAD_BYTES
 
 if TYPE_CHECKING:
@@ -38,10 +39,23 @@ log = logging.getLogger(__name__)
 
 
 def open_renew_modal(
-    deps: Deps, trigger_id: str, tenant: TenantSettings, respond: Any = None
+    deps: Deps,
+    trigger_id: str,
+    tenant: TenantSettings,
+    respond: Any = None,
+    *,
+    viewer: tuple[str, str | None],
 ) -> None:
-    """Open the form (``/apns renew``, the reminders' and Home's *Start renewal*); run it on
-    ``deps.modals`` right after the acknowledgement, within the trigger's 3 s."""
+    """Open the form (``/apns renew``, the reminders' and Home's *Start renewal*) for ``viewer``
+    (user id, channel acted from) if they may see ``tenant``: the form shows its Apple ID and
+    topic. Run it on ``deps.modals`` right after the acknowledgement, within the trigger's 3 s."""
+    user_id, channel_id = viewer
+    if not deps.approvers.may_see(tenant, user_id, channel_id):
+        if respond is not None:
+            reply(respond, not_shown(tenant))
+        else:  # the Home tab has no response_url: a direct message
+            _tell_directly(deps, user_id, not_shown(tenant))
+        return
     try:
         opened = deps.slack_trigger.views_open(
             trigger_id=trigger_id, view=renew_modal(tenant, deps.clock()).to_dict()
@@ -53,6 +67,13 @@ def open_renew_modal(
         return
     view = opened.get("view") or {}
     deps.background.submit(_fill_in, deps, str(view.get("id")), view.get("hash"), tenant)
+
+
+def _tell_directly(deps: Deps, user_id: str, text: str) -> None:
+    try:
+        deps.slack.chat_postMessage(channel=user_id, text=text)
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.error("cannot tell %s: %s", user_id, type(exc).__name__)
 
 
 def _fill_in(deps: Deps, view_id: str, view_hash: str | None, tenant: TenantSettings) -> None:
@@ -83,7 +104,14 @@ def register(app: App, settings: Settings, deps: Deps) -> dict[str, Verb]:
 
     def verb_renew(call: CommandCall) -> None:
         call.ack()
-        deps.modals.submit(open_renew_modal, deps, call.trigger_id, call.tenant, call.respond)
+        deps.modals.submit(
+            open_renew_modal,
+            deps,
+            call.trigger_id,
+            call.tenant,
+            call.respond,
+            viewer=(call.user_id, call.channel_id),
+        )
 
     @app.view(View.RENEW)
     def handle_renew_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

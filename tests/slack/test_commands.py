@@ -118,7 +118,7 @@ def test_http_mode_verifies_signatures_even_when_an_app_token_is_set(
     start_bot: Callable[..., RunningBot],
 ) -> None:
     bot = start_bot(SLACK_APP_TOKEN=APP_TOKEN)
-    body = b"command=%2Fapns&text=help&user_id=U0REQUESTER"
+    body = b"command=%2Fapns&text=help&user_id=U0REQUESTER&response_url=https%3A%2F%2Fhooks.example%2Fx"
     unsigned = bot.slack.post(body, {"Content-Type": "application/x-www-form-urlencoded"})
     assert unsigned.status_code == 401
     assert bot.slack.post(body).status_code == 200

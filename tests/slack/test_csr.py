@@ -7,7 +7,7 @@ import json
 from bot.slack.ids import Action
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import SCOPES, Call, FakeSlack
-from tests.harness import REQUESTER, RunningBot
+from tests.harness import LEAD_1, REQUESTER, RunningBot
 
 TOPIC = "com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20"
 APPLE_ID = "mdm-admin@contoso.example"
@@ -65,7 +65,7 @@ def test_get_csr_on_a_reminder_dms_the_clicker_and_leaves_the_reminder(
 def test_get_csr_in_the_home_tab_sends_the_file(
     bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
-    bot.slack.click(Action.GET_CSR, "default", REQUESTER, container="view")
+    bot.slack.click(Action.GET_CSR, "default", LEAD_1, container="view")  # an approver
     assert uploaded_bytes(fake_slack, completed(fake_slack)) == fake_graph.csr().encode()
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
@@ -24,6 +26,13 @@ from tests.slack_requests import TEAM, sign
 SERIAL = "0B7002EFEA6BA6D0"
 TOPIC = "com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20"
 _events = itertools.count(1)
+
+
+@pytest.fixture
+def bot(start_bot: Callable[..., RunningBot]) -> RunningBot:
+    """The requester is a viewer (APNS_VIEWERS): the Home tab, which has no channel to act from,
+    shows the tenant to approvers and viewers only."""
+    return start_bot(APNS_VIEWERS=REQUESTER)
 
 
 def open_home(bot: RunningBot, user: str = REQUESTER, tab: str = "home") -> httpx.Response:
