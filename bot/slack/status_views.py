@@ -133,7 +133,8 @@ def fleet_message(rows: list[FleetRow]) -> tuple[str, list[Block]]:
     """Every tenant, most urgent first (rows arrive sorted)."""
     failed = sum(1 for r in rows if r.failed)
     urgent = sum(1 for r in rows if r.state not in (None, Urgency.OK, Urgency.MISSING))
-    summary = f"{len(rows)} tenants: {urgent} need attention, {failed} could not be checked."
+    plural = "s" if len(rows) != 1 else ""
+    summary = f"{len(rows)} tenant{plural}: {urgent} need attention, {failed} could not be checked."
     blocks: list[Block] = [header("APNs certificates — all tenants"), section(summary)]
     blocks += [section(fleet_line(row)) for row in rows[:FLEET_ROWS_SHOWN]]
     if len(rows) > FLEET_ROWS_SHOWN:

@@ -89,6 +89,11 @@ class FakeSlack:
             self.used_triggers: set[str] = set()
             self.view_hashes: dict[str, str] = {}  # view id -> current hash
 
+    def reset_calls(self) -> None:
+        """Forget the calls seen so far, keeping users, groups, files and DMs."""
+        with self._lock:
+            self.calls = []
+
     # --- controls --------------------------------------------------------------------------
     def host_file(self, file_id: str, content: bytes, name: str = "cert.pem") -> dict[str, Any]:
         """Store a file and return the ``files[]`` entry a ``file_input`` submission carries."""
