@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.core.mrkdwn import escape
+
 RETRY_HINT = "Press *Sign in and upload* on the request to get a new code."
 NO_NAME = "an account without a name"
-
-
-def _inert(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _until(moment: datetime) -> str:
@@ -26,7 +24,7 @@ def prompt(
 ) -> str:
     """Where to go and which code to enter (for the person only)."""
     account = (
-        f"the Microsoft work account of {_inert(email)}"
+        f"the Microsoft work account of {escape(email)}"
         if email
         else "your own Microsoft work account"
     )
@@ -37,13 +35,13 @@ def prompt(
         "you approve; `/apns signout` makes it forget it."
     )
     return (
-        f":key: *Sign in to Microsoft:* open {_inert(uri)} and enter the code "
-        f"`{_inert(user_code)}` (valid until {_until(expires_at)}). Use {account}. {then}"
+        f":key: *Sign in to Microsoft:* open {escape(uri)} and enter the code "
+        f"`{escape(user_code)}` (valid until {_until(expires_at)}). Use {account}. {then}"
     )
 
 
 def signed_in_note(username: str, *, uploads: bool) -> str:
-    text = f":white_check_mark: You are signed in to Microsoft as {_inert(username)}."
+    text = f":white_check_mark: You are signed in to Microsoft as {escape(username)}."
     return text + (" Uploading the certificate now." if uploads else "")
 
 
@@ -54,9 +52,9 @@ def mismatch_note(username: str, email: str | None) -> str:
             "scope, and your profile an e-mail), so it cannot check that the account is yours"
         )
     else:
-        why = f"it is not the account of your Slack e-mail address {_inert(email)}"
+        why = f"it is not the account of your Slack e-mail address {escape(email)}"
     return (
-        f":no_entry: You signed in to Microsoft as {_inert(username) or NO_NAME}, but {why}. "
+        f":no_entry: You signed in to Microsoft as {escape(username) or NO_NAME}, but {why}. "
         "apns-bot only changes Intune as the approver themself: the sign-in was not kept and "
         f"nothing was uploaded. {RETRY_HINT}"
     )
@@ -67,7 +65,7 @@ def ended_note(code: str, detail: str | None) -> str:
         "signin_expired": ":hourglass: Your Microsoft sign-in code expired before it was used.",
         "signin_declined": ":no_entry: The Microsoft sign-in was declined.",
     }.get(code, ":warning: The Microsoft sign-in did not complete.")
-    extra = f" {_inert(detail)}" if detail else ""
+    extra = f" {escape(detail)}" if detail else ""
     return f"{what}{extra} Nothing was uploaded. {RETRY_HINT} (Or type `/apns signin`.)"
 
 
@@ -75,7 +73,7 @@ def channel_failure(code: str, who: str, username: str = "", detail: str | None 
     """The reason shown on the request in the channel (``who``: a mention)."""
     if code == "signin_refused":
         return (
-            f"{who} signed in to Microsoft as {_inert(username) or NO_NAME}, which is not their "
+            f"{who} signed in to Microsoft as {escape(username) or NO_NAME}, which is not their "
             "own account: refused, nothing was uploaded."
         )
     if code == "signin_required":
@@ -84,19 +82,19 @@ def channel_failure(code: str, who: str, username: str = "", detail: str | None 
         return f"The Microsoft sign-in code of {who} expired unused: nothing was uploaded."
     if code == "signin_declined":
         return f"{who} declined the Microsoft sign-in: nothing was uploaded."
-    reason = f" ({_inert(detail)})" if detail else ""
+    reason = f" ({escape(detail)})" if detail else ""
     return f"The Microsoft sign-in of {who} did not complete{reason}: nothing was uploaded."
 
 
 def already_signed_in(username: str, tenant_label: str) -> str:
     return (
-        f"You are signed in to Microsoft as {_inert(username)} for {tenant_label}. "
+        f"You are signed in to Microsoft as {escape(username)} for {tenant_label}. "
         "`/apns signout` makes apns-bot forget it."
     )
 
 
 def signed_out(username: str | None, tenant_label: str) -> str:
-    who = f" ({_inert(username)})" if username else ""
+    who = f" ({escape(username)})" if username else ""
     return (
         f"Signed out: apns-bot forgot your Microsoft sign-in{who} for {tenant_label} and holds "
         "no token of yours any more."

@@ -23,7 +23,7 @@ from slack_sdk.models.views import View as ModalView
 from bot.config import TenantSettings
 from bot.core.requests import ChangeRequest, Status
 from bot.core.signin import SignInWait
-from bot.slack.blocks import code, context, fields, header, section, slack_date
+from bot.slack.blocks import code, context, escape, fields, header, section, slack_date
 from bot.slack.ids import COMMAND, Action, Input, View
 from bot.slack.ids import Block as BlockId
 
@@ -35,14 +35,15 @@ def _who(users: tuple[str, ...]) -> str:
 def _change_fields(request: ChangeRequest) -> list[tuple[str, str]]:
     current = request.current
     if request.is_first_upload or current is None:
-        apple_id = f"{request.apple_id} (first upload)"
+        apple_id = f"{escape(request.apple_id)} (first upload)"
         topic = f"{code(request.topic)} (first upload)"
         expiry = f"— → {request.not_after:%Y-%m-%d}"
     else:
         apple_id = (
-            f":warning: *changed* from {current.apple_id} to {request.apple_id}"
+            f":warning: *changed* from {escape(current.apple_id or '?')} to "
+            f"{escape(request.apple_id)}"
             if request.apple_id_changed
-            else f"{request.apple_id} (unchanged)"
+            else f"{escape(request.apple_id)} (unchanged)"
         )
         topic = (
             f":rotating_light: *CHANGED* from {code(current.topic)} to {code(request.topic)}"
@@ -72,8 +73,8 @@ def _decision_buttons(request: ChangeRequest) -> ActionsBlock:
                     title="Upload to Intune?",
                     text=(
                         f"Approving sends this certificate (serial {request.serial}) to Intune "
-                        f"with Apple ID {request.apple_id}."
-                    )[:300],  # Slack's limit for a confirm dialog's text
+                        f"with Apple ID {escape(request.apple_id, 160)}."
+                    ),  # within Slack's 300 characters for a confirm dialog's text
                     confirm="Approve",
                     deny="Back",
                 ),
@@ -110,14 +111,14 @@ def _outcome(
     if request.status is Status.FAILED:
         failure = request.failure
         detail = (
-            f"`{failure.code}`: {failure.message}"
+            f"`{failure.code}`: {escape(failure.message)}"
             + (f" (request-id `{failure.request_id}`)" if failure.request_id else "")
             if failure
             else "unknown error"
         )
         signin = failure is not None and failure.code.startswith("signin_")
         headline = (
-            f":x: *Not uploaded* (approved by {approvers}): {failure.message}"
+            f":x: *Not uploaded* (approved by {approvers}): {escape(failure.message)}"
             if failure is not None and signin
             else f":x: *Upload to Intune failed* after approval by {approvers}: {detail}"
         )
@@ -146,7 +147,7 @@ def _outcome(
     if request.status is Status.REJECTED or request.status is Status.CANCELLED:
         rejection = request.rejection
         by = f"<@{rejection.by}>" if rejection else "someone"
-        why = f": {rejection.reason}" if rejection and rejection.reason else ""
+        why = f": {escape(rejection.reason)}" if rejection and rejection.reason else ""
         verb = "Rejected" if request.status is Status.REJECTED else "Cancelled"
         return [section(f":no_entry: *{verb}* by {by}{why}")]
     if request.status is Status.EXPIRED:
@@ -172,7 +173,7 @@ def request_message(
     title = f"APNs certificate renewal — {tenant.label}"
     intro = f"Requested by <@{request.requester}>"
     if request.reason:
-        intro += f" — _{request.reason}_"
+        intro += f" — _{escape(request.reason)}_"
     blocks: list[Block] = [
         header(title),
         section(intro),
@@ -186,7 +187,9 @@ def request_message(
                 "another Apple ID: every enrolled Apple device would stop syncing until re-enrolled."
             )
         )
-    blocks.extend(section(f":warning: {w.message} `{w.code}`") for w in request.warnings[:10])
+    blocks.extend(
+        section(f":warning: {escape(w.message)} `{w.code}`") for w in request.warnings[:10]
+    )
     if request.status is Status.PENDING:
         have = len(request.approvals)
         progress = f"Approvals: {have} of {required}" + (

@@ -14,7 +14,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.core.mrkdwn import escape
 from bot.core.status import Urgency
+
+__all__ = ["escape"]  # the one escaping helper (bot.core.mrkdwn), where views import it from
 
 URGENCY_EMOJI: dict[Urgency, str] = {
     Urgency.OK: ":large_green_circle:",
@@ -58,14 +61,6 @@ def days_phrase(days: int) -> str:
 def to_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     """Serialise (and so validate Slack's limits) once, where a message is sent."""
     return [b.to_dict() for b in blocks]
-
-
-def escape(text: str) -> str:
-    """Text a person or Graph supplied, made inert in mrkdwn: no ``<!channel>``, no disguised links.
-
-    Slack's formatting rules: escape ``&``, ``<`` and ``>``; nothing else needs it.
-    """
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def code(text: str | None) -> str:

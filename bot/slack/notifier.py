@@ -19,7 +19,7 @@ from bot.core.requests import ChangeRequest
 from bot.core.signin import SignInWait
 from bot.slack.approval_views import renewed_notice, request_message
 from bot.slack.approvers import ApproverDirectory
-from bot.slack.blocks import to_dicts
+from bot.slack.blocks import escape, to_dicts
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class SlackNotifier:
     def post_failed(self, request: ChangeRequest) -> None:
         tenant = self.settings.tenants[request.tenant]
         failure = request.failure
-        detail = f"`{failure.code}`: {failure.message}" if failure else "unknown error"
+        detail = f"`{failure.code}`: {escape(failure.message)}" if failure else "unknown error"
         if failure and failure.request_id:
             detail += f" (request-id `{failure.request_id}`)"
         self._post(

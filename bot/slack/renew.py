@@ -19,6 +19,7 @@ from slack_sdk.models.views import View as ModalView
 from bot.config import Settings, TenantSettings
 from bot.errors import ApnsBotError
 from bot.runtime import internal_error
+from bot.slack.blocks import escape
 from bot.slack.commands import CommandCall, Verb, reply
 from bot.slack.forms import RenewForm, parse_renew_form
 from bot.slack.ids import Block, View
@@ -84,7 +85,7 @@ def _fill_in(deps: Deps, view_id: str, view_hash: str | None, tenant: TenantSett
         view = renew_modal(
             tenant,
             deps.clock(),
-            note=f":warning: The current certificate could not be read: {exc.user_message}",
+            note=f":warning: The current certificate could not be read: {escape(exc.user_message)}",
         )
     update_modal(deps, view_id, view, view_hash)
 

@@ -34,6 +34,8 @@ HELP_LINES = (
     (f"{COMMAND} help", "this message"),
 )
 
+UNKNOWN_SHOWN = 40  # characters of an unknown word echoed back
+
 URGENCY_TEXT: dict[Urgency, str] = {
     Urgency.OK: "Healthy",
     Urgency.RENEW_SOON: "Renew soon",
@@ -47,7 +49,7 @@ URGENCY_TEXT: dict[Urgency, str] = {
 def help_message(unknown: str | None = None) -> tuple[str, list[Block]]:
     """The help text; ``unknown`` names a word the user typed that is not a command."""
     intro = (
-        f"I don't know `{unknown}`. Here is what I can do:"
+        f"I don't know `{escape(unknown, UNKNOWN_SHOWN)}`. Here is what I can do:"
         if unknown
         else "I keep the Intune Apple push (APNs) certificate alive. Commands:"
     )
@@ -89,8 +91,8 @@ def status_message(
     if certificate.upload_status or certificate.upload_failure_reason:
         blocks.append(
             context(
-                f"Intune upload status: {certificate.upload_status or '—'}"
-                f" {certificate.upload_failure_reason or ''}".strip()
+                f"Intune upload status: {escape(certificate.upload_status or '—')}"
+                f" {escape(certificate.upload_failure_reason or '')}".strip()
             )
         )
     if state is not Urgency.OK:
