@@ -27,6 +27,7 @@ from bot.core.request_policy import (
     decide_approval,
     decide_rejection,
     decide_retry,
+    open_request_of_another,
 )
 from bot.core.requests import (
     ChangeRequest,
@@ -58,6 +59,8 @@ class Submission:
     inspection: Inspection
     request: ChangeRequest | None = None  # None when a blocking problem stopped it
     posted: bool = False
+    # someone else's request that is still waiting: this one was not sent (nothing was stored)
+    waiting_for: ChangeRequest | None = None
 
 
 class Renewals(Uploads):
@@ -110,6 +113,9 @@ class Renewals(Uploads):
         certificate = inspection.certificate
         if inspection.blocking or certificate is None or certificate.topic is None:
             return Submission(inspection)
+        other = open_request_of_another(self._pending(tenant), requester, now)
+        if other is not None:
+            return Submission(inspection, waiting_for=other)
         request = new_change_request(
             id=new_request_id(now, secrets.token_bytes(10)),
             tenant=tenant.name,
@@ -129,6 +135,16 @@ class Renewals(Uploads):
             current=current if current.exists else None,
         )
         self.store.create_request(request)
+        raced = open_request_of_another(self._pending(tenant), requester, now, newer_than=request)
+        if raced is not None:  # someone else submitted a moment earlier: theirs stays, this yields
+            self.store.transition(
+                request.id,
+                Status.PENDING,
+                Status.CANCELLED,
+                self.clock(),
+                detail={"why": f"{raced.id} was submitted a moment earlier"},
+            )
+            return Submission(inspection, waiting_for=raced)
         posted = self.notifier.post_request(request)
         if posted is None:
             # nobody could approve a request they cannot see: close it rather than leave it pending
@@ -144,11 +160,15 @@ class Renewals(Uploads):
         self._supersede(request)
         return Submission(inspection, request, posted=True)
 
+    def _pending(self, tenant: TenantSettings) -> list[ChangeRequest]:
+        return self.store.list_requests(tenant.name, statuses=[Status.PENDING])
+
     def _supersede(self, newest: ChangeRequest) -> None:
-        """One open request per tenant: approving two could upload an older certificate last."""
+        """One open request per tenant (approving two could upload an older certificate last),
+        and a request belongs to its requester: a new one replaces only their own."""
         now = self.clock()
         for older in self.store.list_requests(newest.tenant, statuses=[Status.PENDING]):
-            if older.id == newest.id:
+            if older.id == newest.id or older.requester != newest.requester:
                 continue
             why = f"superseded by a newer request ({newest.id})"
             if self.store.transition(

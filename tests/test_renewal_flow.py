@@ -295,7 +295,7 @@ def test_an_html_sign_in_page_instead_of_the_file_is_a_clear_error(
         Block.CERTIFICATE: {Input.FILE: {"type": "file_input", "files": [entry]}},
     }
     fake_slack.view_changed("V0MODAL01")
-    bot.slack.submit(View.RENEW, values)
+    bot.slack.submit(View.RENEW, values, private_metadata=json.dumps({"tenant": "default"}))
     modal = final_modal(fake_slack, "sign-in page")
     assert "files:read" in json.dumps(modal.params)
 
@@ -464,7 +464,8 @@ def test_a_quick_submission_is_not_overwritten_by_the_late_prefill(
         Block.APPLE_ID: {Input.VALUE: {"type": "email_text_input", "value": APPLE_ID}},
         Block.CERTIFICATE: {Input.FILE: {"type": "file_input", "files": [entry]}},
     }
-    ack = bot.slack.submit(View.RENEW, values, view_id=view_id).json()
+    metadata = json.dumps({"tenant": "default"})  # as the opened form carries it
+    ack = bot.slack.submit(View.RENEW, values, private_metadata=metadata, view_id=view_id).json()
     assert ack["response_action"] == "update"
     fake_slack.view_changed(view_id)
     fake_graph.release()

@@ -9,6 +9,7 @@ see "one more needed" here, and both then see the full count from the store).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -170,6 +171,32 @@ def decide_cancellation(request: ChangeRequest, user_id: str, *, is_approver: bo
             "Only the requester or an approver can cancel this request.",
         )
     return Decision(Outcome.CANCELLED, "Request cancelled.")
+
+
+def open_request_of_another(
+    pending: Iterable[ChangeRequest],
+    requester: str,
+    now: datetime,
+    *,
+    newer_than: ChangeRequest | None = None,
+) -> ChangeRequest | None:
+    """The pending request of someone other than ``requester`` that a new request of theirs must
+    wait for (the oldest, if several), or None.
+
+    Pending requests belong to their requester: a new request replaces only its own requester's
+    pending one, never someone else's. ``newer_than``: a request already stored, checked for a
+    race, so only requests stored before it count (of two people submitting at once, the later
+    one yields).
+    """
+    waiting = [
+        r
+        for r in pending
+        if r.status is Status.PENDING
+        and r.requester != requester
+        and not is_expired(r, now)
+        and (newer_than is None or (r.created_at, r.id) < (newer_than.created_at, newer_than.id))
+    ]
+    return min(waiting, key=lambda r: (r.created_at, r.id), default=None)
 
 
 # --- comparing Graph's view with the request ---------------------------------------------------------

@@ -263,4 +263,4 @@ def new_request_id(now: datetime, entropy: bytes) -> str:
 
 def is_request_id(value: str) -> bool:
     """True for strings shaped like ``new_request_id`` output (check button values with this)."""
-    return bool(_ID.match(value))
+    return bool(_ID.fullmatch(value))  # not match(): "$" would let a trailing newline through

@@ -29,6 +29,7 @@ from bot.slack.renew_views import (
     problems_modal,
     renew_modal,
     sent_modal,
+    waiting_modal,
 )
 from bot.slack.visibility import not_shown
 from bot.workflow import MAX_UPLOAD_BYTES
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
     from bot.app import Deps
 
 log = logging.getLogger(__name__)
+
+UNKNOWN_TENANT = (
+    "This form is for a tenant apns-bot no longer serves. Close it and start again with "
+    "/apns renew."
+)
 
 
 def open_renew_modal(
@@ -124,7 +130,10 @@ def register(app: App, settings: Settings, deps: Deps) -> dict[str, Verb]:
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        tenant = settings.tenants.get(form.tenant or "") or settings.default_tenant
+        tenant = settings.tenants.get(form.tenant or "")
+        if tenant is None:  # the form names no tenant this bot serves: never guess one
+            ack(response_action="errors", errors={Block.CERTIFICATE: UNKNOWN_TENANT})
+            return
         assert form.file is not None  # no errors means one file
         ack(response_action="update", view=checking_modal(tenant, form.file.name))
         deps.background.submit(check_and_submit, str(view["id"]), tenant, body["user"]["id"], form)
@@ -142,7 +151,12 @@ def register(app: App, settings: Settings, deps: Deps) -> dict[str, Verb]:
         except Exception:  # noqa: BLE001 - the modal must not stay on "Checking…"
             update_modal(deps, view_id, failed_modal(tenant, internal_error("checking the file")))
             return
-        if submission.request is None:
+        if submission.waiting_for is not None:
+            other = submission.waiting_for
+            update_modal(
+                deps, view_id, waiting_modal(tenant, other, deps.approvers.mentions(tenant))
+            )
+        elif submission.request is None:
             problems = [(p.code, p.severity, p.message) for p in submission.inspection.errors]
             problems += [(p.code, p.severity, p.message) for p in submission.inspection.warnings]
             update_modal(deps, view_id, problems_modal(tenant, problems))

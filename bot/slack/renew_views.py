@@ -17,7 +17,8 @@ from slack_sdk.models.views import View as ModalView
 
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
-from bot.slack.blocks import code, context, days_phrase, escape, section
+from bot.core.requests import ChangeRequest
+from bot.slack.blocks import code, context, days_phrase, escape, section, slack_date
 from bot.slack.ids import COMMAND, Input, View
 from bot.slack.ids import Block as BlockId
 
@@ -127,4 +128,17 @@ def sent_modal(tenant: TenantSettings, channel: str, warnings: Sequence[str]) ->
         )
     ]
     blocks.extend(section(f":warning: {escape(w)}") for w in warnings[:20])
+    return _modal(blocks, tenant, submit=None)
+
+
+def waiting_modal(tenant: TenantSettings, other: ChangeRequest, approvers: str) -> ModalView:
+    """Someone else's request is waiting: whose, and who can reject it. Nothing was sent."""
+    text = (
+        f":no_entry: A renewal of {tenant.label} is already waiting for approval: "
+        f"`{other.id}`, requested by <@{other.requester}> {slack_date(other.created_at)}. "
+        f"It stays open: <@{other.requester}> can withdraw it, or an approver "
+        f"({approvers or 'see APNS_APPROVERS'}) can reject it, with *Reject* on the request in "
+        f"<#{tenant.channel}>. Then submit yours again."
+    )
+    blocks: list[Block] = [section(text), context("Nothing was sent for approval.")]
     return _modal(blocks, tenant, submit=None)

@@ -142,7 +142,8 @@ def test_request_ids_are_well_formed_sortable_and_distinct() -> None:
 @pytest.mark.parametrize(
     "value",
     ["", "req_", "req_" + "0" * 25, "req_" + "0" * 27, "REQ_01J0000000000000000000000A",
-     "req_01J000000000000000000000IL", "req_81J0000000000000000000000A", "U123"],
+     "req_01J000000000000000000000IL", "req_81J0000000000000000000000A", "U123",
+     "req_01J0000000000000000000000A\n"],
 )  # fmt: skip
 def test_is_request_id_refuses(value: str) -> None:
     assert not is_request_id(value)
