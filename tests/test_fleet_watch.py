@@ -18,7 +18,7 @@ from tests.fakes import graph_shapes as shapes
 from tests.fakes.graph_server import FakeGraph, Fault
 from tests.fakes.slack_server import FakeSlack
 from tests.fleet_fixtures import TENANTS, fleet_file
-from tests.harness import RunningBot
+from tests.harness import REQUESTER, RunningBot
 from tests.slack.test_home import open_home, published
 
 CHANNELS = {name: f"C0CHAN{i}" for i, name in enumerate(TENANTS)}
@@ -28,7 +28,8 @@ CHANNELS = {name: f"C0CHAN{i}" for i, name in enumerate(TENANTS)}
 def fleet(
     start_bot: Callable[..., RunningBot], fake_graph: FakeGraph, tmp_path: Path
 ) -> RunningBot:
-    bot = start_bot(**fleet_file(tmp_path, fake_graph))
+    viewers = [REQUESTER, "U0VIEWERA", "U0VIEWERB"]  # the Home tab shows them every tenant
+    bot = start_bot(**fleet_file(tmp_path, fake_graph, viewers=viewers))
     soon = bot.clock() + timedelta(days=10, hours=1)
     fake_graph.set_entity(
         TENANTS["contoso"], expirationDateTime=soon.strftime("%Y-%m-%dT%H:%M:%SZ")

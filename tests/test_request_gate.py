@@ -12,7 +12,9 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
+from slack_bolt.request import BoltRequest
 
+from bot.app import build_app
 from bot.request_gate import MAX_BODY_BYTES
 from tests.fakes.slack_server import FakeSlack
 from tests.harness import RunningBot
@@ -217,3 +219,16 @@ def test_the_log_line_for_a_refusal_names_the_reason_not_the_request(
     (line,) = log_lines.lines
     assert re.search(r"refused a request from 127\.0\.0\.1: missing or malformed signature", line)
     assert "block_actions" not in line
+
+
+def test_bolts_own_signature_check_behind_the_gate_logs_no_body(
+    bot: RunningBot, log_lines: CountingHandler
+) -> None:
+    """Defence in depth: were a request to reach Bolt unverified, its failure line (which Bolt
+    writes with the signature, timestamp and whole body) is cut to its opening words."""
+    app = build_app(bot.settings, bot.deps, http=True)
+    body = "command=%2Fapns&text=SECRET-MARKER&response_url=https%3A%2F%2Fhooks.example%2FSECRET"
+    headers = {"x-slack-request-timestamp": str(int(time.time())), "x-slack-signature": "v0=00"}
+    assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 401
+    assert any("Invalid request signature" in line for line in log_lines.lines)
+    assert "SECRET" not in log_lines.text and "v0=00" not in log_lines.text
