@@ -232,3 +232,12 @@ def test_bolts_own_signature_check_behind_the_gate_logs_no_body(
     assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 401
     assert any("Invalid request signature" in line for line in log_lines.lines)
     assert "SECRET" not in log_lines.text and "v0=00" not in log_lines.text
+
+
+def test_at_log_level_debug_the_library_lines_are_whole(
+    bot: RunningBot, log_lines: CountingHandler
+) -> None:
+    """The operator's explicit choice: LOG_LEVEL=DEBUG shows what Bolt says in full."""
+    logging.getLogger().setLevel(logging.DEBUG)
+    bot.slack.click("apns.nobody_handles_MARKER", "v", "U0LEADONE")
+    assert any("Unhandled request" in line and "MARKER" in line for line in log_lines.lines)

@@ -4,8 +4,9 @@ Bolt logs a failed signature check with the whole body (``RequestVerification``)
 request with most of its payload, and slack_sdk logs the URL it retries (for ``respond()``, the
 ``response_url``, a credential). Their loggers are created all over both packages (one per class,
 some per listener), so rather than chase each one, a log-record factory trims every record from a
-``slack_bolt``/``slack_sdk`` logger above DEBUG to its opening words: ``Unhandled request``,
-``Invalid request signature detected``. ``LOG_LEVEL=DEBUG`` keeps them whole, on purpose.
+``slack_bolt``/``slack_sdk`` logger to its opening words (``Unhandled request``, ``Invalid request
+signature detected``) unless the bot logs at DEBUG: ``LOG_LEVEL=DEBUG`` keeps them whole, on
+purpose.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class _TrimmingFactory:
 
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record: logging.LogRecord = self.base(*args, **kwargs)
-        if record.levelno > logging.DEBUG and record.name.startswith(LIBRARY_LOGGERS):
+        if record.name.startswith(LIBRARY_LOGGERS) and not _debugging():
             try:
                 message = record.getMessage()
             except (TypeError, ValueError):  # arguments that do not fit the format
@@ -38,6 +39,11 @@ class _TrimmingFactory:
             record.msg = f"{opening_words(message)} (details at LOG_LEVEL=DEBUG)"
             record.args = None
         return record
+
+
+def _debugging() -> bool:
+    """LOG_LEVEL=DEBUG (the root logger's level): the operator asked for every detail."""
+    return logging.getLogger().getEffectiveLevel() <= logging.DEBUG
 
 
 def trim_library_logs() -> None:
