@@ -21,8 +21,8 @@ from bot.core.model import TenantCertificate
 from bot.errors import ApnsBotError
 from bot.runtime import internal_error
 from bot.slack.blocks import escape
+from bot.slack.clicks import clicked_channel, clicked_tenant, keep_original
 from bot.slack.commands import CommandCall, Verb, reply
-from bot.slack.home import clicked_channel, clicked_tenant, keep_original
 from bot.slack.ids import Action
 from bot.slack.reminder_views import CSR_FILENAME, renewal_steps
 from bot.slack.visibility import allowed

@@ -27,6 +27,7 @@ from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest, Status
 from bot.errors import ApnsBotError
 from bot.runtime import Background
+from bot.slack.clicks import clicked_channel, clicked_tenant, keep_original
 from bot.slack.home_views import (
     FLEET_HOME_AFTER,
     TenantHome,
@@ -268,31 +269,6 @@ class HomeRefreshingNotifier:
     def post_failed(self, request: ChangeRequest) -> None:
         self._inner.post_failed(request)
         self._refresh(request.tenant)
-
-
-def clicked_tenant(settings: Settings, body: Mapping[str, Any]) -> TenantSettings | None:
-    """The tenant a *Start renewal* / *Get CSR* button names (its value); None if unknown."""
-    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-    return settings.tenants.get(value) if value else settings.default_tenant
-
-
-def clicked_channel(body: Mapping[str, Any]) -> str | None:
-    """The channel a button was clicked in (None in the Home tab)."""
-    channel = body.get("channel")
-    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
-        return str(channel["id"])
-    container = body.get("container")
-    if isinstance(container, dict) and isinstance(container.get("channel_id"), str):
-        return str(container["channel_id"])
-    return None
-
-
-def keep_original(respond: Respond, body: Mapping[str, Any]) -> Callable[..., Any] | None:
-    """``respond`` for a click that must not replace the message it came from (None in the
-    Home tab, which has no ``response_url``)."""
-    if not body.get("response_url"):
-        return None
-    return lambda **kw: respond(**{**kw, "replace_original": False})
 
 
 def register(app: App, settings: Settings, deps: Deps) -> None:
