@@ -230,14 +230,17 @@ class GraphClients:
             return client
 
     def _build(self, tenant: TenantSettings) -> GraphClient:
-        from bot.adapters.auth import DEFAULT_TIMEOUT, pinned_session
-        from bot.adapters.graph import build_graph_client, shared_http_client
+        from bot.adapters.auth import pinned_session, settings_timeout
+        from bot.adapters.graph import build_graph_client, graph_timeout, shared_http_client
 
         if self._pools is None:
-            ca = self._settings.ca_bundle
+            settings = self._settings
+            ca = settings.ca_bundle
             self._pools = (
-                shared_http_client(ca, connections=self._connections),
-                pinned_session(ca, DEFAULT_TIMEOUT, pool_size=self._connections),
+                shared_http_client(
+                    ca, timeout=graph_timeout(settings), connections=self._connections
+                ),
+                pinned_session(ca, settings_timeout(settings), pool_size=self._connections),
             )
         http, session = self._pools
         return build_graph_client(

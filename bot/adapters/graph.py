@@ -225,8 +225,11 @@ class GraphClient:
                 unsent = isinstance(
                     exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
                 )
+                # A host that stayed silent for a whole timeout is reported, not waited on again:
+                # behind a dead proxy every retry would add the full timeout to the command.
+                silent = isinstance(exc, httpx.TimeoutException)
                 delay = policy.backoff(attempt)
-                if (writes and not unsent) or not self._may_retry(attempt, waited, delay):
+                if silent or (writes and not unsent) or not self._may_retry(attempt, waited, delay):
                     raise error_from_transport(exc, call, url, client_request_id, attempt) from exc
                 log.warning(
                     "graph %s %s: %s (client-request-id %s); retry %d in %.1f s",
@@ -274,6 +277,11 @@ class GraphClient:
         return attempt < policy.max_attempts and waited + delay <= policy.max_total_wait
 
 
+def graph_timeout(settings: Settings) -> httpx.Timeout:
+    """Connect (TLS handshake included) and each read/write wait, from ``APNS_NETWORK_TIMEOUT``."""
+    return httpx.Timeout(settings.network_timeout, connect=settings.connect_timeout)
+
+
 def shared_http_client(
     ca_bundle: Path | None, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT, connections: int = 20
 ) -> httpx.Client:
@@ -300,9 +308,15 @@ def build_graph_client(
     """The Graph client for ``tenant``; with no ``token_provider``, app-only MSAL sign-in
     (owned by the client and closed with it). Nothing touches the network until the first call.
     ``http`` and ``session`` (MSAL's) are connection pools shared with other tenants."""
+    timeout = graph_timeout(settings)
     if token_provider is not None:
         return GraphClient(
-            tenant, token_provider, ca_bundle=settings.ca_bundle, retry=retry, http=http
+            tenant,
+            token_provider,
+            ca_bundle=settings.ca_bundle,
+            retry=retry,
+            http=http,
+            timeout=timeout,
         )
     provider = build_token_provider(settings, tenant, session=session)
     return GraphClient(
@@ -312,4 +326,5 @@ def build_graph_client(
         retry=retry,
         on_close=provider.close,
         http=http,
+        timeout=timeout,
     )

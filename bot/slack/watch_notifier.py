@@ -24,6 +24,7 @@ from bot.slack.reminder_views import (
     check_recovered_message,
     reminder_message,
 )
+from bot.slack.web import timed_out
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class SlackWatchNotifier:
             )
             return False
         except (SlackClientError, OSError) as exc:
-            log.error("cannot post to %s (%s): %s", tenant.channel, tenant.name, type(exc).__name__)
+            why = "timed out" if timed_out(exc) else type(exc).__name__
+            log.error("cannot post to %s (%s): %s", tenant.channel, tenant.name, why)
             return False
         return True

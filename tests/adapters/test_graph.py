@@ -249,20 +249,27 @@ def test_a_dropped_connection_is_retried(graph: GraphClient, fake_graph: FakeGra
     assert len(graph_gets(fake_graph)) == 3
 
 
-def test_a_read_timeout_is_retried(settings: Settings, fake_graph: FakeGraph, fast_retry):
+def test_a_silent_host_is_reported_as_timed_out_not_waited_on_again(
+    settings: Settings, fake_graph: FakeGraph, fast_retry: RetryPolicy, sleeps: Sleeps
+) -> None:
     fake_graph.inject("GET", CERT_PATH, Fault.slow(1.0))
     tenant = settings.default_tenant
     provider = build_token_provider(settings, tenant)
-    with GraphClient(
-        tenant,
-        provider,
-        ca_bundle=settings.ca_bundle,
-        retry=fast_retry,
-        timeout=httpx.Timeout(0.3, connect=2.0),
-        on_close=provider.close,
-    ) as client:
-        assert client.get_certificate().exists
-    assert len(graph_gets(fake_graph)) == 2
+    with (
+        GraphClient(
+            tenant,
+            provider,
+            ca_bundle=settings.ca_bundle,
+            retry=fast_retry,
+            timeout=httpx.Timeout(0.3, connect=2.0),
+            on_close=provider.close,
+        ) as client,
+        pytest.raises(GraphError) as caught,
+    ):
+        client.get_certificate()
+    assert "timed out, 127.0.0.1 did not answer" in caught.value.user_message
+    assert len(graph_gets(fake_graph)) == 1
+    assert sleeps.calls == []
 
 
 def test_an_untrusted_certificate_fails_at_once(settings: Settings, fake_graph: FakeGraph, sleeps):
