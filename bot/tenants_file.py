@@ -35,6 +35,7 @@ from bot.config import (
     Secret,
     TenantSettings,
     check_tenant_id,
+    is_placeholder,
     parse_approvers,
     resolve_cloud,
 )
@@ -98,7 +99,9 @@ def load_tenants_file(
             )
             continue
         for key in sorted(set(table) - TENANT_KEYS):
-            problems.append(f"{where}: unknown key {key!r}.")
+            problems.append(
+                f"{where}: unknown key {key!r} (known: {', '.join(sorted(TENANT_KEYS))})."
+            )
         tenant = _tenant(name, {**defaults, **table}, env, problems, where, path.parent)
         if tenant is None:
             continue
@@ -140,6 +143,9 @@ def _tenant(
     for key, value in (("tenant_id", tenant_id), ("channel", channel), ("client_id", client_id)):
         if value is None and key not in values:
             problems.append(f"{where}: {key} is required (here or at the top of the file).")
+    for key, value in (("tenant_id", tenant_id), ("client_id", client_id)):
+        if value is not None and is_placeholder(value):
+            problems.append(f"{where}: {key}={value!r} is a placeholder, not a real id.")
     check_tenant_id(tenant_id, problems, f"{where}: tenant_id")
     if channel and not CHANNEL_PATTERN.match(channel):
         problems.append(f"{where}: channel={channel!r} must be a channel id such as C0123ABCD.")
