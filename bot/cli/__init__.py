@@ -3,12 +3,14 @@
 This is the only place that reads ``.env`` and ``os.environ``. Each subcommand lives in its own
 module exposing ``register(subparsers)``, which adds a parser whose ``func`` is
 ``run(args, env) -> int``. Errors the bot raises on purpose (``ApnsBotError``) are printed as their
-user-facing message, never as a traceback.
+user-facing message, never as a traceback; with ``--json`` as ``{"error": {"code", "message"}}`` on
+stdout, with the same exit status.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -19,7 +21,7 @@ from datetime import UTC, datetime
 from dotenv import dotenv_values
 
 from bot import __version__
-from bot.errors import ApnsBotError
+from bot.errors import ApnsBotError, CertificateError, ConfigError
 
 Runner = Callable[[argparse.Namespace, Mapping[str, str]], int]
 Clock = Callable[[], datetime]
@@ -29,13 +31,83 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+DEFAULT_ENV_FILE = ".env"
+# Libraries whose log lines are their own plumbing (retries, connection pools, token requests):
+# at the default level the CLI shows only the bot's lines; LOG_LEVEL=DEBUG shows these too.
+CHATTY_LIBRARIES = ("slack_sdk", "slack_bolt", "urllib3", "msal", "httpx", "httpcore", "requests")
+ENV_FILE_HELP = "read settings from this file instead of ./.env (before or after COMMAND)"
+
+
+class EnvFileMissingError(ApnsBotError):
+    """``--env-file`` names a file that does not exist."""
+
+
 def load_environment(env_file: str | None) -> dict[str, str]:
-    """The process environment, with ``.env`` (or ``--env-file``) filling in what is unset."""
-    path = env_file or ".env"
-    file_values = dotenv_values(path) if os.path.exists(path) else {}
+    """The process environment, with ``.env`` (or ``--env-file``) filling in what is unset.
+
+    A missing ``--env-file`` is an error naming it; a missing ``./.env`` is not (the environment
+    may hold everything), but settings errors then say it was not found.
+    """
+    path = env_file or DEFAULT_ENV_FILE
+    if env_file is not None and not os.path.isfile(env_file):
+        raise EnvFileMissingError(
+            f"--env-file {env_file}: no such file (in {os.getcwd()}). Copy .env.example there, "
+            "or give the path of your settings file."
+        )
+    file_values = dotenv_values(path) if os.path.isfile(path) else {}
     merged = {k: v for k, v in file_values.items() if v is not None}
     merged.update(os.environ)
     return merged
+
+
+def config_message(exc: ConfigError, env_file: str | None) -> str:
+    """The problems, then where to fix them: the settings file (named, or said to be missing)."""
+    path = env_file or DEFAULT_ENV_FILE
+    lines = "\n".join(f"  - {p}" for p in exc.problems)
+    if os.path.isfile(path):
+        where = f"Fix these in {path} or in the environment."
+    else:
+        where = (
+            f"No {path} was found in {os.getcwd()}: copy .env.example to {path} and fill it in, "
+            "or set these in the environment."
+        )
+    if any("[tenants." in p or "APNS_TENANTS_FILE" in p for p in exc.problems):
+        where += " Problems that name the tenants file are fixed in that file."
+    return f"apns-bot is not configured correctly:\n{lines}\n{where}"
+
+
+class LibraryChatter(logging.Filter):
+    """Demotes the chatty libraries' records to DEBUG, then lets through only what the root
+    logger's level admits: their retry notes never precede the bot's own clear message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] in CHATTY_LIBRARIES and record.levelno < logging.CRITICAL:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+def configure_logging(level: str) -> None:
+    """One stderr handler that keeps library chatter out (as ``logging.basicConfig``, it leaves a
+    root logger that already has handlers alone: an embedding program or a test harness)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(LibraryChatter())
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _overview_epilog() -> str:
+    return (
+        "examples:\n"
+        "  apns-bot doctor              check settings, Slack, Entra and Graph\n"
+        "  apns-bot run                 start the bot (or: make run)\n"
+        "  apns-bot status --json       the certificate as JSON\n"
+        "  apns-bot help inspect-cert   help for one command\n\n"
+        "Settings come from the environment and ./.env (see .env.example and README.md)."
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,16 +116,54 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="apns-bot",
         description="Keeps an Intune tenant's Apple MDM push certificate alive, from Slack.",
+        epilog=_overview_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"apns-bot {__version__}")
-    parser.add_argument(
-        "--env-file", default=None, help="read settings from this file instead of ./.env"
-    )
+    parser.add_argument("--env-file", default=None, metavar="FILE", help=ENV_FILE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
     for module in commands.MODULES:
         module.register(sub)
+    help_parser = sub.add_parser(
+        "help",
+        help="show this overview, or one command's help",
+        description="Show the overview of every command, or the help of one.",
+        epilog="examples:\n  apns-bot help\n  apns-bot help status",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    help_parser.add_argument("topic", nargs="?", metavar="COMMAND", help="a command's name")
+    help_parser.set_defaults(func=None)
+    for name, child in sub.choices.items():
+        # --env-file after the subcommand too; SUPPRESS keeps a value given before it
+        child.add_argument(
+            "--env-file", default=argparse.SUPPRESS, metavar="FILE", help=ENV_FILE_HELP
+        )
+        if name == "help":
+            continue
+        examples = commands.EXAMPLES.get(name, ())
+        child.epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples)
+        child.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
+
+
+def _subparsers(
+    parser: argparse.ArgumentParser,
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise LookupError("apns-bot has no subcommands")
+
+
+def error_document(exc: ApnsBotError, message: str | None = None) -> dict[str, dict[str, str]]:
+    """``{"error": {"code", "message"}}``: what ``--json`` prints when a command fails. The code
+    is the certificate problem's code, else the error's kind (``config``, ``graph``, ``auth``…)."""
+    if isinstance(exc, CertificateError):
+        code = exc.code
+    else:
+        name = type(exc).__name__.removesuffix("Error") or "ApnsBot"
+        code = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+    return {"error": {"code": code, "message": message or exc.user_message}}
 
 
 def main(
@@ -67,21 +177,36 @@ def main(
     parser = build_parser()
     args = parser.parse_args(argv)
     args.clock, args.sleep = clock, sleep
-    env = load_environment(args.env_file)
-    logging.basicConfig(
-        level=env.get("LOG_LEVEL", "INFO").upper()
-        if env.get("LOG_LEVEL", "INFO").upper() in {"DEBUG", "INFO", "WARNING", "ERROR"}
-        else "INFO",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request line at INFO; the bot logs what matters itself
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    run: Runner = args.func
+    if args.command is None or args.command == "help":
+        return show_help(parser, getattr(args, "topic", None))
+    wants_json = bool(getattr(args, "json", False))
     try:
+        env = load_environment(args.env_file)
+        level = env.get("LOG_LEVEL", "INFO").upper()
+        configure_logging(level if level in {"DEBUG", "INFO", "WARNING", "ERROR"} else "INFO")
+        run: Runner = args.func
         return run(args, env)
     except ApnsBotError as exc:
-        print(f"error: {exc.user_message}", file=sys.stderr)
+        message = (
+            config_message(exc, args.env_file) if isinstance(exc, ConfigError) else exc.user_message
+        )
+        if wants_json:
+            print(json.dumps(error_document(exc, message), indent=2))
+        else:
+            print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def show_help(parser: argparse.ArgumentParser, topic: str | None) -> int:
+    """``apns-bot``, ``apns-bot help`` and ``apns-bot help COMMAND``."""
+    if topic is None:
+        parser.print_help()
+        return 0
+    choices = _subparsers(parser).choices
+    if topic not in choices:
+        print(f"error: no command named {topic!r}; commands: {', '.join(choices)}", file=sys.stderr)
+        return 2
+    choices[topic].print_help()
+    return 0
