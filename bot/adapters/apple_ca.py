@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_CA_FILE_BYTES = 64 * 1024
 CACHE_DIR_NAME = "apple-ca"
-QUICK_DOWNLOAD_SECONDS = 1.5  # inspect-cert: a quick try, so an offline laptop answers at once
+QUICK_DOWNLOAD_SECONDS = 1.0  # inspect-cert: a quick try, so an offline laptop answers at once
 
 
 @dataclass(frozen=True)
