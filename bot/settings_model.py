@@ -139,7 +139,7 @@ class TenantSettings:
         return tuple(v for v in self.viewers if v.startswith("S"))
 
 
-DEFAULT_NETWORK_TIMEOUT = 10.0  # seconds; a host silent this long is reported as timed out
+DEFAULT_NETWORK_TIMEOUT = 8.0  # seconds; a host silent this long is reported as timed out
 CONNECT_TIMEOUT = 5.0  # seconds; at most this long to open a connection, TLS handshake included
 
 

@@ -46,7 +46,6 @@ if importlib.util.find_spec("msal_extensions") is None:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 10.0  # seconds, for each request MSAL makes (Settings.network_timeout's default)
 Timeout = float | tuple[float, float]  # requests' (connect, read) or one value for both
 
 

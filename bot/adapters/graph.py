@@ -31,13 +31,17 @@ from bot.adapters.tls import ssl_context
 from bot.config import Settings, TenantSettings
 from bot.core.model import TenantCertificate
 from bot.errors import ApnsBotError, GraphError
+from bot.settings_model import CONNECT_TIMEOUT, DEFAULT_NETWORK_TIMEOUT
 
 log = logging.getLogger(__name__)
 
 CERT_PATH = "deviceManagement/applePushNotificationCertificate"
 CSR_PATH = f"{CERT_PATH}/downloadApplePushNotificationCertificateSigningRequest"
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_NETWORK_TIMEOUT, connect=CONNECT_TIMEOUT)
 RETRY_STATUSES = frozenset({429, 503, 504})
+# An upload may take Intune longer than a read: its answer gets this long (connecting does not).
+# A write that times out anyway is settled by reading the certificate back, never by guessing.
+WRITE_READ_TIMEOUT = 60.0
 _TIMESTAMP = re.compile(
     r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$",
     re.IGNORECASE,
@@ -127,6 +131,8 @@ class GraphClient:
         self._retry = retry or RetryPolicy()
         self._on_close = on_close
         self._http = http or shared_http_client(ca_bundle, timeout=timeout)
+        connect = self._http.timeout.connect
+        self._write_timeout = httpx.Timeout(WRITE_READ_TIMEOUT, connect=connect)
 
     # --- operations ----------------------------------------------------------------------------
 
@@ -215,7 +221,13 @@ class GraphClient:
                 "return-client-request-id": "true",
             }
             try:
-                response = self._http.request(method, self._base + path, json=json, headers=headers)
+                response = self._http.request(
+                    method,
+                    self._base + path,
+                    json=json,
+                    headers=headers,
+                    timeout=self._write_timeout if writes else httpx.USE_CLIENT_DEFAULT,
+                )
             except httpx.TransportError as exc:
                 url = self.tenant.graph_root
                 fatal = tls_error(exc, url, client_request_id)

@@ -294,6 +294,25 @@ def test_an_untrusted_certificate_fails_at_once(settings: Settings, fake_graph: 
 # --- writing ---------------------------------------------------------------------------------------
 
 
+def test_an_upload_may_take_longer_than_a_read(
+    settings: Settings, fake_graph: FakeGraph, fast_retry: RetryPolicy
+) -> None:
+    fake_graph.inject("PATCH", CERT_PATH, Fault.slow(0.6))
+    tenant = settings.default_tenant
+    provider = build_token_provider(settings, tenant)
+    with GraphClient(
+        tenant,
+        provider,
+        ca_bundle=settings.ca_bundle,
+        retry=fast_retry,
+        timeout=httpx.Timeout(0.3, connect=2.0),
+        on_close=provider.close,
+    ) as client:
+        pem, _ = push_cert_pem()
+        assert client.update_certificate("mdm-admin@contoso.example", pem).exists
+    assert len(fake_graph.requests_to(CERT_PATH, "PATCH")) == 1
+
+
 def test_patch_sends_exactly_apple_id_and_certificate(graph: GraphClient, fake_graph: FakeGraph):
     pem, certificate = push_cert_pem()
     updated = graph.update_certificate("mdm-admin@contoso.example", pem)
