@@ -152,4 +152,5 @@ def test_the_command_points_at_the_tenants_file_for_its_problems(
     assert main(["status", "--all"]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'tenants.toml'} [tenants.contoso]: unknown key 'chanel' (known:" in err
-    assert "Problems that name the tenants file are fixed in that file." in err
+    assert f"Problems that name {tmp_path / 'tenants.toml'} are fixed in that file." in err
+    assert "Fix these in .env" not in err and "No .env was found" not in err

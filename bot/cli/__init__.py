@@ -14,9 +14,11 @@ import json
 import logging
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from dotenv import dotenv_values
 
@@ -60,20 +62,24 @@ def load_environment(env_file: str | None) -> dict[str, str]:
     return merged
 
 
-def config_message(exc: ConfigError, env_file: str | None) -> str:
-    """The problems, then where to fix them: the settings file (named, or said to be missing)."""
+def config_message(exc: ConfigError, env_file: str | None, tenants_file: str | None) -> str:
+    """The problems, then where to fix them: the settings file (named, or said to be missing),
+    and for problems inside ``APNS_TENANTS_FILE`` that file instead."""
     path = env_file or DEFAULT_ENV_FILE
     lines = "\n".join(f"  - {p}" for p in exc.problems)
-    if os.path.isfile(path):
-        where = f"Fix these in {path} or in the environment."
-    else:
-        where = (
-            f"No {path} was found in {os.getcwd()}: copy .env.example to {path} and fill it in, "
-            "or set these in the environment."
-        )
-    if any("[tenants." in p or "APNS_TENANTS_FILE" in p for p in exc.problems):
-        where += " Problems that name the tenants file are fixed in that file."
-    return f"apns-bot is not configured correctly:\n{lines}\n{where}"
+    in_file = [p for p in exc.problems if tenants_file and p.startswith(str(Path(tenants_file)))]
+    notes = []
+    if len(in_file) < len(exc.problems):
+        if os.path.isfile(path):
+            notes.append(f"Fix these in {path} or in the environment.")
+        else:
+            notes.append(
+                f"No {path} was found in {os.getcwd()}: copy .env.example to {path} and fill it "
+                "in, or set these in the environment."
+            )
+    if in_file:
+        notes.append(f"Problems that name {tenants_file} are fixed in that file.")
+    return f"apns-bot is not configured correctly:\n{lines}\n{' '.join(notes)}"
 
 
 class LibraryChatter(logging.Filter):
@@ -140,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "help":
             continue
+        # raw text keeps the examples' layout, so the description is wrapped here
+        child.description = textwrap.fill(" ".join((child.description or "").split()), 79)
         examples = commands.EXAMPLES.get(name, ())
         child.epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples)
         child.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -180,6 +188,7 @@ def main(
     if args.command is None or args.command == "help":
         return show_help(parser, getattr(args, "topic", None))
     wants_json = bool(getattr(args, "json", False))
+    env: dict[str, str] = {}
     try:
         env = load_environment(args.env_file)
         level = env.get("LOG_LEVEL", "INFO").upper()
@@ -188,7 +197,9 @@ def main(
         return run(args, env)
     except ApnsBotError as exc:
         message = (
-            config_message(exc, args.env_file) if isinstance(exc, ConfigError) else exc.user_message
+            config_message(exc, args.env_file, env.get("APNS_TENANTS_FILE"))
+            if isinstance(exc, ConfigError)
+            else exc.user_message
         )
         if wants_json:
             print(json.dumps(error_document(exc, message), indent=2))

@@ -11,6 +11,7 @@ Exit 0 when nothing failed, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -71,7 +72,12 @@ def check_settings(env: Mapping[str, str], where: str) -> tuple[list[Result], Se
     try:
         settings = load_settings(env)
     except ConfigError as exc:
-        results = [Result("settings", "FAIL", p, f"edit {where}") for p in exc.problems]
+        fix = (
+            f"edit {where}"
+            if os.path.isfile(where)
+            else f"copy .env.example to {where} and fill it in (or set these in the environment)"
+        )
+        results = [Result("settings", "FAIL", p, fix) for p in exc.problems]
         try:  # Graph-side checks can still run when only Slack settings are wrong
             return results, load_settings(env, need_slack=False)
         except ConfigError:
