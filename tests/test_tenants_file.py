@@ -143,13 +143,13 @@ def test_placeholder_ids_are_refused(tmp_path: Path) -> None:
 def test_the_command_points_at_the_tenants_file_for_its_problems(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import main
+    from tests.harness import apns_bot
 
     env = write(tmp_path, GOOD.replace('channel = "C0CONTOSO"', 'chanel = "C0CONTOSO"'))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
-    assert main(["status", "--all"]) == 2
+    assert apns_bot(["status", "--all"]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'tenants.toml'} [tenants.contoso]: unknown key 'chanel' (known:" in err
     assert f"Problems that name {tmp_path / 'tenants.toml'} are fixed in that file." in err

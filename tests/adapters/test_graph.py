@@ -250,7 +250,7 @@ def test_a_dropped_connection_is_retried(graph: GraphClient, fake_graph: FakeGra
 
 
 def test_a_silent_host_is_reported_as_timed_out_not_waited_on_again(
-    settings: Settings, fake_graph: FakeGraph, fast_retry: RetryPolicy, sleeps: Sleeps
+    settings: Settings, fake_graph: FakeGraph, fast_retry: RetryPolicy, sleeps: RecordingSleep
 ) -> None:
     fake_graph.inject("GET", CERT_PATH, Fault.slow(1.0))
     tenant = settings.default_tenant
@@ -269,7 +269,7 @@ def test_a_silent_host_is_reported_as_timed_out_not_waited_on_again(
         client.get_certificate()
     assert "timed out, 127.0.0.1 did not answer" in caught.value.user_message
     assert len(graph_gets(fake_graph)) == 1
-    assert sleeps.calls == []
+    assert sleeps.delays == []
 
 
 def test_an_untrusted_certificate_fails_at_once(settings: Settings, fake_graph: FakeGraph, sleeps):

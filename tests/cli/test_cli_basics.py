@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from bot.cli import build_parser, main
+from bot.cli import build_parser
 from bot.cli.commands import MODULES
 from bot.config import EXAMPLE_NOTE
-from tests.harness import UseEnv
+from tests.harness import UseEnv, apns_bot
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ["run", "status", "check", "doctor", "inspect-cert", "keygen", "rekey"]
@@ -29,7 +29,7 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 def test_bare_command_and_help_show_the_overview(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(argv) == 0
+    assert apns_bot(argv) == 0
     out = capsys.readouterr().out
     for name in COMMANDS:
         assert name in out
@@ -37,10 +37,10 @@ def test_bare_command_and_help_show_the_overview(
 
 
 def test_help_command_shows_one_commands_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["help", "status"]) == 0
+    assert apns_bot(["help", "status"]) == 0
     out = capsys.readouterr().out
     assert "usage: apns-bot status" in out and "--progress" in out and "--env-file" in out
-    assert main(["help", "nonsense"]) == 2
+    assert apns_bot(["help", "nonsense"]) == 2
     assert "no command named 'nonsense'" in capsys.readouterr().err
 
 
@@ -60,7 +60,7 @@ def test_env_file_works_before_and_after_the_command(
     settings = tmp_path / "team.env"
     settings.write_text("AZURE_TENANT_ID=not a tenant\n")
     for argv in (["--env-file", str(settings), "status"], ["status", "--env-file", str(settings)]):
-        assert main(argv) == 2
+        assert apns_bot(argv) == 2
         err = capsys.readouterr().err
         assert "AZURE_TENANT_ID='not a tenant'" in err  # the file was read
         assert f"Fix these in {settings}" in err
@@ -70,7 +70,7 @@ def test_a_missing_env_file_is_named(
     use_env: UseEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_env({})
-    assert main(["doctor", "--env-file", "nowhere.env"]) == 2
+    assert apns_bot(["doctor", "--env-file", "nowhere.env"]) == 2
     err = capsys.readouterr().err
     assert "--env-file nowhere.env: no such file" in err
     assert "is missing" not in err  # not a list of every setting
@@ -80,7 +80,7 @@ def test_without_a_dot_env_the_error_says_none_was_found(
     use_env: UseEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_env({})
-    assert main(["status"]) == 2
+    assert apns_bot(["status"]) == 2
     err = capsys.readouterr().err
     assert "AZURE_TENANT_ID is missing" in err and "No .env was found" in err
 
@@ -89,7 +89,7 @@ def test_json_commands_print_settings_errors_as_json(
     use_env: UseEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_env({})
-    assert main(["status", "--json"]) == 2
+    assert apns_bot(["status", "--json"]) == 2
     captured = capsys.readouterr()
     error = json.loads(captured.out)["error"]
     assert error["code"] == "config" and "AZURE_TENANT_ID is missing" in error["message"]
@@ -103,7 +103,7 @@ def test_an_unchanged_env_example_is_refused_by_name_before_any_network_call(
     (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
     use_env({"AZURE_CLIENT_SECRET": "a-secret-someone-filled-in"})
     # the default hosts are never contacted: the error comes from the settings
-    assert main(["doctor"]) == 1
+    assert apns_bot(["doctor"]) == 1
     out = capsys.readouterr().out
     for key in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "APNS_CHANNEL", "APNS_APPROVERS"):
         assert any(

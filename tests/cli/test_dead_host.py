@@ -15,14 +15,13 @@ from io import StringIO
 import pytest
 
 from bot.adapters.graph import CERT_PATH
-from bot.cli import main
 from bot.cli.doctor import Result, Waiting
 from tests.cli.test_run import clean_env
 from tests.fakes.dead_host import DeadHost
 from tests.fakes.graph_faults import Fault
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
-from tests.harness import UseEnv
+from tests.harness import UseEnv, apns_bot
 
 QUICK = "0.5"  # APNS_NETWORK_TIMEOUT for these tests, in seconds
 
@@ -52,7 +51,7 @@ def test_doctor_reports_each_silent_host_as_timed_out_with_a_fix(
     bot_env: dict[str, str], dead: DeadHost, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_env(all_dead(bot_env, dead))
-    assert main(["doctor"]) == 1
+    assert apns_bot(["doctor"]) == 1
     out = capsys.readouterr().out
     slack = next(line for line in out.splitlines() if line.startswith("FAIL  slack "))
     entra = next(line for line in out.splitlines() if line.startswith("FAIL  entra sign-in"))
@@ -65,7 +64,7 @@ def test_doctor_counts_match_its_lines_and_every_fail_has_a_fix(
     bot_env: dict[str, str], dead: DeadHost, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_env(all_dead(bot_env, dead))
-    main(["doctor"])
+    apns_bot(["doctor"])
     out = capsys.readouterr().out
     lines = out.splitlines()
     shown = status_lines(out)
@@ -96,7 +95,7 @@ def test_doctor_checks_graph_when_only_graph_is_silent(
 ) -> None:
     silent_graph(fake_graph)
     use_env({**bot_env, "APNS_NETWORK_TIMEOUT": QUICK})
-    assert main(["doctor"]) == 1
+    assert apns_bot(["doctor"]) == 1
     out = capsys.readouterr().out
     assert "PASS  entra sign-in" in out
     graph = next(line for line in out.splitlines() if line.startswith("FAIL  graph read"))
@@ -137,7 +136,7 @@ def test_status_gives_up_on_a_silent_graph(
 ) -> None:
     silent_graph(fake_graph)
     use_env({**graph_env, "APNS_NETWORK_TIMEOUT": QUICK})
-    assert main(["status"]) == 2
+    assert apns_bot(["status"]) == 2
     err = capsys.readouterr().err
     assert "timed out" in err and "127.0.0.1" in err and "Traceback" not in err
 
@@ -146,7 +145,7 @@ def test_status_json_gives_up_on_a_silent_sign_in_with_a_json_error(
     graph_env: dict[str, str], dead: DeadHost, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_env({**graph_env, "AZURE_AUTHORITY_HOST": dead.netloc, "APNS_NETWORK_TIMEOUT": QUICK})
-    assert main(["status", "--json"]) == 2
+    assert apns_bot(["status", "--json"]) == 2
     error = json.loads(capsys.readouterr().out)["error"]
     assert error["code"] == "auth"
     assert "timed out" in error["message"] and dead.netloc in error["message"]
@@ -156,7 +155,7 @@ def test_check_gives_up_on_a_silent_sign_in_and_exits_2(
     graph_env: dict[str, str], dead: DeadHost, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_env({**graph_env, "AZURE_AUTHORITY_HOST": dead.netloc, "APNS_NETWORK_TIMEOUT": QUICK})
-    assert main(["check"]) == 2
+    assert apns_bot(["check"]) == 2
     out = capsys.readouterr().out
     assert out.startswith("FAILED default:") and "timed out" in out and dead.netloc in out
 
@@ -165,7 +164,7 @@ def test_run_stops_at_start_up_when_slack_is_silent(
     bot_env: dict[str, str], dead: DeadHost, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_env({**bot_env, "SLACK_API_URL": dead.url + "/api/", "APNS_NETWORK_TIMEOUT": QUICK})
-    assert main(["run", "--http", "--port", "0"]) == 2
+    assert apns_bot(["run", "--http", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert "Slack Web API timed out" in err and dead.netloc in err
 
