@@ -10,6 +10,8 @@ stdout, with the same exit status.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import os
@@ -23,7 +25,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from bot import __version__
-from bot.errors import ApnsBotError, CertificateError, ConfigError
+from bot.errors import ApnsBotError, CertificateError, ConfigError, UsageError
 
 Runner = Callable[[argparse.Namespace, Mapping[str, str]], int]
 Clock = Callable[[], datetime]
@@ -37,6 +39,10 @@ DEFAULT_ENV_FILE = ".env"
 # Libraries whose log lines are their own plumbing (retries, connection pools, token requests):
 # at the default level the CLI shows only the bot's lines; LOG_LEVEL=DEBUG shows these too.
 CHATTY_LIBRARIES = ("slack_sdk", "slack_bolt", "urllib3", "msal", "httpx", "httpcore", "requests")
+# ... and those whose errors are failed calls the bot reports itself, as one line naming the
+# host. Other library errors (a listener that crashed in Bolt, a Socket Mode connection that keeps
+# failing) stay visible.
+REPORTED_BY_THE_BOT = ("slack_sdk.web", "urllib3", "msal", "httpx", "httpcore", "requests")
 ENV_FILE_HELP = "read settings from this file instead of ./.env (before or after COMMAND)"
 
 
@@ -87,10 +93,13 @@ class LibraryChatter(logging.Filter):
     logger's level admits: their retry notes never precede the bot's own clear message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.split(".")[0] in CHATTY_LIBRARIES and record.levelno < logging.CRITICAL:
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-            return logging.getLogger().isEnabledFor(logging.DEBUG)
-        return True
+        if record.name.split(".")[0] not in CHATTY_LIBRARIES or record.levelno >= logging.CRITICAL:
+            return True
+        reported = record.name.startswith(REPORTED_BY_THE_BOT)
+        if record.levelno >= logging.ERROR and not reported:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 def configure_logging(level: str) -> None:
@@ -183,7 +192,7 @@ def main(
     """Run one ``apns-bot`` command. Subcommands read "now" from ``args.clock`` and wait between
     retries with ``args.sleep``: tests pass a fixed clock and a sleep that only records."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_arguments(parser, list(sys.argv[1:] if argv is None else argv))
     args.clock, args.sleep = clock, sleep
     if args.command is None or args.command == "help":
         return show_help(parser, getattr(args, "topic", None))
@@ -208,6 +217,26 @@ def main(
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """argparse's own parsing; with ``--json`` a usage error is also a JSON object on stdout
+    (argparse's usage text still goes to stderr, and the exit status stays 2)."""
+    if "--json" not in argv:
+        return parser.parse_args(argv)
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return parser.parse_args(argv)
+    except SystemExit as exc:
+        text = captured.getvalue()
+        sys.stderr.write(text)
+        if exc.code == 0:
+            raise
+        last = text.strip().splitlines()[-1] if text.strip() else "invalid arguments"
+        message = last.split(": error: ", 1)[-1]
+        print(json.dumps(error_document(UsageError(message)), indent=2))
+        raise
 
 
 def show_help(parser: argparse.ArgumentParser, topic: str | None) -> int:

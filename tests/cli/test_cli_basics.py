@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
 
-from bot.cli import build_parser
+from bot.cli import LibraryChatter, build_parser
 from bot.cli.commands import MODULES
 from bot.config import EXAMPLE_NOTE
 from tests.harness import UseEnv, apns_bot
@@ -113,3 +114,44 @@ def test_an_unchanged_env_example_is_refused_by_name_before_any_network_call(
     for key in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID"):
         assert f"{key}={example[key]} {EXAMPLE_NOTE}" in out
     assert "PASS  slack" not in out and "entra sign-in" in out and "SKIP" in out
+
+
+def test_a_usage_error_with_json_is_json_too(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        apns_bot(["inspect-cert", "cert.pem", "--json", "--at", "next tuesday"])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    error = json.loads(captured.out)["error"]
+    assert error["code"] == "usage" and "is not an ISO 8601 date" in error["message"]
+    assert "usage: apns-bot inspect-cert" in captured.err
+
+
+def record(name: str, level: int) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, "a line", None, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "level", "shown_at_info"),
+    [
+        ("bot.watch", logging.INFO, True),
+        ("bot.adapters.apple_ca", logging.WARNING, True),
+        ("slack_sdk.web.base_client", logging.INFO, False),  # "A retry handler found"
+        ("slack_sdk.web.base_client", logging.ERROR, False),  # the bot says it in one line
+        ("urllib3.connectionpool", logging.WARNING, False),  # "Retrying (Retry(total=0...))"
+        ("msal.application", logging.WARNING, False),
+        ("httpx", logging.INFO, False),
+        ("slack_bolt.App", logging.ERROR, True),  # a listener crashed: not chatter
+        ("slack_sdk.socket_mode.builtin.client", logging.ERROR, True),
+        ("urllib3.connectionpool", logging.CRITICAL, True),
+    ],
+)
+def test_library_chatter_is_debug(name: str, level: int, shown_at_info: bool) -> None:
+    root = logging.getLogger()
+    before = root.level
+    try:
+        root.setLevel(logging.INFO)  # setLevel, not the attribute: it clears the loggers' caches
+        assert LibraryChatter().filter(record(name, level)) is shown_at_info
+        root.setLevel(logging.DEBUG)
+        assert LibraryChatter().filter(record(name, level)) is True
+    finally:
+        root.setLevel(before)
