@@ -8,7 +8,7 @@ is chosen as for the environment: ``app`` with a secret or certificate, else ``d
 needs ``APNS_TOKEN_KEY``); ``skip_identity_match = true`` is ``APNS_SKIP_IDENTITY_MATCH`` for one
 tenant. Every problem names the tenant and the key, and all of them are reported together.
 
-    client_id = "00000000-0000-0000-0000-000000000000"   # one multi-tenant Entra app ...
+    client_id = "4f1c2b7e-93a0-4d5e-b8c6-1e2f3a4b5c6d"   # one multi-tenant Entra app ...
     client_secret_env = "APNS_CLIENT_SECRET"             # ... consented in every tenant
     approvers = ["U0123LEAD", "S0123LEADS"]
     viewers = ["S0123HELPDESK"]                          # optional: may see, may not approve
