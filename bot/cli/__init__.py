@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import io
 import json
-import logging
 import os
 import sys
 import textwrap
@@ -25,6 +24,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from bot import __version__
+from bot.cli.logs import configure_logging
 from bot.errors import ApnsBotError, CertificateError, ConfigError, UsageError
 
 Runner = Callable[[argparse.Namespace, Mapping[str, str]], int]
@@ -36,13 +36,6 @@ def utcnow() -> datetime:
 
 
 DEFAULT_ENV_FILE = ".env"
-# Libraries whose log lines are their own plumbing (retries, connection pools, token requests):
-# at the default level the CLI shows only the bot's lines; LOG_LEVEL=DEBUG shows these too.
-CHATTY_LIBRARIES = ("slack_sdk", "slack_bolt", "urllib3", "msal", "httpx", "httpcore", "requests")
-# ... and those whose errors are failed calls the bot reports itself, as one line naming the
-# host. Other library errors (a listener that crashed in Bolt, a Socket Mode connection that keeps
-# failing) stay visible.
-REPORTED_BY_THE_BOT = ("slack_sdk.web", "urllib3", "msal", "httpx", "httpcore", "requests")
 ENV_FILE_HELP = "read settings from this file instead of ./.env (before or after COMMAND)"
 
 
@@ -86,32 +79,6 @@ def config_message(exc: ConfigError, env_file: str | None, tenants_file: str | N
     if in_file:
         notes.append(f"Problems that name {tenants_file} are fixed in that file.")
     return f"apns-bot is not configured correctly:\n{lines}\n{' '.join(notes)}"
-
-
-class LibraryChatter(logging.Filter):
-    """Demotes the chatty libraries' records to DEBUG, then lets through only what the root
-    logger's level admits: their retry notes never precede the bot's own clear message."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.split(".")[0] not in CHATTY_LIBRARIES or record.levelno >= logging.CRITICAL:
-            return True
-        reported = record.name.startswith(REPORTED_BY_THE_BOT)
-        if record.levelno >= logging.ERROR and not reported:
-            return True
-        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return logging.getLogger().isEnabledFor(logging.DEBUG)
-
-
-def configure_logging(level: str) -> None:
-    """One stderr handler that keeps library chatter out (as ``logging.basicConfig``, it leaves a
-    root logger that already has handlers alone: an embedding program or a test harness)."""
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler.addFilter(LibraryChatter())
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 def _overview_epilog() -> str:

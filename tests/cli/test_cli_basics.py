@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from bot.cli import LibraryChatter, build_parser
+from bot.cli import build_parser
 from bot.cli.commands import MODULES
+from bot.cli.logs import LibraryChatter
 from bot.config import EXAMPLE_NOTE
 from tests.harness import UseEnv, apns_bot
 
