@@ -31,6 +31,7 @@ NETWORK_FIX = (
 )
 DATABASE_FIX = "make APNS_DB_PATH point at a writable file on a persistent volume"
 STATUSES = ("PASS", "WARN", "FAIL", "SKIP")
+MAX_AT_ONCE = 16  # checks running at the same time (a tenants file may list hundreds)
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     else:
         steps = steps_for(settings)
         # the checks wait on different hosts: at the same time, a dead network costs one timeout
-        with ThreadPoolExecutor(max_workers=len(steps), thread_name_prefix="doctor") as pool:
+        with ThreadPoolExecutor(min(len(steps), MAX_AT_ONCE), thread_name_prefix="doctor") as pool:
             futures = [pool.submit(step.run) for step in steps]
             for step, future in zip(steps, futures, strict=True):
                 found = waiting.until_done(future, step.waiting_for)
