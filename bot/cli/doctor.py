@@ -240,7 +240,14 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if settings is None:
         skipped = [
             Result(name, "SKIP", "skipped: the settings above must be fixed first")
-            for name in ("database", "slack", "apple-ca", "entra sign-in", "graph read")
+            for name in (
+                "database",
+                "slack",
+                "slack scopes",
+                "apple-ca",
+                "entra sign-in",
+                "graph read",
+            )
         ]
         show(skipped, waiting)
         results += skipped
