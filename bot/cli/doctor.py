@@ -13,41 +13,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import urlsplit
 
+from bot.cli.doctor_report import (
+    CHECKS_AFTER_SETTINGS,
+    NETWORK_FIX,
+    Result,
+    Step,
+    Waiting,
+    show,
+    summary,
+)
 from bot.config import Settings, TenantSettings, load_settings
 from bot.errors import ApnsBotError, ConfigError
 from bot.slack.ids import BOT_SCOPES
 
-NETWORK_FIX = (
-    "check the network, HTTPS_PROXY and SSL_CERT_FILE (a TLS-inspecting proxy's CA); "
-    "APNS_NETWORK_TIMEOUT sets how long to wait"
-)
-DATABASE_FIX = "make APNS_DB_PATH point at a writable file on a persistent volume"
-STATUSES = ("PASS", "WARN", "FAIL", "SKIP")
 MAX_AT_ONCE = 16  # checks running at the same time (a tenants file may list hundreds)
-
-
-@dataclass(frozen=True)
-class Result:
-    name: str
-    status: str  # PASS, WARN, FAIL or SKIP
-    detail: str
-    fix: str | None = None
-
-
-@dataclass(frozen=True)
-class Step:
-    """One check; ``waiting_for`` names what it talks to, for the status line."""
-
-    waiting_for: str
-    run: Callable[[], list[Result]]
 
 
 def register(sub: Any) -> None:
@@ -240,14 +225,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if settings is None:
         skipped = [
             Result(name, "SKIP", "skipped: the settings above must be fixed first")
-            for name in (
-                "database",
-                "slack",
-                "slack scopes",
-                "apple-ca",
-                "entra sign-in",
-                "graph read",
-            )
+            for name in CHECKS_AFTER_SETTINGS
         ]
         show(skipped, waiting)
         results += skipped
@@ -260,47 +238,5 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 found = waiting.until_done(future, step.waiting_for)
                 show(found, waiting)
                 results += found
-    counts = {s: sum(1 for r in results if r.status == s) for s in STATUSES}
-    words = {"PASS": "passed", "WARN": "warned", "FAIL": "failed", "SKIP": "skipped"}
-    print(
-        "\n"
-        + ", ".join(
-            f"{counts[s]} {words[s]}" for s in STATUSES if counts[s] or s in ("PASS", "FAIL")
-        )
-    )
-    return 1 if counts["FAIL"] else 0
-
-
-class Waiting:
-    """The status line: ``…  waiting for slack.com (3 s)``, rewritten each second, then erased."""
-
-    def __init__(self, out: TextIO, *, enabled: bool) -> None:
-        self.out = out
-        self.enabled = enabled
-        self.shown = False
-
-    def until_done(self, future: Future[list[Result]], what: str) -> list[Result]:
-        waited = 0
-        while True:
-            try:
-                return future.result(timeout=1.0)
-            except FutureTimeout:
-                waited += 1
-                if self.enabled and what:
-                    self.out.write(f"\r…     waiting for {what} ({waited} s)")
-                    self.out.flush()
-                    self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self.out.write("\r\033[K")
-            self.shown = False
-
-
-def show(results: list[Result], waiting: Waiting | None = None) -> None:
-    if waiting is not None:
-        waiting.clear()
-    for r in results:
-        print(f"{r.status:<4}  {r.name:<14} {r.detail}", flush=True)
-        if r.fix:
-            print(f"      {'':<14} fix: {r.fix}")
+    print("\n" + summary(results))
+    return 1 if any(r.status == "FAIL" for r in results) else 0

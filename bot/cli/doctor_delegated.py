@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.adapters.delegated import SignInRequiredError, TenantReader, open_reader
 from bot.adapters.sealing import Sealer, SealError, build_sealer
-from bot.cli.doctor import DATABASE_FIX, NETWORK_FIX, Result
+from bot.cli.doctor_report import DATABASE_FIX, NETWORK_FIX, Result
 from bot.config import Settings, TenantSettings
 from bot.errors import ApnsBotError
 from bot.slack.ids import COMMAND

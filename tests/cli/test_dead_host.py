@@ -15,7 +15,7 @@ from io import StringIO
 import pytest
 
 from bot.adapters.graph import CERT_PATH
-from bot.cli.doctor import Result, Waiting
+from bot.cli.doctor_report import Result, Waiting
 from tests.cli.test_run import clean_env
 from tests.fakes.dead_host import DeadHost
 from tests.fakes.graph_faults import Fault
