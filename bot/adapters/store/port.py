@@ -8,7 +8,7 @@ aware datetimes and returns the frozen dataclasses of ``bot.core.requests``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -27,8 +27,17 @@ from bot.core.signin import PendingSignIn, SavedSignIn, SignInWait
 
 
 class RequestStore(Protocol):
-    def create_request(self, request: ChangeRequest) -> None:
-        """Insert a new request (and any approvals it carries); audits ``requested``."""
+    def create_request(
+        self,
+        request: ChangeRequest,
+        *,
+        unless: Callable[[list[ChangeRequest]], ChangeRequest | None] | None = None,
+    ) -> ChangeRequest | None:
+        """Insert a new request (and any approvals it carries); audits ``requested``.
+
+        ``unless`` sees the tenant's pending requests inside the insert's transaction: when it
+        names one, nothing is inserted and that request is returned (a compare-and-set, across
+        processes). Returns None when the request was stored."""
 
     def get_request(self, request_id: str) -> ChangeRequest | None: ...
 
