@@ -368,7 +368,7 @@ def test_the_scheduler_polls_by_itself_no_faster_than_the_interval(
     fake_graph.delegated.interval = 5
     bot = start_delegated(start_bot)
     assert bot.deps.signins is not None
-    [ticker] = start_signin_polling(bot.deps)
+    [ticker] = start_signin_polling(bot.deps, every=0.05)  # ticks often; polls when due
     try:
         bot.slack.command("signin", user=LEAD_2)
         code = user_code_in(prompt_for(fake_slack).params["text"])
