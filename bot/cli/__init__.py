@@ -36,6 +36,13 @@ def utcnow() -> datetime:
 
 
 DEFAULT_ENV_FILE = ".env"
+# Proxy settings the HTTP libraries take only from the process environment: set in .env, they are
+# put there (unless the shell already set them), so a proxy in .env is used, not ignored.
+PROXY_KEYS = tuple(
+    name
+    for key in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+    for name in (key, key.lower())
+)
 ENV_FILE_HELP = "read settings from this file instead of ./.env (before or after COMMAND)"
 
 
@@ -57,6 +64,9 @@ def load_environment(env_file: str | None) -> dict[str, str]:
         )
     file_values = dotenv_values(path) if os.path.isfile(path) else {}
     merged = {k: v for k, v in file_values.items() if v is not None}
+    for key in PROXY_KEYS:  # read by httpx, requests and urllib from the process environment
+        if key in merged and key not in os.environ:
+            os.environ[key] = merged[key]
     merged.update(os.environ)
     return merged
 

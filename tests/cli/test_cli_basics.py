@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import urllib.request
 from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
 
-from bot.cli import build_parser
+from bot.cli import PROXY_KEYS, build_parser
 from bot.cli.commands import MODULES
 from bot.cli.logs import LibraryChatter
 from bot.config import EXAMPLE_NOTE
@@ -66,6 +68,25 @@ def test_env_file_works_before_and_after_the_command(
         err = capsys.readouterr().err
         assert "AZURE_TENANT_ID='not a tenant'" in err  # the file was read
         assert f"Fix these in {settings}" in err
+
+
+def test_a_proxy_in_the_env_file_reaches_the_http_libraries(
+    use_env: UseEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """httpx, requests and urllib read proxies from the process environment only: a proxy in
+    .env is put there, unless the shell set one (the shell wins, as for every setting)."""
+    use_env({})
+    for key in PROXY_KEYS:  # setenv first: monkeypatch then restores each key, even an unset one
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("no_proxy", "shell.example")
+    (tmp_path / ".env").write_text(
+        "HTTPS_PROXY=http://proxy.example:3128\nno_proxy=file.example\nAZURE_TENANT_ID=x\n"
+    )
+    assert apns_bot(["status"]) == 2  # settings are incomplete; the proxy is in place anyway
+    assert os.environ["HTTPS_PROXY"] == "http://proxy.example:3128"
+    assert os.environ["no_proxy"] == "shell.example"
+    assert urllib.request.getproxies()["https"] == "http://proxy.example:3128"
 
 
 def test_a_missing_env_file_is_named(
@@ -142,6 +163,9 @@ def record(name: str, level: int) -> logging.LogRecord:
         ("msal.application", logging.WARNING, False),
         ("httpx", logging.INFO, False),
         ("slack_bolt.App", logging.ERROR, True),  # a listener crashed: not chatter
+        ("slack_bolt.App", logging.WARNING, True),  # "Unhandled request": not chatter either
+        ("slack_sdk.socket_mode.builtin.client", logging.WARNING, True),  # a refused handshake
+        ("slack_sdk.http_retry.handler", logging.INFO, False),
         ("slack_sdk.socket_mode.builtin.client", logging.ERROR, True),
         ("urllib3.connectionpool", logging.CRITICAL, True),
     ],
