@@ -62,7 +62,7 @@ def check_database(settings: Settings) -> Result:
 def check_slack(settings: Settings) -> Result:
     from slack_sdk.errors import SlackApiError, SlackClientError
 
-    from bot.slack.web import build_web_client
+    from bot.runtime.slack_clients import build_web_client
 
     client = build_web_client(settings)
     try:
@@ -109,8 +109,8 @@ def check_apple_ca(settings: Settings) -> Result:
 
 
 def check_graph(settings: Settings, tenant: TenantSettings) -> list[Result]:
-    from bot.adapters.auth import build_token_provider
-    from bot.adapters.graph import build_graph_client
+    from bot.adapters.entra.app_only import build_token_provider
+    from bot.adapters.graph.client import build_graph_client
     from bot.cli.doctor_delegated import looking_provider, signin_result
 
     prefix = "" if len(settings.tenants) == 1 else f"{tenant.name}: "

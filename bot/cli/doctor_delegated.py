@@ -6,7 +6,7 @@ prints a token, a code or a cache: only Slack user ids, Microsoft usernames and 
 
 from __future__ import annotations
 
-from bot.adapters.delegated import SignInRequiredError, TenantReader, open_reader
+from bot.adapters.entra.delegated import SignInRequiredError, TenantReader, open_reader
 from bot.adapters.sealing import Sealer, SealError, build_sealer
 from bot.cli.doctor import Result
 from bot.config import Settings, TenantSettings

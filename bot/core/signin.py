@@ -1,7 +1,7 @@
 """Delegated sign-in as values: saved sign-ins, pending device flows, and what a poll answer means.
 
 Pure: no I/O, no clock. The device code flow (RFC 8628, Microsoft Entra's flavour) is polled one
-step at a time by ``bot.signins``; ``classify_poll`` says what one answer of the token endpoint
+step at a time by ``bot.usecases.signins``; ``classify_poll`` says what one answer of the token endpoint
 means, ``identity_matches`` whether the account that signed in is the Slack user who approved.
 """
 

@@ -17,9 +17,9 @@ from bot.config import Settings
 from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest
 from bot.core.signin import SignInWait
-from bot.slack.approval_views import renewed_notice, request_message
 from bot.slack.approvers import ApproverDirectory
-from bot.slack.blocks import escape, to_dicts
+from bot.slack.views.approval import renewed_notice, request_message
+from bot.slack.views.blocks import escape, to_dicts
 
 log = logging.getLogger(__name__)
 

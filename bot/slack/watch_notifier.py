@@ -17,8 +17,8 @@ from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
 from bot.core.reminders import Change, Reminder
 from bot.slack.approvers import ApproverDirectory
-from bot.slack.blocks import to_dicts
-from bot.slack.reminder_views import (
+from bot.slack.views.blocks import to_dicts
+from bot.slack.views.reminders import (
     change_message,
     check_failed_message,
     check_recovered_message,

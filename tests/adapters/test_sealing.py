@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.adapters.sealing import SEALED_PREFIX, Sealer, SealError, build_sealer, generate_key
-from bot.auth_settings import is_fernet_key
 from bot.config import Secret
+from bot.config.auth import is_fernet_key
 
 OLD, NEW, OTHER = generate_key(), generate_key(), generate_key()
 
