@@ -76,6 +76,10 @@ class SlackFileError(ApnsBotError):
     """The uploaded file could not be fetched from Slack."""
 
 
+class SealError(ApnsBotError):
+    """A sealed value could not be opened with any configured ``APNS_TOKEN_KEY``."""
+
+
 class StoreError(ApnsBotError):
     """The database could not be opened or is from a newer apns-bot."""
 

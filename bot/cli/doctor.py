@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from bot.cli.doctor_delegated import (
+    delegated_state,
+    looking_provider,
+    signin_result,
+    token_key_state,
+)
+from bot.cli.doctor_result import Result
 from bot.config import Settings, TenantSettings, load_settings
 from bot.errors import ApnsBotError, ConfigError
 from bot.slack.ids import BOT_SCOPES
-
-
-@dataclass(frozen=True)
-class Result:
-    name: str
-    status: str  # PASS, WARN or FAIL
-    detail: str
-    fix: str | None = None
 
 
 def register(sub: Any) -> None:
@@ -109,9 +107,8 @@ def check_apple_ca(settings: Settings) -> Result:
 
 
 def check_graph(settings: Settings, tenant: TenantSettings) -> list[Result]:
-    from bot.adapters.entra.app_only import build_token_provider
+    from bot.adapters.entra.providers import build_token_provider
     from bot.adapters.graph.client import build_graph_client
-    from bot.cli.doctor_delegated import looking_provider, signin_result
 
     prefix = "" if len(settings.tenants) == 1 else f"{tenant.name}: "
     try:
@@ -142,13 +139,11 @@ def check_graph(settings: Settings, tenant: TenantSettings) -> list[Result]:
 
 
 def check_delegated(settings: Settings, tenant: TenantSettings) -> list[Result]:
-    from bot.cli.doctor_delegated import delegated_state
 
     return delegated_state(settings, tenant) if tenant.delegated else []
 
 
 def check_token_key(settings: Settings) -> list[Result]:
-    from bot.cli.doctor_delegated import token_key_state
 
     return token_key_state(settings)
 

@@ -111,8 +111,8 @@ def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
     )
     log.info("daily certificate check at %s (next %s)", settings.check_time, daily.next_run)
     return [
-        Ticker("expire-requests", EXPIRE_EVERY_SECONDS, deps.renewals.expire_due).start(),
-        Ticker("reconcile", RECONCILE_EVERY_SECONDS, deps.renewals.reconcile).start(),
+        Ticker("expire-requests", EXPIRE_EVERY_SECONDS, deps.applying.expire_due).start(),
+        Ticker("reconcile", RECONCILE_EVERY_SECONDS, deps.applying.reconcile).start(),
         Ticker(
             "retry-notices",
             RETRY_NOTICES_EVERY_SECONDS,

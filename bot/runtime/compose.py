@@ -8,7 +8,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
 
 from slack_sdk import WebClient
 
@@ -16,23 +15,24 @@ from bot.adapters.apple_ca import AppleTrustStore
 from bot.adapters.graph.retry import RetryPolicy
 from bot.adapters.sealing import build_sealer
 from bot.adapters.slack_files import SlackFiles
-from bot.adapters.store import SqliteStore, Store
-from bot.config import Settings, TenantSettings
+from bot.adapters.store import SqliteStore
+from bot.config import Settings
 from bot.core.chain import TrustAnchors
-from bot.runtime.delegated import Delegated, build_delegated
+from bot.runtime.delegated import Delegated, acting_graphs, delegated_graphs, graph_factory
 from bot.runtime.executors import Answering, Background, start_threads
 from bot.runtime.graph_clients import GraphClients
 from bot.runtime.slack_clients import build_trigger_client, build_web_client
 from bot.slack.approvers import ApproverDirectory
-from bot.slack.listeners.home import HomePublisher, HomeRefreshingNotifier
+from bot.slack.context import SlackContext
+from bot.slack.home_tab import HomePublisher, HomeRefreshingNotifier
+from bot.slack.listeners.signin import SlackSignInNotifier
 from bot.slack.notifier import SlackNotifier
 from bot.slack.watch_notifier import SlackWatchNotifier
+from bot.usecases.applying import Applying, UploadRetry
+from bot.usecases.ports import Graphs, Store
 from bot.usecases.renewals import Renewals
+from bot.usecases.signins import DelegatedSignIns
 from bot.usecases.watch import Watch
-
-if TYPE_CHECKING:
-    from bot.adapters.graph.client import GraphClient
-    from bot.usecases.signins import DelegatedSignIns
 
 log = logging.getLogger(__name__)
 
@@ -53,34 +53,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class FileSource(Protocol):
-    def download(self, url: str, *, limit: int) -> bytes: ...
+@dataclass(kw_only=True)
+class Deps(SlackContext):
+    """The listeners' context plus what only the running process handles: its pools, the
+    upload half of the renewal workflow (tickers reconcile with it) and delegated sign-in."""
 
-
-@dataclass
-class Deps:
-    """Everything the listeners need from the outside world, built once per process."""
-
-    slack: WebClient
-    slack_trigger: WebClient  # views.open with a trigger_id: no retries, short timeout
-    graph: Callable[[TenantSettings], GraphClient]
-    store: Store
-    files: FileSource
-    trust: Callable[[], TrustAnchors | None]
     background: Background
-    modals: Background  # views.open with a trigger_id, apart from Graph-bound work
+    modals: Background
     answering: Answering  # requests the HTTP server is answering; follow-ups yield to them
-    listeners: ThreadPoolExecutor  # Bolt's listener pool: acknowledgements only, never blocks
-    clock: Callable[[], datetime]
-    approvers: ApproverDirectory
-    renewals: Renewals
-    watch: Watch
-    home: HomePublisher
+    applying: Applying
     delegated: Delegated | None = None  # delegated sign-in, when some tenant uses it
-
-    @property
-    def signins(self) -> DelegatedSignIns | None:
-        return self.delegated.signins if self.delegated is not None else None
 
     def start_threads(self) -> None:
         """Start every pool's workers now, before serving (``bot.runtime.start_threads``)."""
@@ -103,7 +85,7 @@ def build_deps(
     settings: Settings,
     *,
     slack: WebClient | None = None,
-    graph: Callable[[TenantSettings], GraphClient] | None = None,
+    graph: Graphs | None = None,
     store: Store | None = None,
     trust: Callable[[], TrustAnchors | None] | None = None,
     clock: Callable[[], datetime] = utcnow,
@@ -116,9 +98,9 @@ def build_deps(
     answering = Answering()
     background = Background(answering=answering, defer=FOLLOW_UP_DEFER)
     modals = Background(MODAL_THREADS, name="apns-modal", answering=answering, defer=MODAL_DEFER)
-    delegated = build_delegated(settings, store, slack, clock, background.submit)
+    graphs = delegated_graphs(settings, store, clock)
     graph = graph or GraphClients(
-        settings, delegated.graph_factory if delegated else None, retry=RetryPolicy(sleep=sleep)
+        settings, graph_factory(graphs) if graphs else None, retry=RetryPolicy(sleep=sleep)
     )
     trust = trust or AppleTrustStore(settings).get
     approvers = ApproverDirectory(slack)
@@ -130,24 +112,36 @@ def build_deps(
             slack,
             approvers,
             clock,
-            waiting_for=delegated.signins.waiting_for if delegated else None,
+            waiting_for=store.signin_wait if graphs else None,
         ),
         home_tab.refresh_soon,
     )
-    renewals = Renewals(
+    signins = (
+        DelegatedSignIns(
+            settings,
+            store,
+            graphs.tokens,
+            SlackSignInNotifier(slack),
+            clock,
+            background.submit,
+            notifier,
+        )
+        if graphs
+        else None
+    )
+    applying = Applying(
         settings,
         store,
         graph,
         notifier,
-        approvers,
-        trust,
         clock,
-        sleep=sleep,
-        graph_for=delegated.graph_for(graph) if delegated else None,
-        gate=delegated.signins if delegated else None,
+        retry=UploadRetry(sleep=sleep),
+        graph_for=acting_graphs(graphs, graph) if graphs else None,
+        gate=signins,
     )
-    if delegated is not None:
-        delegated.signins.attach(renewals)
+    if signins is not None:
+        signins.attach(applying)
+    renewals = Renewals(settings, store, graph, notifier, approvers, trust, clock, applying)
     notices = SlackWatchNotifier(slack, approvers)
     watch = Watch(settings, store, graph, notices, clock, on_checked=home_tab.after_check)
     return Deps(
@@ -164,7 +158,9 @@ def build_deps(
         clock=clock,
         approvers=approvers,
         renewals=renewals,
+        applying=applying,
         watch=watch,
         home=home_tab,
-        delegated=delegated,
+        signins=signins,
+        delegated=Delegated(graphs, signins) if graphs and signins else None,
     )

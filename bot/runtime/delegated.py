@@ -10,19 +10,44 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from slack_sdk import WebClient
-
-from bot.adapters.entra.delegated import DelegatedGraphs, DelegatedTokens
+from bot.adapters.entra.delegated import DelegatedTokens
+from bot.adapters.graph.client import build_graph_client
+from bot.adapters.graph.delegated import DelegatedGraphs
 from bot.adapters.sealing import build_sealer
-from bot.adapters.store import Store
 from bot.config import Settings, TenantSettings
-from bot.slack.listeners.signin import SlackSignInNotifier
+from bot.usecases.ports import ActingGraphs, GraphClient, Graphs, Store
 from bot.usecases.signins import DelegatedSignIns
 
-if TYPE_CHECKING:
-    from bot.adapters.graph.client import GraphClient
+
+def delegated_graphs(
+    settings: Settings, store: Store, clock: Callable[[], datetime]
+) -> DelegatedGraphs | None:
+    """The delegated tenants' Graph clients; None when no tenant signs in as its approvers."""
+    sealer = build_sealer(settings.token_keys)
+    if sealer is None or not any(t.delegated for t in settings.tenants.values()):
+        return None
+    return DelegatedGraphs(DelegatedTokens(settings, store, sealer, clock))
+
+
+def graph_factory(graphs: DelegatedGraphs) -> Callable[[Settings, TenantSettings], GraphClient]:
+    """For ``GraphClients``: a delegated tenant reads with its latest valid sign-in."""
+
+    def build(settings: Settings, tenant: TenantSettings) -> GraphClient:
+        if tenant.delegated:
+            return graphs.reader(settings, tenant)
+        return build_graph_client(settings, tenant)
+
+    return build
+
+
+def acting_graphs(graphs: DelegatedGraphs, graph: Graphs) -> ActingGraphs:
+    """For ``Applying``: uploads in a delegated tenant are made as the person applying."""
+
+    def client(tenant: TenantSettings, actor: str) -> GraphClient:
+        return graphs.for_user(tenant, actor) if tenant.delegated else graph(tenant)
+
+    return client
 
 
 @dataclass
@@ -30,38 +55,5 @@ class Delegated:
     graphs: DelegatedGraphs
     signins: DelegatedSignIns
 
-    def graph_factory(self, settings: Settings, tenant: TenantSettings) -> GraphClient:
-        """For ``GraphClients``: a delegated tenant reads with its latest valid sign-in."""
-        if tenant.delegated:
-            return self.graphs.reader(settings, tenant)
-        from bot.adapters.graph.client import build_graph_client
-
-        return build_graph_client(settings, tenant)
-
-    def graph_for(
-        self, graph: Callable[[TenantSettings], GraphClient]
-    ) -> Callable[[TenantSettings, str], GraphClient]:
-        """For ``Renewals``: uploads in a delegated tenant are made as the person applying."""
-
-        def client(tenant: TenantSettings, actor: str) -> GraphClient:
-            return self.graphs.for_user(tenant, actor) if tenant.delegated else graph(tenant)
-
-        return client
-
     def close(self) -> None:
         self.graphs.close()
-
-
-def build_delegated(
-    settings: Settings,
-    store: Store,
-    slack: WebClient,
-    clock: Callable[[], datetime],
-    submit: Callable[..., Any],
-) -> Delegated | None:
-    sealer = build_sealer(settings.token_keys)
-    if sealer is None or not any(t.delegated for t in settings.tenants.values()):
-        return None
-    tokens = DelegatedTokens(settings, store, sealer, clock)
-    signins = DelegatedSignIns(settings, store, tokens, SlackSignInNotifier(slack), clock, submit)
-    return Delegated(DelegatedGraphs(tokens), signins)

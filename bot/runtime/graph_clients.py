@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.adapters.entra.app_only import DEFAULT_TIMEOUT, pinned_session
-from bot.adapters.graph.client import GraphClient, build_graph_client, shared_http_client
+from bot.adapters.graph.client import build_graph_client, shared_http_client
 from bot.adapters.graph.retry import RetryPolicy
 from bot.config import Settings, TenantSettings
+from bot.usecases.ports import GraphClient
 
 
 class GraphClients:

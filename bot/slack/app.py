@@ -13,10 +13,10 @@ from bot.slack.listeners import approval, commands, csr, history, home, renew, s
 from bot.slack.log_hygiene import trim_library_logs
 
 if TYPE_CHECKING:
-    from bot.runtime.compose import Deps
+    from bot.slack.context import SlackContext
 
 
-def build_app(settings: Settings, deps: Deps, *, http: bool | None = None) -> App:
+def build_app(settings: Settings, deps: SlackContext, *, http: bool | None = None) -> App:
     """``http``: requests arrive over HTTP (default: when no app-level token is set). Every HTTP
     request's signature is then verified, even when an app token is configured too."""
     if settings.slack is None:

@@ -1,19 +1,20 @@
 """Applying an approved request exactly once, and settling what a crash left behind.
 
-``Uploads`` is the second half of ``bot.usecases.renewals.Renewals``: the approved -> applying ->
-applied|failed moves, each a compare-and-set in the store, the PATCH with its read-back, the
-checks just before it, the expiry of unapproved requests and the lease-based reconcile.
+``Applying`` is what ``bot.usecases.renewals.Renewals`` hands an approved request to: the
+approved -> applying -> applied|failed moves, each a compare-and-set in the store, the PATCH with
+its read-back, the checks just before it, the expiry of unapproved requests and the lease-based
+reconcile.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
 
-from bot.adapters.store import Store
-from bot.config import Settings, TenantSettings
+from bot.config import Settings
 from bot.core.model import TenantCertificate
 from bot.core.request_policy import (
     apply_blocker,
@@ -28,9 +29,7 @@ from bot.core.requests import (
     Status,
 )
 from bot.errors import ApnsBotError, GraphError, internal_error
-
-if TYPE_CHECKING:
-    from bot.adapters.graph.client import GraphClient
+from bot.usecases.ports import ActingGraphs, ApplyGate, GraphClient, Graphs, Notifier, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,45 +44,42 @@ UNREADABLE_CERTIFICATE = (
 )
 
 
-class Notifier(Protocol):
-    """What the workflow needs from Slack (``bot.slack.notifier.SlackNotifier``)."""
+@dataclass(frozen=True)
+class UploadRetry:
+    """How often an upload whose outcome is unknown (timeout, 5xx) is tried, and the wait between
+    tries (``backoff`` seconds times the attempt number)."""
 
-    def post_request(self, request: ChangeRequest) -> tuple[str, str] | None:
-        """Post the approval message; (channel, ts) or None when Slack refused."""
+    attempts: int = 3
+    backoff: float = 1.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
-    def update_request(self, request: ChangeRequest) -> None:
-        """Re-render the approval message from the request's current state."""
-
-    def post_renewed(self, request: ChangeRequest, observed: TenantCertificate) -> None: ...
-
-    def post_failed(self, request: ChangeRequest) -> None: ...
-
-
-class ApplyGate(Protocol):
-    """Delegated sign-in's say before an upload (``bot.usecases.signins.DelegatedSignIns``)."""
-
-    def before_apply(
-        self, request: ChangeRequest, tenant: TenantSettings, actor: str
-    ) -> str | None:
-        """None: upload now, as ``actor``. Else not yet (a sign-in started): the words for them."""
-
-    def resume_as(self, request: ChangeRequest, tenant: TenantSettings) -> str | None:
-        """Start-up, for an approved request: who uploads it now, or None to leave it be."""
+    def wait(self, attempt: int) -> None:
+        self.sleep(self.backoff * attempt)
 
 
-class Uploads:
-    """Needs, from the class that mixes it in: the attributes annotated below."""
-
-    settings: Settings
-    store: Store
-    graph: Callable[[TenantSettings], GraphClient]
-    graph_for: Callable[[TenantSettings, str], GraphClient] | None
-    gate: ApplyGate | None
-    notifier: Notifier
-    clock: Callable[[], datetime]
-    sleep: Callable[[float], None]
-    apply_attempts: int
-    apply_backoff: float
+class Applying:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        graph: Graphs,
+        notifier: Notifier,
+        clock: Callable[[], datetime],
+        *,
+        retry: UploadRetry | None = None,
+        graph_for: ActingGraphs | None = None,
+        gate: ApplyGate | None = None,
+    ) -> None:
+        """Delegated sign-in: the upload is made as the person who applies it (``graph_for``),
+        once ``gate`` says they are signed in. Without them, every call uses the tenant's client."""
+        self.settings = settings
+        self.store = store
+        self.graph = graph
+        self.notifier = notifier
+        self.clock = clock
+        self.retry = retry or UploadRetry()
+        self.graph_for = graph_for
+        self.gate = gate
 
     # --- apply -----------------------------------------------------------------------------
     def apply(self, request_id: str, *, actor: str, retry: bool = False) -> str | None:
@@ -135,7 +131,7 @@ class Uploads:
         """PATCH, then read back. After a timeout or 5xx the PATCH may have landed anyway
         (Intune answers 500 after applying): read back before deciding, and upload again only
         when the read-back shows the certificate is not in place."""
-        for attempt in range(1, self.apply_attempts + 1):
+        for attempt in range(1, self.retry.attempts + 1):
             try:
                 patched = client.update_certificate(request.apple_id, request.certificate_pem)
             except GraphError as exc:
@@ -149,10 +145,10 @@ class Uploads:
                 if is_in_place(request, observed):
                     self._finish(request, observed)
                     return
-                if attempt == self.apply_attempts:
+                if attempt == self.retry.attempts:
                     raise
                 log.info("upload of %s not in place after %s; retrying", request.id, exc.status)
-                self.sleep(self.apply_backoff * attempt)
+                self.retry.wait(attempt)
                 continue
             try:  # read back: what Intune really holds now
                 observed = client.get_certificate()
@@ -181,7 +177,7 @@ class Uploads:
             request.id, (Status.APPLYING, Status.FAILED), Status.APPLIED, now, result=result
         ):
             self.store.set_snapshot(request.tenant, observed, now)
-            done = self._refresh(request.id)
+            done = self.refresh(request.id)
             self.notifier.post_renewed(done or request, observed)
 
     def _finish_failed(self, request: ChangeRequest, failure: Failure) -> None:
@@ -194,10 +190,10 @@ class Uploads:
             failure=failure,
             detail={"code": failure.code, "request_id": failure.request_id},
         ):
-            done = self._refresh(request.id)
+            done = self.refresh(request.id)
             self.notifier.post_failed(done or request)
 
-    def _refresh(self, request_id: str) -> ChangeRequest | None:
+    def refresh(self, request_id: str) -> ChangeRequest | None:
         request = self.store.get_request(request_id)
         if request is not None:
             self.notifier.update_request(request)

@@ -1,6 +1,6 @@
 """Device code flows, polled one step at a time, and what their endings do to requests.
 
-``DeviceFlowPolling`` is mixed into ``bot.usecases.signins.DelegatedSignIns``. ``poll_due`` runs every
+``DeviceFlowPolling`` belongs to ``bot.usecases.signins.DelegatedSignIns``. ``poll_due`` runs every
 second on the scheduler: it claims each flow whose next poll is due (one replica wins the claim)
 and hands one token-endpoint poll to the executor, so no thread ever waits for a person. Answers:
 ``authorization_pending`` polls again after the interval, ``slow_down`` after the interval plus
@@ -16,27 +16,21 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.adapters.entra.public_client import PollResult
-from bot.adapters.sealing import SealError
-from bot.adapters.store import Store
 from bot.config import Settings, TenantSettings
 from bot.core.requests import Failure, Status
 from bot.core.signin import (
     PendingSignIn,
     PollOutcome,
+    PollResult,
     SavedSignIn,
     identity_matches,
     next_interval,
 )
-from bot.errors import ApnsBotError
+from bot.errors import ApnsBotError, SealError
+from bot.usecases.ports import Notifier, RequestApplier, SignInNotifier, SignInTokens, Store
 from bot.usecases.signin_messages import channel_failure, ended_note, mismatch_note, signed_in_note
-
-if TYPE_CHECKING:
-    from bot.adapters.entra.delegated import DelegatedTokens
-    from bot.usecases.renewals import Renewals
-    from bot.usecases.signins import SignInNotifier
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +40,62 @@ SIGNIN_FAILED = "signin_failed"
 LEASE = timedelta(seconds=60)  # a claimed poll that never reports back is retried after this
 
 
+class WaitingRequests:
+    """What a sign-in's ending does to the approved requests that waited for it."""
+
+    def __init__(self, store: Store, notifier: Notifier, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.applier: RequestApplier | None = None  # Renewals, attached once it is built
+
+    def resume(self, request_id: str, user_id: str) -> None:
+        request = self.store.get_request(request_id)
+        if request is None or self.applier is None:
+            return
+        if request.status in (Status.APPROVED, Status.FAILED):
+            retry = request.status is Status.FAILED
+            self.applier.apply(request_id, actor=user_id, retry=retry)
+
+    def fail(self, request_id: str, failure: Failure) -> None:
+        """An approved request cannot upload yet: failed, so an approver can retry it."""
+        self.store.remove_signin_wait(request_id)
+        request = self.store.get_request(request_id)
+        if request is not None and request.status is Status.APPROVED:
+            self.store.transition(
+                request_id,
+                Status.APPROVED,
+                Status.FAILED,
+                self.clock(),
+                failure=failure,
+                detail={"code": failure.code},
+            )
+        self.refresh(request_id)
+
+    def refresh(self, request_id: str) -> None:
+        request = self.store.get_request(request_id)
+        if request is not None:
+            self.notifier.update_request(request)
+
+
 class DeviceFlowPolling:
-    settings: Settings
-    store: Store
-    tokens: DelegatedTokens
-    notifier: SignInNotifier
-    clock: Callable[[], datetime]
-    submit: Callable[..., Any]
-    renewals: Renewals | None
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        tokens: SignInTokens,
+        notifier: SignInNotifier,
+        clock: Callable[[], datetime],
+        submit: Callable[..., Any],
+        requests: WaitingRequests,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.tokens = tokens
+        self.notifier = notifier
+        self.clock = clock
+        self.submit = submit  # the bot's executor: Background.submit
+        self.requests = requests
 
     def poll_due(self) -> list[Any]:
         """Claim every flow whose next poll is due and poll each on the executor; returns what
@@ -69,12 +111,12 @@ class DeviceFlowPolling:
         tenant = self.settings.tenants.get(row.tenant)
         now = self.clock()
         if tenant is None or now >= row.expires_at:
-            self._end(row, PollOutcome.EXPIRED, None)
+            self.end(row, PollOutcome.EXPIRED, None)
             return
         try:
             flow = json.loads(self.tokens.sealer.open(row.sealed_flow))
         except SealError as exc:
-            self._end(row, PollOutcome.FAILED, exc.user_message)
+            self.end(row, PollOutcome.FAILED, exc.user_message)
             return
         flow["interval"] = row.interval
         try:
@@ -88,7 +130,7 @@ class DeviceFlowPolling:
         elif result.outcome is PollOutcome.SIGNED_IN:
             self._signed_in(tenant, row, result)
         else:
-            self._end(row, result.outcome, result.error.user_message if result.error else None)
+            self.end(row, result.outcome, result.error.user_message if result.error else None)
 
     def _reschedule(
         self, row: PendingSignIn, flow: dict[str, Any], interval: int, now: datetime
@@ -116,10 +158,10 @@ class DeviceFlowPolling:
                     channel_failure("signin_refused", f"<@{row.user_id}>", username),
                 )
                 for request_id in waiting:
-                    self._fail_request(request_id, failure)
+                    self.requests.fail(request_id, failure)
                 return
         if result.cache is None or result.home_account_id is None:
-            self._end(row, PollOutcome.FAILED, "Microsoft Entra ID answered without an account.")
+            self.end(row, PollOutcome.FAILED, "Microsoft Entra ID answered without an account.")
             return
         waiting = self.store.finish_device_flow(row.tenant, row.user_id)
         if waiting is None:
@@ -134,17 +176,9 @@ class DeviceFlowPolling:
         self.store.audit(row.tenant, SIGNED_IN, row.user_id, now, detail=detail)
         self.notifier.tell(tenant, row.user_id, signed_in_note(username, uploads=bool(waiting)))
         for request_id in waiting:
-            self._resume(request_id, row.user_id)
+            self.requests.resume(request_id, row.user_id)
 
-    def _resume(self, request_id: str, user_id: str) -> None:
-        request = self.store.get_request(request_id)
-        if request is None or self.renewals is None:
-            return
-        if request.status in (Status.APPROVED, Status.FAILED):
-            retry = request.status is Status.FAILED
-            self.renewals.apply(request_id, actor=user_id, retry=retry)
-
-    def _end(self, row: PendingSignIn, outcome: PollOutcome, detail: str | None) -> None:
+    def end(self, row: PendingSignIn, outcome: PollOutcome, detail: str | None) -> None:
         """The flow is over without a sign-in: tell the person, fail what waited for it."""
         waiting = self.store.finish_device_flow(row.tenant, row.user_id)
         if waiting is None:
@@ -162,24 +196,4 @@ class DeviceFlowPolling:
             self.notifier.tell(tenant, row.user_id, ended_note(code, detail))
         failure = Failure(code, channel_failure(code, f"<@{row.user_id}>", detail=detail))
         for request_id in waiting:
-            self._fail_request(request_id, failure)
-
-    def _fail_request(self, request_id: str, failure: Failure) -> None:
-        """An approved request cannot upload yet: failed, so an approver can retry it."""
-        self.store.remove_signin_wait(request_id)
-        request = self.store.get_request(request_id)
-        if request is not None and request.status is Status.APPROVED:
-            self.store.transition(
-                request_id,
-                Status.APPROVED,
-                Status.FAILED,
-                self.clock(),
-                failure=failure,
-                detail={"code": failure.code},
-            )
-        self._refresh(request_id)
-
-    def _refresh(self, request_id: str) -> None:
-        request = self.store.get_request(request_id)
-        if request is not None and self.renewals is not None:
-            self.renewals.notifier.update_request(request)
+            self.requests.fail(request_id, failure)

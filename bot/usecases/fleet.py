@@ -10,14 +10,11 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from bot.config import Settings, TenantSettings
 from bot.core.fleet import FleetRow, failed_row, fleet_row, sort_by_urgency
 from bot.errors import ApnsBotError
-
-if TYPE_CHECKING:
-    from bot.adapters.graph.client import GraphClient
+from bot.usecases.ports import Graphs
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +23,7 @@ MAX_CONCURRENT_TENANTS = 64
 
 def read_fleet(
     settings: Settings,
-    graph: Callable[[TenantSettings], GraphClient],
+    graph: Graphs,
     clock: Callable[[], datetime],
     *,
     max_workers: int = MAX_CONCURRENT_TENANTS,

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
 
-from bot.adapters.store import Store
 from bot.config import Settings, TenantSettings
 from bot.core.certinput import MAX_CERTIFICATE_FILE_BYTES
 from bot.core.chain import TrustAnchors
@@ -37,19 +34,25 @@ from bot.core.requests import (
     new_change_request,
     new_request_id,
 )
-from bot.usecases.applying import ApplyGate, Notifier, Uploads
-
-if TYPE_CHECKING:
-    from bot.adapters.graph.client import GraphClient
-    from bot.slack.approvers import ApproverCheck
+from bot.errors import ApnsBotError
+from bot.usecases.applying import Applying
+from bot.usecases.ports import Approvers, Graphs, Notifier, Store
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = MAX_CERTIFICATE_FILE_BYTES  # what the parser accepts, read no further
 
 
-class Approvers(Protocol):
-    def check(self, tenant: TenantSettings, user_id: str) -> ApproverCheck: ...
+class NotDecidableError(ApnsBotError):
+    """A click on a request that is gone, or whose tenant this bot no longer serves."""
+
+
+@dataclass(frozen=True)
+class Decidable:
+    """A request a click may decide on, with its tenant's settings."""
+
+    request: ChangeRequest
+    tenant: TenantSettings
 
 
 @dataclass(frozen=True)
@@ -63,30 +66,18 @@ class Submission:
     waiting_for: ChangeRequest | None = None
 
 
-class Renewals(Uploads):
+class Renewals:
     def __init__(
         self,
         settings: Settings,
         store: Store,
-        graph: Callable[[TenantSettings], GraphClient],
+        graph: Graphs,
         notifier: Notifier,
         approvers: Approvers,
         trust: Callable[[], TrustAnchors | None],
         clock: Callable[[], datetime],
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        apply_attempts: int = 3,
-        apply_backoff: float = 1.0,
-        graph_for: Callable[[TenantSettings, str], GraphClient] | None = None,
-        gate: ApplyGate | None = None,
+        applying: Applying,
     ) -> None:
-        # Delegated sign-in: the upload is made as the person who applies it (graph_for), once
-        # the gate says they are signed in. Without them, every call uses the tenant's client.
-        self.graph_for = graph_for
-        self.gate = gate
-        self.sleep = sleep
-        self.apply_attempts = apply_attempts
-        self.apply_backoff = apply_backoff
         self.settings = settings
         self.store = store
         self.graph = graph
@@ -94,6 +85,7 @@ class Renewals(Uploads):
         self.approvers = approvers
         self.trust = trust
         self.clock = clock
+        self.applying = applying  # approved requests go on to it
 
     # --- submit ----------------------------------------------------------------------------
     def submit(
@@ -180,23 +172,23 @@ class Renewals(Uploads):
                 rejection=Rejection(by=newest.requester, at=now, reason=why),
                 detail={"why": why},
             ):
-                self._refresh(older.id)
+                self.applying.refresh(older.id)
 
     # --- decide ----------------------------------------------------------------------------
-    def _load(self, request_id: str) -> tuple[ChangeRequest, TenantSettings] | str:
+    def _load(self, request_id: str) -> Decidable:
         request = self.store.get_request(request_id)
         if request is None:
-            return "This request does not exist (any more)."
+            raise NotDecidableError("This request does not exist (any more).")
         tenant = self.settings.tenants.get(request.tenant)
         if tenant is None:
-            return f"This request belongs to tenant {request.tenant!r}, which is not configured."
-        return request, tenant
+            raise NotDecidableError(
+                f"This request belongs to tenant {request.tenant!r}, which is not configured."
+            )
+        return Decidable(request, tenant)
 
     def approve(self, request_id: str, user_id: str) -> str | None:
         loaded = self._load(request_id)
-        if isinstance(loaded, str):
-            return loaded
-        request, tenant = loaded
+        request, tenant = loaded.request, loaded.tenant
         now = self.clock()
         check = self.approvers.check(tenant, user_id)
         required = self.settings.required_approvals
@@ -205,7 +197,7 @@ class Renewals(Uploads):
         )
         if not decision.allowed:
             if decision.outcome is Outcome.REFUSED_EXPIRED:
-                self.expire_due()
+                self.applying.expire_due()
             return " ".join(filter(None, [decision.reason, check.note]))
         result = self.store.add_approval(request_id, user_id, now)
         if not result.recorded:
@@ -224,14 +216,12 @@ class Renewals(Uploads):
             require_approvals=required,
         )
         if moved:
-            return self.apply(request_id, actor=user_id)
+            return self.applying.apply(request_id, actor=user_id)
         return None
 
     def reject(self, request_id: str, user_id: str, reason: str | None) -> str | None:
         loaded = self._load(request_id)
-        if isinstance(loaded, str):
-            return loaded
-        request, tenant = loaded
+        request, tenant = loaded.request, loaded.tenant
         now = self.clock()
         check = self.approvers.check(tenant, user_id)
         decision = decide_rejection(request, user_id, is_approver=check.allowed, now=now)
@@ -249,15 +239,13 @@ class Renewals(Uploads):
         )
         if not moved:
             return "This request was decided by someone else a moment ago."
-        self._refresh(request_id)
+        self.applying.refresh(request_id)
         return None
 
     def retry(self, request_id: str, user_id: str) -> str | None:
         loaded = self._load(request_id)
-        if isinstance(loaded, str):
-            return loaded
-        request, tenant = loaded
+        request, tenant = loaded.request, loaded.tenant
         decision = decide_retry(request, is_approver=self.approvers.check(tenant, user_id).allowed)
         if not decision.allowed:
             return decision.reason
-        return self.apply(request_id, actor=user_id, retry=True)
+        return self.applying.apply(request_id, actor=user_id, retry=True)

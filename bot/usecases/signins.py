@@ -3,8 +3,8 @@
 When the final approval arrives (or Retry is pressed) in a delegated tenant and the person has no
 usable sign-in, ``before_apply`` keeps the request where it is, starts a device code flow (or
 reuses their pending one) and returns the verification URL and user code for them — never the
-device code. The flow is sealed in the store and polled by ``bot.usecases.device_flows`` (mixed in here),
-so a restart resumes it where it was.
+device code. The flow is sealed in the store and polled by ``bot.usecases.device_flows`` (its
+``DeviceFlowPolling``, built here), so a restart resumes it where it was.
 
 A completed sign-in is kept only when the Microsoft account is the approver's own (its
 ``preferred_username`` equals their Slack e-mail, unless ``APNS_SKIP_IDENTITY_MATCH``); then the
@@ -18,10 +18,8 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from bot.adapters.sealing import SealError
-from bot.adapters.store import Store
 from bot.config import Settings, TenantSettings
 from bot.core.requests import ChangeRequest, Failure
 from bot.core.signin import (
@@ -32,13 +30,10 @@ from bot.core.signin import (
     last_approver,
     next_interval,
 )
-from bot.errors import ApnsBotError
-from bot.usecases.device_flows import SIGNIN_REFUSED, DeviceFlowPolling
+from bot.errors import ApnsBotError, SealError
+from bot.usecases.device_flows import SIGNIN_REFUSED, DeviceFlowPolling, WaitingRequests
+from bot.usecases.ports import Notifier, RequestApplier, SignInNotifier, SignInTokens, Store
 from bot.usecases.signin_messages import already_signed_in, channel_failure, prompt, signed_out
-
-if TYPE_CHECKING:
-    from bot.adapters.entra.delegated import DelegatedTokens
-    from bot.usecases.renewals import Renewals
 
 log = logging.getLogger(__name__)
 
@@ -47,36 +42,35 @@ SIGNED_OUT = "signed_out"
 REUSE_MARGIN = timedelta(seconds=60)  # a pending code closer to expiry than this is replaced
 
 
-class SignInNotifier(Protocol):
-    """What sign-in needs from Slack (``bot.slack.listeners.signin.SlackSignInNotifier``)."""
-
-    def tell(self, tenant: TenantSettings, user_id: str, text: str) -> None:
-        """Tell one person privately (ephemeral in the tenant's channel, else a direct message)."""
-
-    def email_of(self, user_id: str) -> str | None:
-        """The Slack profile e-mail of ``user_id`` (scope users:read.email), None if unknown."""
-
-
-class DelegatedSignIns(DeviceFlowPolling):
+class DelegatedSignIns:
     def __init__(
         self,
         settings: Settings,
         store: Store,
-        tokens: DelegatedTokens,
+        tokens: SignInTokens,
         notifier: SignInNotifier,
         clock: Callable[[], datetime],
         submit: Callable[..., Any],
+        requests: Notifier,
     ) -> None:
+        """``requests``: the renewal workflow's notifier, which re-renders a request's message."""
         self.settings = settings
         self.store = store
         self.tokens = tokens
         self.notifier = notifier
         self.clock = clock
-        self.submit = submit  # the bot's executor: Background.submit
-        self.renewals: Renewals | None = None
+        self.waiting = WaitingRequests(store, requests, clock)
+        self.flows = DeviceFlowPolling(
+            settings, store, tokens, notifier, clock, submit, self.waiting
+        )
 
-    def attach(self, renewals: Renewals) -> None:
-        self.renewals = renewals
+    def attach(self, renewals: RequestApplier) -> None:
+        """The uploads that waited for a sign-in are made by ``renewals`` (built after this)."""
+        self.waiting.applier = renewals
+
+    def poll_due(self) -> list[Any]:
+        """Poll every device code flow that is due (``DeviceFlowPolling.poll_due``)."""
+        return self.flows.poll_due()
 
     # --- the gate in front of Renewals.apply ---------------------------------------------------
 
@@ -90,7 +84,7 @@ class DelegatedSignIns(DeviceFlowPolling):
                 return None
             return self.begin(tenant, actor, request)
         except ApnsBotError as exc:
-            self._fail_request(request.id, Failure("signin_error", exc.user_message))
+            self.waiting.fail(request.id, Failure("signin_error", exc.user_message))
             return exc.user_message
 
     def _still_them(self, tenant: TenantSettings, user_id: str) -> bool:
@@ -126,7 +120,7 @@ class DelegatedSignIns(DeviceFlowPolling):
             return None
         who = f"<@{approver}>" if approver else "the approver"
         text = channel_failure("signin_required", who)
-        self._fail_request(request.id, Failure("signin_required", text))
+        self.waiting.fail(request.id, Failure("signin_required", text))
         return None
 
     # --- starting a sign-in ----------------------------------------------------------------------
@@ -138,10 +132,10 @@ class DelegatedSignIns(DeviceFlowPolling):
         row = self.store.get_device_flow(tenant.name, user_id)
         shown = self._shown(row) if row is not None else None
         if row is not None and shown is None:  # sealed with a key that is no longer configured
-            self._end(row, PollOutcome.FAILED, "The pending code could not be read.")
+            self.flows.end(row, PollOutcome.FAILED, "The pending code could not be read.")
             row = None
         elif row is not None and row.expires_at - REUSE_MARGIN <= now:
-            self._end(row, PollOutcome.EXPIRED, None)
+            self.flows.end(row, PollOutcome.EXPIRED, None)
             row, shown = None, None
         if row is None or shown is None:
             started = self.tokens.client(tenant).start()
@@ -165,7 +159,7 @@ class DelegatedSignIns(DeviceFlowPolling):
                 row = theirs
         if request is not None:
             self.store.add_signin_wait(request.id, tenant.name, user_id, now)
-            self._refresh(request.id)
+            self.waiting.refresh(request.id)
         email = None if tenant.skip_identity_match else self.notifier.email_of(user_id)
         return prompt(shown[0], shown[1], row.expires_at, email, uploads=request is not None)
 
@@ -195,7 +189,9 @@ class DelegatedSignIns(DeviceFlowPolling):
         forgot = self.store.delete_signin(tenant.name, user_id)
         row = self.store.get_device_flow(tenant.name, user_id)
         if row is not None:
-            self._end(row, PollOutcome.FAILED, "You signed out before the sign-in was completed.")
+            self.flows.end(
+                row, PollOutcome.FAILED, "You signed out before the sign-in was completed."
+            )
         if not forgot and row is None:
             return f"You were not signed in to Microsoft for {tenant.label}."
         self.store.audit(tenant.name, SIGNED_OUT, user_id, self.clock(), detail={"user": user_id})

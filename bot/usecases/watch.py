@@ -26,10 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.adapters.store import Store
 from bot.config import Settings, TenantSettings
 from bot.core.model import TenantCertificate
 from bot.core.reminders import (
@@ -45,9 +43,7 @@ from bot.core.reminders import (
 from bot.core.requests import Event, JSONValue, Status
 from bot.errors import ApnsBotError
 from bot.usecases.fleet import MAX_CONCURRENT_TENANTS
-
-if TYPE_CHECKING:
-    from bot.adapters.graph.client import GraphClient
+from bot.usecases.ports import Graphs, Store, WatchNotifier
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +51,6 @@ FAILING_KEY = "check_failing"  # tenant_state: {"since": iso time, "error": user
 RETRY_PREFIX = "retry:"  # tenant_state: a marked notice whose post Slack refused
 RETRY_WINDOW = timedelta(days=1)  # first refused longer ago: left to the daily check
 AUDIT_ERROR_CHARS = 300  # the audit keeps the gist; the channel message has all of it
-
-
-class WatchNotifier(Protocol):
-    """What the watch needs from Slack; each returns False when the post did not go out."""
-
-    def post_reminder(
-        self, tenant: TenantSettings, certificate: TenantCertificate, reminder: Reminder
-    ) -> bool: ...
-
-    def post_change(self, tenant: TenantSettings, change: Change, now: datetime) -> bool: ...
-
-    def post_check_failed(self, tenant: TenantSettings, error: str, since: datetime) -> bool: ...
-
-    def post_check_recovered(
-        self, tenant: TenantSettings, since: datetime, now: datetime
-    ) -> bool: ...
 
 
 class Delivery(Enum):
@@ -107,7 +87,7 @@ class Watch:
         self,
         settings: Settings,
         store: Store,
-        graph: Callable[[TenantSettings], GraphClient],
+        graph: Graphs,
         notifier: WatchNotifier,
         clock: Callable[[], datetime],
         *,

@@ -176,7 +176,7 @@ def test_a_restart_while_polling_resumes_the_sign_in_and_uploads(
 
     second = start_delegated(start_bot)  # same database file
     second.clock.advance(minutes=11)  # past the lease: nobody is still working on it
-    second.deps.renewals.reconcile()
+    second.deps.applying.reconcile()
     second.wait_idle()
     request = second.deps.store.get_request(request_id)
     assert request is not None and request.status is Status.APPROVED  # still waiting, not failed
@@ -200,7 +200,7 @@ def test_an_approved_request_whose_approver_never_got_a_code_fails_at_start_up(
 
     second = start_delegated(start_bot)
     second.clock.advance(minutes=11)  # past the lease: nobody is still working on it
-    second.deps.renewals.reconcile()
+    second.deps.applying.reconcile()
     request = second.deps.store.get_request(request_id)
     assert request is not None and request.status is Status.FAILED
     assert request.failure is not None and request.failure.code == "signin_required"

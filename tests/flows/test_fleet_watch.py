@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
-from bot.slack.listeners.home import FLEET_REFRESH_SECONDS
+from bot.slack.home_tab import FLEET_REFRESH_SECONDS
 from tests.clock import days, iso
 from tests.fakes import graph_shapes as shapes
 from tests.fakes.graph_server import FakeGraph, Fault

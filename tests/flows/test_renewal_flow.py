@@ -391,7 +391,7 @@ def test_a_pending_request_expires_and_says_so(
     message = approval_message(fake_slack)
     assert "24 h" in json.dumps(message.params["blocks"])
     bot.clock.advance(hours=25)
-    expired = bot.deps.renewals.expire_due()
+    expired = bot.deps.applying.expire_due()
     assert [r.id for r in expired] == [request_id]
     fake_slack.wait_for("chat.update", lambda c: "Expired" in json.dumps(c.params))
     bot.slack.click(Action.APPROVE, request_id, LEAD_1)
@@ -436,7 +436,7 @@ def test_a_request_left_applying_by_a_crash_is_reconciled_at_start_up(
 
     second = start_bot()  # same database file
     second.clock.advance(minutes=11)  # past the lease: nobody is still working on it
-    second.deps.renewals.reconcile()
+    second.deps.applying.reconcile()
     request = second.deps.store.get_request(request_id)
     assert request is not None
     if in_place:
@@ -485,7 +485,7 @@ def test_an_upload_in_flight_on_another_replica_is_left_alone(
     assert store.transition(request_id, Status.APPROVED, Status.APPLYING, now)  # first is uploading
 
     second = start_bot()  # a replica starting up meanwhile
-    second.deps.renewals.reconcile()
+    second.deps.applying.reconcile()
     request = second.deps.store.get_request(request_id)
     assert request is not None and request.status is Status.APPLYING
     assert patches(fake_graph) == []
@@ -555,7 +555,7 @@ def test_reconcile_skips_a_request_of_a_tenant_no_longer_configured(bot: Running
     store.add_approval(orphan.id, LEAD_1, now)
     assert store.transition(orphan.id, Status.PENDING, Status.APPROVED, now, require_approvals=1)
     bot.clock.advance(minutes=5)
-    bot.deps.renewals.reconcile()  # must not raise, nor stop at the orphan
+    bot.deps.applying.reconcile()  # must not raise, nor stop at the orphan
     request = store.get_request(orphan.id)
     assert request is not None and request.status is Status.APPROVED
 

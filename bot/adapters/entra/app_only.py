@@ -258,15 +258,3 @@ class OwnedTokenProvider(TokenProvider, Protocol):
     """A provider its owner closes (it may hold a session or a database connection)."""
 
     def close(self) -> None: ...
-
-
-def build_token_provider(
-    settings: Settings, tenant: TenantSettings, *, session: requests.Session | None = None
-) -> OwnedTokenProvider:
-    """The provider for ``tenant`` (nothing touches the network until ``token()``): app-only, or
-    in delegated mode the tenant's most recent valid sign-in (``bot.adapters.entra.delegated``)."""
-    if tenant.delegated:
-        from bot.adapters.entra.delegated import open_reader
-
-        return open_reader(settings, tenant)
-    return MsalAppTokenProvider(settings, tenant, session=session)

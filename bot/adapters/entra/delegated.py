@@ -17,18 +17,15 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from bot.adapters.entra.public_client import PublicClient
-from bot.adapters.sealing import Sealer, SealError, build_sealer
+from bot.adapters.sealing import Sealer, build_sealer
+from bot.adapters.store import SqliteStore
 from bot.config import Settings, TenantSettings
+from bot.core.messages import COMMAND
 from bot.core.signin import SavedSignIn
-from bot.errors import AuthError
-from bot.slack.ids import COMMAND
-
-if TYPE_CHECKING:
-    from bot.adapters.graph.client import GraphClient
-    from bot.adapters.store import Store
+from bot.errors import AuthError, SealError
+from bot.usecases.ports import Store
 
 log = logging.getLogger(__name__)
 
@@ -199,46 +196,11 @@ class TenantReader:
             self._on_close = None
 
 
-class DelegatedGraphs:
-    """Graph clients for delegated tenants: one reader per tenant, one client per acting user."""
-
-    def __init__(self, tokens: DelegatedTokens) -> None:
-        self.tokens = tokens
-        self._users: dict[tuple[str, str], GraphClient] = {}
-        self._lock = threading.Lock()
-
-    def reader(self, settings: Settings, tenant: TenantSettings) -> GraphClient:
-        from bot.adapters.graph.client import build_graph_client
-
-        return build_graph_client(
-            settings, tenant, token_provider=TenantReader(self.tokens, tenant)
-        )
-
-    def for_user(self, tenant: TenantSettings, user_id: str) -> GraphClient:
-        from bot.adapters.graph.client import build_graph_client
-
-        with self._lock:
-            client = self._users.get((tenant.name, user_id))
-            if client is None:
-                provider = UserTokens(self.tokens, tenant, user_id)
-                client = build_graph_client(self.tokens.settings, tenant, token_provider=provider)
-                self._users[(tenant.name, user_id)] = client
-            return client
-
-    def close(self) -> None:
-        with self._lock:
-            for client in self._users.values():
-                client.close()
-            self._users.clear()
-
-
 def open_reader(
     settings: Settings, tenant: TenantSettings, *, read_only: bool = False
 ) -> TenantReader:
     """A reader with its own store connection (for CLI commands; closed with the provider).
     ``read_only``: unusable sign-ins are skipped, not removed (``doctor`` only looks)."""
-    from bot.adapters.store import SqliteStore
-
     sealer = build_sealer(settings.token_keys)
     if sealer is None:
         raise AuthError(f"Delegated sign-in for {tenant.label} needs APNS_TOKEN_KEY.")

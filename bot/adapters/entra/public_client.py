@@ -28,7 +28,7 @@ import requests
 from bot.adapters.entra.app_only import DEFAULT_TIMEOUT, network_error, pinned_session
 from bot.adapters.entra.errors import AADSTS, APP_PAGE, discovery_error
 from bot.config import Settings, TenantSettings
-from bot.core.signin import PollOutcome, classify_poll
+from bot.core.signin import PollOutcome, PollResult, StartedFlow, classify_poll
 from bot.errors import AuthError
 
 # refresh answers meaning the saved sign-in is dead (revoked, expired, needs the person again)
@@ -73,27 +73,6 @@ _HINTS = {
     "700082": "The saved sign-in expired after a long time unused: sign in again.",
     "50173": "The saved sign-in was revoked (password change or admin action): sign in again.",
 }
-
-
-@dataclass(frozen=True)
-class StartedFlow:
-    """A new device code flow. ``flow`` holds the device code: seal it, never show or log it."""
-
-    flow: dict[str, Any] = field(repr=False)
-    user_code: str
-    verification_uri: str
-    interval: int
-    expires_in: int
-
-
-@dataclass(frozen=True)
-class PollResult:
-    outcome: PollOutcome
-    flow: dict[str, Any] = field(repr=False)  # as MSAL left it, to store again while pending
-    username: str | None = None  # SIGNED_IN: the account's preferred_username
-    home_account_id: str | None = None
-    cache: str | None = field(default=None, repr=False)  # SIGNED_IN: the serialized token cache
-    error: AuthError | None = None  # why the flow ended, when it did not end signed in
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Microsoft Graph's ``deviceManagement/applePushNotificationCertificate``: one method per operation.
 
-One ``GraphClient`` per tenant, safe to share between threads. Every call carries a fresh
+One ``HttpGraphClient`` per tenant, safe to share between threads. Every call carries a fresh
 ``client-request-id``; 429, 503, 504 and transport errors are retried a bounded number of times,
 honouring ``Retry-After``. A PATCH is retried only when the server cannot have processed it (429,
 or a connection that never opened): Intune sometimes applies an upload and still answers 5xx, so
@@ -24,7 +24,8 @@ import httpx
 import requests
 
 from bot import __version__
-from bot.adapters.entra.app_only import TokenProvider, build_token_provider
+from bot.adapters.entra.app_only import TokenProvider
+from bot.adapters.entra.providers import build_token_provider
 from bot.adapters.graph.errors import Call, error_from_response, error_from_transport, tls_error
 from bot.adapters.graph.retry import RetryPolicy
 from bot.adapters.tls import ssl_context
@@ -104,7 +105,7 @@ def parse_certificate(document: object) -> TenantCertificate:
     )
 
 
-class GraphClient:
+class HttpGraphClient:
     """The push-certificate operations of one tenant's Graph."""
 
     def __init__(
@@ -168,7 +169,7 @@ class GraphClient:
             self._on_close()
             self._on_close = None
 
-    def __enter__(self) -> GraphClient:
+    def __enter__(self) -> HttpGraphClient:
         return self
 
     def __exit__(
@@ -296,16 +297,16 @@ def build_graph_client(
     retry: RetryPolicy | None = None,
     http: httpx.Client | None = None,
     session: requests.Session | None = None,
-) -> GraphClient:
+) -> HttpGraphClient:
     """The Graph client for ``tenant``; with no ``token_provider``, app-only MSAL sign-in
     (owned by the client and closed with it). Nothing touches the network until the first call.
     ``http`` and ``session`` (MSAL's) are connection pools shared with other tenants."""
     if token_provider is not None:
-        return GraphClient(
+        return HttpGraphClient(
             tenant, token_provider, ca_bundle=settings.ca_bundle, retry=retry, http=http
         )
     provider = build_token_provider(settings, tenant, session=session)
-    return GraphClient(
+    return HttpGraphClient(
         tenant,
         provider,
         ca_bundle=settings.ca_bundle,

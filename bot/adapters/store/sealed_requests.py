@@ -13,8 +13,9 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, overload
 
-from bot.adapters.sealing import SEALED_PREFIX, SealError
+from bot.adapters.sealing import SEALED_PREFIX
 from bot.core.requests import ChangeRequest
+from bot.errors import SealError
 
 if TYPE_CHECKING:
     from bot.adapters.sealing import Sealer

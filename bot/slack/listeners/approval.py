@@ -21,7 +21,7 @@ from bot.slack.ids import Action, Block, View
 from bot.slack.views.approval import reject_modal
 
 if TYPE_CHECKING:
-    from bot.runtime.compose import Deps
+    from bot.slack.context import SlackContext
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str]:
     return str(action.get("value", "")), str(body["user"]["id"])
 
 
-def register(app: App, settings: Settings, deps: Deps) -> None:
+def register(app: App, settings: Settings, deps: SlackContext) -> None:
     def decide(respond: Respond, use_case: Callable[..., str | None], *args: Any) -> None:
         try:
             answer = use_case(*args)

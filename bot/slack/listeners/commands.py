@@ -25,7 +25,7 @@ from bot.slack.visibility import allowed, visible_tenants
 from bot.usecases.fleet import read_fleet
 
 if TYPE_CHECKING:
-    from bot.runtime.compose import Deps
+    from bot.slack.context import SlackContext
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def tell(respond: Respond) -> Callable[[str], None]:
 
 
 def register(
-    app: App, settings: Settings, deps: Deps, verbs: dict[str, Verb] | None = None
+    app: App, settings: Settings, deps: SlackContext, verbs: dict[str, Verb] | None = None
 ) -> dict[str, Verb]:
     """Register ``/apns``; ``verbs`` adds handlers beyond ``help`` and ``status``. Returns the
     live verb table: verbs added to it later are routed too."""

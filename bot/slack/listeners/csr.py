@@ -27,7 +27,7 @@ from bot.slack.views.reminders import CSR_FILENAME, renewal_steps
 from bot.slack.visibility import allowed
 
 if TYPE_CHECKING:
-    from bot.runtime.compose import Deps
+    from bot.slack.context import SlackContext
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def csr_comment(tenant: TenantSettings, certificate: TenantCertificate | None) -
 
 
 def send_csr(
-    deps: Deps, tenant: TenantSettings, user_id: str, channel_id: str | None, tell: Tell
+    deps: SlackContext, tenant: TenantSettings, user_id: str, channel_id: str | None, tell: Tell
 ) -> None:
     """Download the CSR and DM it to ``user_id`` (acting from ``channel_id``; None: the Home tab)
     with the steps, if they may see ``tenant``; ``tell`` reports the outcome."""
@@ -56,7 +56,7 @@ def send_csr(
         tell(f":warning: {internal_error('sending the CSR')}")
 
 
-def _send_csr(deps: Deps, tenant: TenantSettings, user_id: str, tell: Tell) -> None:
+def _send_csr(deps: SlackContext, tenant: TenantSettings, user_id: str, tell: Tell) -> None:
     graph = deps.graph(tenant)
     try:
         csr = graph.download_csr()
@@ -101,7 +101,7 @@ def _fix(error: str) -> str:
     return "Try again in a minute."
 
 
-def _teller(deps: Deps, user_id: str, respond: Callable[..., Any] | None) -> Tell:
+def _teller(deps: SlackContext, user_id: str, respond: Callable[..., Any] | None) -> Tell:
     """How a click hears back: ephemerally under the message clicked, or, from the Home tab
     (no ``response_url``), problems and refusals only, in the direct message (the file itself
     says success)."""
@@ -118,7 +118,7 @@ def _teller(deps: Deps, user_id: str, respond: Callable[..., Any] | None) -> Tel
     return tell
 
 
-def register(app: App, settings: Settings, deps: Deps) -> dict[str, Verb]:
+def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb]:
     """Register the *Get CSR* button; return the ``csr`` verb for ``/apns``."""
 
     def verb_csr(call: CommandCall) -> None:

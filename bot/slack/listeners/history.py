@@ -4,36 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.core.requests import AuditEvent
 from bot.errors import internal_error
 from bot.slack.listeners.commands import CommandCall, Verb, reply, tell
-from bot.slack.views.blocks import context, escape, section
+from bot.slack.views.blocks import context, section
+from bot.slack.views.history import history_lines
 from bot.slack.visibility import allowed
 
 if TYPE_CHECKING:
-    from bot.runtime.compose import Deps
+    from bot.slack.context import SlackContext
 
 LIMIT = 15
 
 
-def history_lines(events: list[AuditEvent]) -> list[str]:
-    lines = []
-    for event in events:
-        who = "apns-bot" if event.actor == "system" else f"<@{event.actor}>"
-        ref = f" `{event.request_id}`" if event.request_id else ""
-        extra = escape(
-            ", ".join(
-                f"{k}: {v}" for k, v in event.detail.items() if isinstance(v, str | int) and v != ""
-            )
-        )
-        lines.append(
-            f"`{event.at:%Y-%m-%d %H:%M}` *{event.event.replace('_', ' ')}* by {who}{ref}"
-            + (f" — {extra}" if extra else "")
-        )
-    return lines
-
-
-def verbs(deps: Deps) -> dict[str, Verb]:
+def verbs(deps: SlackContext) -> dict[str, Verb]:
     def verb_history(call: CommandCall) -> None:
         call.ack(text=":hourglass_flowing_sand: Reading the history…", response_type="ephemeral")
         deps.background.submit(send_history, call)

@@ -34,7 +34,7 @@ from bot.slack.visibility import not_shown
 from bot.usecases.renewals import MAX_UPLOAD_BYTES
 
 if TYPE_CHECKING:
-    from bot.runtime.compose import Deps
+    from bot.slack.context import SlackContext
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ UNKNOWN_TENANT = (
 
 
 def open_renew_modal(
-    deps: Deps,
+    deps: SlackContext,
     trigger_id: str,
     tenant: TenantSettings,
     respond: Any = None,
@@ -75,14 +75,16 @@ def open_renew_modal(
     deps.background.submit(_fill_in, deps, str(view.get("id")), view.get("hash"), tenant)
 
 
-def _tell_directly(deps: Deps, user_id: str, text: str) -> None:
+def _tell_directly(deps: SlackContext, user_id: str, text: str) -> None:
     try:
         deps.slack.chat_postMessage(channel=user_id, text=text)
     except (SlackApiError, SlackClientError, OSError) as exc:
         log.error("cannot tell %s: %s", user_id, type(exc).__name__)
 
 
-def _fill_in(deps: Deps, view_id: str, view_hash: str | None, tenant: TenantSettings) -> None:
+def _fill_in(
+    deps: SlackContext, view_id: str, view_hash: str | None, tenant: TenantSettings
+) -> None:
     try:
         current = deps.graph(tenant).get_certificate()
         view = renew_modal(tenant, deps.clock(), current)
@@ -95,7 +97,9 @@ def _fill_in(deps: Deps, view_id: str, view_hash: str | None, tenant: TenantSett
     update_modal(deps, view_id, view, view_hash)
 
 
-def update_modal(deps: Deps, view_id: str, view: ModalView, view_hash: str | None = None) -> None:
+def update_modal(
+    deps: SlackContext, view_id: str, view: ModalView, view_hash: str | None = None
+) -> None:
     try:
         deps.slack.views_update(view_id=view_id, hash=view_hash, view=view.to_dict())
     except SlackApiError as exc:
@@ -105,7 +109,7 @@ def update_modal(deps: Deps, view_id: str, view: ModalView, view_hash: str | Non
         log.error("views.update failed: %s", type(exc).__name__)
 
 
-def register(app: App, settings: Settings, deps: Deps) -> dict[str, Verb]:
+def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb]:
     """Register the modal's submission; return the ``renew`` verb for ``/apns``."""
 
     def verb_renew(call: CommandCall) -> None:

@@ -18,7 +18,7 @@ from bot.errors import ApnsBotError
 from bot.slack.listeners.commands import CommandCall, Verb, reply
 
 if TYPE_CHECKING:
-    from bot.runtime.compose import Deps
+    from bot.slack.context import SlackContext
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class SlackSignInNotifier:
         return str(email) if email else None
 
 
-def verbs(deps: Deps) -> dict[str, Verb]:
+def verbs(deps: SlackContext) -> dict[str, Verb]:
     def verb_signin(call: CommandCall) -> None:
         call.ack(text=":hourglass_flowing_sand: One moment…", response_type="ephemeral")
         deps.background.submit(answer, call, "signin")

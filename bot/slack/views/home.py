@@ -17,8 +17,8 @@ from bot.config import TenantSettings
 from bot.core.fleet import FleetRow
 from bot.core.model import TenantCertificate
 from bot.core.requests import AuditEvent, ChangeRequest, Status
-from bot.slack.listeners.history import history_lines
 from bot.slack.views.blocks import code, context, escape, header, section, slack_date
+from bot.slack.views.history import history_lines
 from bot.slack.views.reminders import renewal_buttons
 from bot.slack.views.status import fleet_message, status_message
 

@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from bot.adapters.entra import app_only
-from bot.adapters.entra.app_only import MsalAppTokenProvider, build_token_provider
+from bot.adapters.entra.app_only import MsalAppTokenProvider
 from bot.adapters.entra.client_certificate import load_client_certificate
+from bot.adapters.entra.providers import build_token_provider
 from bot.adapters.graph.client import build_graph_client
 from bot.config import Settings, load_settings
 from bot.errors import AuthError

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.adapters.entra.app_only import build_token_provider
+from bot.adapters.entra.providers import build_token_provider
 from bot.adapters.graph.client import (
     EmptyValueError,
-    GraphClient,
+    HttpGraphClient,
     build_graph_client,
     parse_certificate,
     parse_timestamp,
@@ -75,7 +75,7 @@ def fast_retry(sleeps: RecordingSleep) -> RetryPolicy:
 
 
 @pytest.fixture
-def graph(settings: Settings, fast_retry: RetryPolicy) -> Iterator[GraphClient]:
+def graph(settings: Settings, fast_retry: RetryPolicy) -> Iterator[HttpGraphClient]:
     with build_graph_client(settings, settings.default_tenant, retry=fast_retry) as client:
         yield client
 
@@ -87,7 +87,7 @@ def graph_gets(fake: FakeGraph, path: str = CERT_PATH) -> list[str]:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def test_reads_the_certificate_as_graph_reports_it(graph: GraphClient, fake_graph: FakeGraph):
+def test_reads_the_certificate_as_graph_reports_it(graph: HttpGraphClient, fake_graph: FakeGraph):
     certificate = graph.get_certificate()
 
     assert certificate.apple_id == "mdm-admin@contoso.example"
@@ -110,14 +110,16 @@ def test_v1_0_works_too(graph_env: dict[str, str], fake_graph: FakeGraph):
     assert fake_graph.graph_requests()[0].path.startswith("/v1.0/")
 
 
-def test_a_tenant_without_certificate_reads_as_missing(graph: GraphClient, fake_graph: FakeGraph):
+def test_a_tenant_without_certificate_reads_as_missing(
+    graph: HttpGraphClient, fake_graph: FakeGraph
+):
     fake_graph.clear_certificate()
     certificate = graph.get_certificate()
     assert certificate.expires_at is None
     assert not certificate.exists
 
 
-def test_client_request_id_is_fresh_on_every_call(graph: GraphClient, fake_graph: FakeGraph):
+def test_client_request_id_is_fresh_on_every_call(graph: HttpGraphClient, fake_graph: FakeGraph):
     graph.get_certificate()
     graph.download_csr()
     graph.get_certificate()
@@ -126,7 +128,7 @@ def test_client_request_id_is_fresh_on_every_call(graph: GraphClient, fake_graph
     assert len(set(ids)) == 3
 
 
-def test_one_token_serves_several_calls(graph: GraphClient, fake_graph: FakeGraph):
+def test_one_token_serves_several_calls(graph: HttpGraphClient, fake_graph: FakeGraph):
     graph.get_certificate()
     graph.download_csr()
     graph.get_certificate()
@@ -135,7 +137,7 @@ def test_one_token_serves_several_calls(graph: GraphClient, fake_graph: FakeGrap
     assert len(tokens) == 1
 
 
-def test_an_expired_token_is_refreshed_once(graph: GraphClient, fake_graph: FakeGraph):
+def test_an_expired_token_is_refreshed_once(graph: HttpGraphClient, fake_graph: FakeGraph):
     graph.get_certificate()
     fake_graph.revoke_tokens()
     assert graph.get_certificate().serial == "0B7002EFEA6BA6D0"
@@ -144,7 +146,9 @@ def test_an_expired_token_is_refreshed_once(graph: GraphClient, fake_graph: Fake
     assert first == rejected != retried
 
 
-def test_a_401_with_a_fresh_token_is_not_retried_forever(graph: GraphClient, fake_graph: FakeGraph):
+def test_a_401_with_a_fresh_token_is_not_retried_forever(
+    graph: HttpGraphClient, fake_graph: FakeGraph
+):
     fake_graph.inject("GET", CERT_PATH, Fault.unauthorized(), Fault.unauthorized())
     with pytest.raises(GraphError) as caught:
         graph.get_certificate()
@@ -154,7 +158,7 @@ def test_a_401_with_a_fresh_token_is_not_retried_forever(graph: GraphClient, fak
     assert len(fake_graph.token_requests()) == 2
 
 
-def test_csr_is_returned_byte_for_byte(graph: GraphClient, fake_graph: FakeGraph):
+def test_csr_is_returned_byte_for_byte(graph: HttpGraphClient, fake_graph: FakeGraph):
     assert graph.download_csr() == fake_graph.csr()
     (request,) = fake_graph.requests_to(CSR_PATH, "GET")
     assert request.path.endswith("/downloadApplePushNotificationCertificateSigningRequest")
@@ -163,7 +167,9 @@ def test_csr_is_returned_byte_for_byte(graph: GraphClient, fake_graph: FakeGraph
 # --- retries ---------------------------------------------------------------------------------------
 
 
-def test_429_with_retry_after_2_is_waited_out(graph: GraphClient, fake_graph: FakeGraph, sleeps):
+def test_429_with_retry_after_2_is_waited_out(
+    graph: HttpGraphClient, fake_graph: FakeGraph, sleeps
+):
     fake_graph.inject("GET", CERT_PATH, Fault.throttle(retry_after=2))
     certificate = graph.get_certificate()
     assert certificate.serial == "0B7002EFEA6BA6D0"
@@ -200,7 +206,7 @@ def test_backoff_has_full_jitter_and_caps():
     assert sum(waits) <= worst.max_total_wait
 
 
-def test_three_503s_then_success_succeeds(graph: GraphClient, fake_graph: FakeGraph, sleeps):
+def test_three_503s_then_success_succeeds(graph: HttpGraphClient, fake_graph: FakeGraph, sleeps):
     fake_graph.inject("GET", CERT_PATH, *[Fault.unavailable()] * 3)
     assert graph.get_certificate().serial == "0B7002EFEA6BA6D0"
     ids = graph_gets(fake_graph)
@@ -209,13 +215,13 @@ def test_three_503s_then_success_succeeds(graph: GraphClient, fake_graph: FakeGr
     assert len(sleeps.delays) == 3
 
 
-def test_504_is_retried(graph: GraphClient, fake_graph: FakeGraph):
+def test_504_is_retried(graph: HttpGraphClient, fake_graph: FakeGraph):
     fake_graph.inject("GET", CSR_PATH, Fault.gateway_timeout())
     assert graph.download_csr() == fake_graph.csr()
 
 
 def test_persistent_503_fails_clearly_in_bounded_time(
-    graph: GraphClient, fake_graph: FakeGraph, sleeps: RecordingSleep
+    graph: HttpGraphClient, fake_graph: FakeGraph, sleeps: RecordingSleep
 ):
     fake_graph.inject("GET", CERT_PATH, *[Fault.unavailable()] * 10)
     with pytest.raises(GraphError) as caught:
@@ -234,7 +240,7 @@ def test_persistent_503_fails_clearly_in_bounded_time(
     assert fake_graph.pending_faults() == 6
 
 
-def test_a_retry_after_beyond_the_budget_is_not_waited(graph: GraphClient, fake_graph, sleeps):
+def test_a_retry_after_beyond_the_budget_is_not_waited(graph: HttpGraphClient, fake_graph, sleeps):
     fake_graph.inject("GET", CERT_PATH, Fault.throttle(retry_after=3600))
     with pytest.raises(GraphError) as caught:
         graph.get_certificate()
@@ -243,7 +249,7 @@ def test_a_retry_after_beyond_the_budget_is_not_waited(graph: GraphClient, fake_
     assert sleeps.delays == []
 
 
-def test_a_dropped_connection_is_retried(graph: GraphClient, fake_graph: FakeGraph):
+def test_a_dropped_connection_is_retried(graph: HttpGraphClient, fake_graph: FakeGraph):
     fake_graph.inject("GET", CERT_PATH, Fault.drop_connection(), Fault.drop_connection())
     assert graph.get_certificate().exists
     assert len(graph_gets(fake_graph)) == 3
@@ -253,7 +259,7 @@ def test_a_read_timeout_is_retried(settings: Settings, fake_graph: FakeGraph, fa
     fake_graph.inject("GET", CERT_PATH, Fault.slow(1.0))
     tenant = settings.default_tenant
     provider = build_token_provider(settings, tenant)
-    with GraphClient(
+    with HttpGraphClient(
         tenant,
         provider,
         ca_bundle=settings.ca_bundle,
@@ -287,7 +293,9 @@ def test_an_untrusted_certificate_fails_at_once(settings: Settings, fake_graph: 
 # --- writing ---------------------------------------------------------------------------------------
 
 
-def test_patch_sends_exactly_apple_id_and_certificate(graph: GraphClient, fake_graph: FakeGraph):
+def test_patch_sends_exactly_apple_id_and_certificate(
+    graph: HttpGraphClient, fake_graph: FakeGraph
+):
     pem, certificate = push_cert_pem()
     updated = graph.update_certificate("mdm-admin@contoso.example", pem)
 
@@ -307,7 +315,7 @@ def test_patch_sends_exactly_apple_id_and_certificate(graph: GraphClient, fake_g
     [("", "PEM"), ("   ", "PEM"), ("mdm-admin@contoso.example", ""), ("a@b.example", " \n")],
 )
 def test_patch_refuses_empty_values_before_any_request(
-    graph: GraphClient, fake_graph: FakeGraph, apple_id: str, pem: str
+    graph: HttpGraphClient, fake_graph: FakeGraph, apple_id: str, pem: str
 ):
     with pytest.raises(EmptyValueError) as caught:
         graph.update_certificate(apple_id, pem)
@@ -316,7 +324,7 @@ def test_patch_refuses_empty_values_before_any_request(
     assert fake_graph.requests == []
 
 
-def test_patch_is_retried_on_429(graph: GraphClient, fake_graph: FakeGraph):
+def test_patch_is_retried_on_429(graph: HttpGraphClient, fake_graph: FakeGraph):
     fake_graph.inject("PATCH", CERT_PATH, Fault.throttle(retry_after=0))
     pem, certificate = push_cert_pem()
     assert (
@@ -328,7 +336,7 @@ def test_patch_is_retried_on_429(graph: GraphClient, fake_graph: FakeGraph):
 @pytest.mark.parametrize(
     "fault", [Fault.unavailable(), Fault.gateway_timeout(), Fault.error_after_apply()]
 )
-def test_patch_is_not_retried_after_a_server_error(graph: GraphClient, fake_graph, fault):
+def test_patch_is_not_retried_after_a_server_error(graph: HttpGraphClient, fake_graph, fault):
     fake_graph.inject("PATCH", CERT_PATH, fault)
     pem, _ = push_cert_pem()
     with pytest.raises(GraphError) as caught:
@@ -338,7 +346,9 @@ def test_patch_is_not_retried_after_a_server_error(graph: GraphClient, fake_grap
     assert len(fake_graph.requests_to(CERT_PATH, "PATCH")) == 1
 
 
-def test_a_failed_patch_may_have_applied_and_reading_back_shows_it(graph: GraphClient, fake_graph):
+def test_a_failed_patch_may_have_applied_and_reading_back_shows_it(
+    graph: HttpGraphClient, fake_graph
+):
     fake_graph.inject("PATCH", CERT_PATH, Fault.error_after_apply())
     pem, certificate = push_cert_pem()
     with pytest.raises(GraphError) as caught:
@@ -348,7 +358,7 @@ def test_a_failed_patch_may_have_applied_and_reading_back_shows_it(graph: GraphC
     assert graph.get_certificate().serial == f"{certificate.serial_number:016X}"
 
 
-def test_patch_is_not_retried_after_a_dropped_connection(graph: GraphClient, fake_graph):
+def test_patch_is_not_retried_after_a_dropped_connection(graph: HttpGraphClient, fake_graph):
     fake_graph.inject("PATCH", CERT_PATH, Fault.drop_connection())
     pem, _ = push_cert_pem()
     with pytest.raises(GraphError) as caught:
@@ -362,7 +372,7 @@ def test_patch_is_not_retried_after_a_dropped_connection(graph: GraphClient, fak
 # --- errors ------------------------------------------------------------------------------------------
 
 
-def test_intunes_nested_error_is_unwrapped(graph: GraphClient, fake_graph: FakeGraph):
+def test_intunes_nested_error_is_unwrapped(graph: HttpGraphClient, fake_graph: FakeGraph):
     bad_pem = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
     with pytest.raises(GraphError) as caught:
         graph.update_certificate("a@b.example", bad_pem)
@@ -382,7 +392,7 @@ def test_intunes_nested_error_is_unwrapped(graph: GraphClient, fake_graph: FakeG
     assert len(error.request_id) == 36
 
 
-def test_a_nested_error_on_read_is_not_retried(graph: GraphClient, fake_graph: FakeGraph):
+def test_a_nested_error_on_read_is_not_retried(graph: HttpGraphClient, fake_graph: FakeGraph):
     fake_graph.inject("GET", CERT_PATH, Fault.intune_bad_request())
     with pytest.raises(GraphError, match="An error has occurred - Operation ID"):
         graph.get_certificate()
@@ -404,7 +414,7 @@ def test_403_on_read_names_both_permissions_and_where_to_grant(graph, fake_graph
     assert graph.tenant.client_id in message
 
 
-def test_403_on_upload_names_the_write_permission(graph: GraphClient, fake_graph: FakeGraph):
+def test_403_on_upload_names_the_write_permission(graph: HttpGraphClient, fake_graph: FakeGraph):
     fake_graph.set_permission("Read")
     graph.get_certificate()  # reading still works for a read-only app
     pem, _ = push_cert_pem()
@@ -499,7 +509,7 @@ def test_graph_client_is_a_context_manager_that_closes_what_it_owns(settings: Se
         closed.append("tokens")
         provider.close()
 
-    with GraphClient(
+    with HttpGraphClient(
         settings.default_tenant, provider, ca_bundle=settings.ca_bundle, on_close=close_provider
     ) as client:
         client.get_certificate()

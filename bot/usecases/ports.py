@@ -1,18 +1,29 @@
-"""The store as the rest of the bot sees it: small role protocols, one per kind of caller.
+"""What the use cases need from the outside world, as roles; adapters and Slack play them.
 
+Store: small role protocols, one per kind of caller.
 ``RequestStore`` serves the renewal flow, ``AuditLog`` everything that records or shows history,
 ``NoticeStore`` the expiry watch (once-only reminders, last-known certificate, "check failing"
 state). ``Store`` is all three plus ``close``; ``SqliteStore`` implements it. Every method takes
-aware datetimes and returns the frozen dataclasses of ``bot.core.requests``.
+aware datetimes and returns the frozen dataclasses of ``bot.core.requests``. The store plays them
+(``bot.adapters.store.SqliteStore``); a PostgreSQL store would too.
+
+Graph: ``GraphClient`` reads and writes one tenant's push certificate (``HttpGraphClient``).
+Slack: ``Notifier`` (renewals), ``WatchNotifier`` (the expiry watch), ``SignInNotifier`` (delegated
+sign-in) and ``Approvers`` (who may approve). Delegated sign-in: ``SignInTokens``, the sealed
+device code flows and saved sign-ins (``bot.adapters.entra.delegated.DelegatedTokens``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
+from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
+from bot.core.reminders import Change, Reminder
 from bot.core.requests import (
     ApplyResult,
     ApprovalResult,
@@ -23,7 +34,7 @@ from bot.core.requests import (
     Rejection,
     Status,
 )
-from bot.core.signin import PendingSignIn, SavedSignIn, SignInWait
+from bot.core.signin import PendingSignIn, PollResult, SavedSignIn, SignInWait, StartedFlow
 
 
 class RequestStore(Protocol):
@@ -175,3 +186,138 @@ class SignInStore(Protocol):
 
 class Store(RequestStore, AuditLog, NoticeStore, SignInStore, Protocol):
     def close(self) -> None: ...
+
+
+# --- running work --------------------------------------------------------------------------------
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Executor(Protocol):
+    """The bot's own worker pool (``bot.runtime.executors.Background``): slow work goes there."""
+
+    def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]: ...
+
+
+# --- Graph ---------------------------------------------------------------------------------------
+
+
+class GraphClient(Protocol):
+    """One tenant's Intune push certificate on Microsoft Graph; raises ``GraphError``."""
+
+    def get_certificate(self) -> TenantCertificate: ...
+
+    def update_certificate(self, apple_id: str, certificate_pem: str) -> TenantCertificate: ...
+
+    def download_csr(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+Graphs = Callable[[TenantSettings], GraphClient]
+"""The tenant's client (app-only, or the delegated tenant's reader)."""
+ActingGraphs = Callable[[TenantSettings, str], GraphClient]
+"""The client that acts as one person (delegated uploads), else the tenant's client."""
+
+
+# --- Slack ---------------------------------------------------------------------------------------
+
+
+class Notifier(Protocol):
+    """What the renewal workflow needs from Slack (``bot.slack.notifier.SlackNotifier``)."""
+
+    def post_request(self, request: ChangeRequest) -> tuple[str, str] | None:
+        """Post the approval message; (channel, ts) or None when Slack refused."""
+
+    def update_request(self, request: ChangeRequest) -> None:
+        """Re-render the approval message from the request's current state."""
+
+    def post_renewed(self, request: ChangeRequest, observed: TenantCertificate) -> None: ...
+
+    def post_failed(self, request: ChangeRequest) -> None: ...
+
+
+class ApplyGate(Protocol):
+    """Delegated sign-in's say before an upload (``bot.usecases.signins.DelegatedSignIns``)."""
+
+    def before_apply(
+        self, request: ChangeRequest, tenant: TenantSettings, actor: str
+    ) -> str | None:
+        """None: upload now, as ``actor``. Else not yet (a sign-in started): the words for them."""
+
+    def resume_as(self, request: ChangeRequest, tenant: TenantSettings) -> str | None:
+        """Start-up, for an approved request: who uploads it now, or None to leave it be."""
+
+
+class RequestApplier(Protocol):
+    """Uploads an approved request (``Renewals.apply``); the words for ``actor`` if it must wait."""
+
+    def apply(self, request_id: str, *, actor: str, retry: bool = False) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ApproverCheck:
+    allowed: bool
+    note: str | None = None  # why a configured group could not be read, for the person clicking
+
+
+class Approvers(Protocol):
+    def check(self, tenant: TenantSettings, user_id: str) -> ApproverCheck: ...
+
+
+class WatchNotifier(Protocol):
+    """What the watch needs from Slack; each returns False when the post did not go out."""
+
+    def post_reminder(
+        self, tenant: TenantSettings, certificate: TenantCertificate, reminder: Reminder
+    ) -> bool: ...
+
+    def post_change(self, tenant: TenantSettings, change: Change, now: datetime) -> bool: ...
+
+    def post_check_failed(self, tenant: TenantSettings, error: str, since: datetime) -> bool: ...
+
+    def post_check_recovered(
+        self, tenant: TenantSettings, since: datetime, now: datetime
+    ) -> bool: ...
+
+
+class SignInNotifier(Protocol):
+    """What sign-in needs from Slack (``bot.slack.listeners.signin.SlackSignInNotifier``)."""
+
+    def tell(self, tenant: TenantSettings, user_id: str, text: str) -> None:
+        """Tell one person privately (ephemeral in the tenant's channel, else a direct message)."""
+
+    def email_of(self, user_id: str) -> str | None:
+        """The Slack profile e-mail of ``user_id`` (scope users:read.email), None if unknown."""
+
+
+# --- delegated sign-in ---------------------------------------------------------------------------
+
+
+class Sealer(Protocol):
+    """Seals text at rest; ``open`` raises ``SealError`` when no configured key opens it."""
+
+    def seal(self, text: str) -> str: ...
+
+    def open(self, sealed: str) -> str: ...
+
+
+class DeviceCodeClient(Protocol):
+    """One tenant's device code flow, one step at a time (``PublicClient``)."""
+
+    def start(self) -> StartedFlow: ...
+
+    def poll(self, flow: dict[str, Any]) -> PollResult: ...
+
+
+class SignInTokens(Protocol):
+    """Saved sign-ins and the tenant's device code flows (``DelegatedTokens``)."""
+
+    @property
+    def sealer(self) -> Sealer: ...
+
+    def client(self, tenant: TenantSettings) -> DeviceCodeClient: ...
+
+    def usable(self, tenant: TenantSettings, user_id: str) -> bool:
+        """True when ``user_id`` has a saved sign-in that still yields a token."""
