@@ -15,9 +15,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config import Settings
 from bot.core.requests import is_request_id
-from bot.errors import ApnsBotError, internal_error
+from bot.errors import ApnsBotError
 from bot.slack.forms import parse_reject_reason
 from bot.slack.ids import Action, Block, View
+from bot.slack.outcomes import outcome_of
 from bot.slack.views.approval import reject_modal
 
 if TYPE_CHECKING:
@@ -34,12 +35,9 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str]:
 
 def register(app: App, settings: Settings, deps: SlackContext) -> None:
     def decide(respond: Respond, use_case: Callable[..., str | None], *args: Any) -> None:
-        try:
-            answer = use_case(*args)
-        except ApnsBotError as exc:
-            answer = exc.user_message
-        except Exception:  # noqa: BLE001 - the person who clicked must hear back
-            answer = internal_error("handling your click")
+        answer = outcome_of(
+            "handling your click", lambda: use_case(*args), refused=_sentence, failed=str
+        )
         if answer:
             respond(text=answer, response_type="ephemeral", replace_original=False)
 
@@ -92,12 +90,12 @@ def register(app: App, settings: Settings, deps: SlackContext) -> None:
             deps.background.submit(tell_rejection, request_id, str(body["user"]["id"]), reason)
 
     def tell_rejection(request_id: str, user_id: str, reason: str) -> None:
-        try:
-            answer = deps.renewals.reject(request_id, user_id, reason)
-        except ApnsBotError as exc:
-            answer = exc.user_message
-        except Exception:  # noqa: BLE001 - the person who rejected must hear back
-            answer = internal_error("recording the rejection")
+        answer = outcome_of(
+            "recording the rejection",
+            lambda: deps.renewals.reject(request_id, user_id, reason),
+            refused=_sentence,
+            failed=str,
+        )
         request = deps.store.get_request(request_id)
         if answer and request is not None:
             channel = (
@@ -110,3 +108,7 @@ def register(app: App, settings: Settings, deps: SlackContext) -> None:
                     deps.slack.chat_postEphemeral(channel=channel, user=user_id, text=answer)
                 except (SlackApiError, SlackClientError, OSError) as exc:
                     log.error("cannot tell %s: %s", user_id, type(exc).__name__)
+
+
+def _sentence(error: ApnsBotError) -> str:
+    return error.user_message

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +17,8 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk.models.blocks import Block
 
 from bot.config import Settings, TenantSettings
-from bot.errors import ApnsBotError, internal_error
 from bot.slack.ids import COMMAND
+from bot.slack.outcomes import outcome_of
 from bot.slack.views.blocks import to_dicts
 from bot.slack.views.status import error_message, fleet_message, help_message, status_message
 from bot.slack.visibility import allowed, visible_tenants
@@ -130,32 +130,32 @@ def register(
             )
             return
         try:
-            shown = visible_tenants(deps.approvers, settings.tenants.values(), user_id, channel_id)
-            blocks: list[Block]
-            if not shown:
-                text, blocks = NO_TENANT_SHOWN, []
-            else:
-                rows = read_fleet(
-                    settings, deps.graph, deps.clock, max_workers=FLEET_READ_WORKERS, tenants=shown
-                )
-                text, blocks = fleet_message(rows)
-        except Exception:  # noqa: BLE001 - the person must hear back, never a traceback
-            text, blocks = internal_error("reading every tenant"), []
+            text, blocks = outcome_of(
+                "reading every tenant", lambda: fleet(user_id, channel_id), failed=_text_only
+            )
         finally:
             FLEET_READS.release()
         reply(respond, text, list(blocks))
+
+    def fleet(user_id: str, channel_id: str) -> tuple[str, Sequence[Block]]:
+        shown = visible_tenants(deps.approvers, settings.tenants.values(), user_id, channel_id)
+        if not shown:
+            return NO_TENANT_SHOWN, []
+        rows = read_fleet(
+            settings, deps.graph, deps.clock, max_workers=FLEET_READ_WORKERS, tenants=shown
+        )
+        return fleet_message(rows)
 
     def send_status(call: CommandCall) -> None:
         tenant, respond = call.tenant, call.respond
         if not allowed(deps.approvers, tenant, call.user_id, call.channel_id, tell(respond)):
             return
-        try:
-            certificate = deps.graph(tenant).get_certificate()
-            text, blocks = status_message(tenant, certificate, deps.clock())
-        except ApnsBotError as exc:
-            text, blocks = error_message(exc, "Reading the certificate")
-        except Exception:  # noqa: BLE001 - the person must hear back, never a traceback
-            text, blocks = internal_error("reading the certificate"), []
+        text, blocks = outcome_of(
+            "reading the certificate",
+            lambda: status_message(tenant, deps.graph(tenant).get_certificate(), deps.clock()),
+            refused=lambda exc: error_message(exc, "Reading the certificate"),
+            failed=_text_only,
+        )
         reply(respond, text, list(blocks))
 
     table: dict[str, Verb] = {"help": verb_help, "status": verb_status}
@@ -188,3 +188,7 @@ def register(
         handler(call)
 
     return table
+
+
+def _text_only(text: str) -> tuple[str, Sequence[Block]]:
+    return text, []

@@ -18,10 +18,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config import Settings, TenantSettings
 from bot.core.model import TenantCertificate
-from bot.errors import ApnsBotError, internal_error
+from bot.errors import ApnsBotError
 from bot.slack.clicks import clicked_channel, clicked_tenant, keep_original
 from bot.slack.ids import Action
 from bot.slack.listeners.commands import CommandCall, Verb, reply
+from bot.slack.outcomes import outcome_of
 from bot.slack.views.blocks import escape
 from bot.slack.views.reminders import CSR_FILENAME, renewal_steps
 from bot.slack.visibility import allowed
@@ -50,10 +51,11 @@ def send_csr(
     with the steps, if they may see ``tenant``; ``tell`` reports the outcome."""
     if not allowed(deps.approvers, tenant, user_id, channel_id, tell):
         return
-    try:
-        _send_csr(deps, tenant, user_id, tell)
-    except Exception:  # noqa: BLE001 - the person must hear back, never a traceback
-        tell(f":warning: {internal_error('sending the CSR')}")
+    outcome_of(
+        "sending the CSR",
+        lambda: _send_csr(deps, tenant, user_id, tell),
+        failed=lambda sentence: tell(f":warning: {sentence}"),
+    )
 
 
 def _send_csr(deps: SlackContext, tenant: TenantSettings, user_id: str, tell: Tell) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.errors import internal_error
+from bot.core.requests import AuditEvent
 from bot.slack.listeners.commands import CommandCall, Verb, reply, tell
+from bot.slack.outcomes import outcome_of
 from bot.slack.views.blocks import context, section
 from bot.slack.views.history import history_lines
 from bot.slack.visibility import allowed
@@ -26,10 +27,16 @@ def verbs(deps: SlackContext) -> dict[str, Verb]:
             deps.approvers, call.tenant, call.user_id, call.channel_id, tell(call.respond)
         ):
             return
-        try:
-            events = deps.store.history(call.tenant.name, limit=LIMIT)
-        except Exception:  # noqa: BLE001 - the person must hear back, never a traceback
-            reply(call.respond, internal_error("reading the history"))
+
+        def told(sentence: str) -> None:
+            reply(call.respond, sentence)
+
+        events: list[AuditEvent] | None = outcome_of(
+            "reading the history",
+            lambda: deps.store.history(call.tenant.name, limit=LIMIT),
+            failed=told,
+        )
+        if events is None:  # the person was told what went wrong
             return
         if not events:
             reply(call.respond, f"Nothing has happened yet for {call.tenant.label}.")

@@ -17,10 +17,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.views import View as ModalView
 
 from bot.config import Settings, TenantSettings
-from bot.errors import ApnsBotError, internal_error
+from bot.errors import ApnsBotError
 from bot.slack.forms import RenewForm, parse_renew_form
 from bot.slack.ids import Block, View
 from bot.slack.listeners.commands import CommandCall, Verb, reply
+from bot.slack.outcomes import outcome_of
 from bot.slack.views.blocks import escape
 from bot.slack.views.renew import (
     checking_modal,
@@ -31,7 +32,7 @@ from bot.slack.views.renew import (
     waiting_modal,
 )
 from bot.slack.visibility import not_shown
-from bot.usecases.renewals import MAX_UPLOAD_BYTES
+from bot.usecases.renewals import MAX_UPLOAD_BYTES, Submission
 
 if TYPE_CHECKING:
     from bot.slack.context import SlackContext
@@ -145,37 +146,41 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
         view_id: str, tenant: TenantSettings, user_id: str, form: RenewForm
     ) -> None:
         assert form.file is not None
-        try:
-            content = deps.files.download(form.file.url, limit=MAX_UPLOAD_BYTES)
+        file = form.file
+
+        def check() -> ModalView:
+            content = deps.files.download(file.url, limit=MAX_UPLOAD_BYTES)
             submission = deps.renewals.submit(tenant, user_id, form.apple_id, content, form.reason)
-        except ApnsBotError as exc:
-            update_modal(deps, view_id, failed_modal(tenant, exc.user_message))
-            return
-        except Exception:  # noqa: BLE001 - the modal must not stay on "Checking…"
-            update_modal(deps, view_id, failed_modal(tenant, internal_error("checking the file")))
-            return
-        if submission.waiting_for is not None:
-            other = submission.waiting_for
-            update_modal(
-                deps, view_id, waiting_modal(tenant, other, deps.approvers.mentions(tenant))
-            )
-        elif submission.request is None:
-            problems = [(p.code, p.severity, p.message) for p in submission.inspection.errors]
-            problems += [(p.code, p.severity, p.message) for p in submission.inspection.warnings]
-            update_modal(deps, view_id, problems_modal(tenant, problems))
-        elif not submission.posted:
-            update_modal(
-                deps,
-                view_id,
-                failed_modal(
-                    tenant,
-                    f"The certificate passed the checks, but the approval message could not be "
-                    f"posted in <#{tenant.channel}>. Invite the bot to that channel "
-                    f"(/invite @apns-bot) and try again.",
-                ),
-            )
-        else:
-            warnings = [p.message for p in submission.inspection.warnings]
-            update_modal(deps, view_id, sent_modal(tenant, tenant.channel, warnings))
+            return submitted_modal(deps, tenant, submission)
+
+        # the modal must not stay on "Checking…", whatever happens
+        view = outcome_of(
+            "checking the file",
+            check,
+            refused=lambda exc: failed_modal(tenant, exc.user_message),
+            failed=lambda sentence: failed_modal(tenant, sentence),
+        )
+        update_modal(deps, view_id, view)
 
     return {"renew": verb_renew}
+
+
+def submitted_modal(
+    deps: SlackContext, tenant: TenantSettings, submission: Submission
+) -> ModalView:
+    """What became of a submitted certificate, for the person who submitted it."""
+    if submission.waiting_for is not None:
+        return waiting_modal(tenant, submission.waiting_for, deps.approvers.mentions(tenant))
+    if submission.request is None:
+        problems = [(p.code, p.severity, p.message) for p in submission.inspection.errors]
+        problems += [(p.code, p.severity, p.message) for p in submission.inspection.warnings]
+        return problems_modal(tenant, problems)
+    if not submission.posted:
+        return failed_modal(
+            tenant,
+            f"The certificate passed the checks, but the approval message could not be "
+            f"posted in <#{tenant.channel}>. Invite the bot to that channel "
+            f"(/invite @apns-bot) and try again.",
+        )
+    warnings = [p.message for p in submission.inspection.warnings]
+    return sent_modal(tenant, tenant.channel, warnings)
