@@ -32,7 +32,8 @@ from bot.slack.views.home import (
 )
 from bot.slack.visibility import visible_tenants
 from bot.usecases.ports import Executor, GraphClient, Notifier, Store
-from bot.usecases.watch import FAILING_KEY, CheckResult, failing_since
+from bot.usecases.watch import CheckResult
+from bot.usecases.watch_state import FAILING_KEY, failing_since
 
 if TYPE_CHECKING:
     from bot.slack.approvers import ApproverDirectory
@@ -181,7 +182,7 @@ class HomePublisher:
                 or (result is not None and result.certificate is None)
             ):
                 error = (result.error if result else None) or (
-                    f"{failing[1]} (failing since {failing[0]:%Y-%m-%d %H:%M} UTC)"
+                    f"{failing.error} (failing since {failing.since:%Y-%m-%d %H:%M} UTC)"
                     if failing
                     else "not checked yet"
                 )

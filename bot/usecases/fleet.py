@@ -1,4 +1,4 @@
-"""Read every tenant's certificate concurrently, with a bounded pool.
+"""Read every tenant's certificate concurrently, with a bounded pool (``bot.usecases.tenant_pool``).
 
 One slow, throttled or failing tenant never delays or hides the others: each tenant's Graph calls
 run on their own worker with their own retry budget, and a failure becomes that tenant's row.
@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
 
 from bot.config import Settings, TenantSettings
 from bot.core.fleet import FleetRow, failed_row, fleet_row, sort_by_urgency
 from bot.errors import ApnsBotError
 from bot.usecases.ports import Graphs
+from bot.usecases.tenant_pool import MAX_CONCURRENT_TENANTS, per_tenant
 
 log = logging.getLogger(__name__)
-
-MAX_CONCURRENT_TENANTS = 64
 
 
 def read_fleet(
@@ -44,12 +42,9 @@ def read_fleet(
         return fleet_row(tenant.name, tenant.label, certificate, clock(), window)
 
     rows: list[FleetRow] = []
-    workers = max(1, min(max_workers, len(tenants)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apns-fleet") as pool:
-        futures = [pool.submit(read, tenant) for tenant in tenants]
-        for future in as_completed(futures):
-            row = future.result()
-            rows.append(row)
-            if on_row is not None:
-                on_row(row)
+    for _, future in per_tenant(tenants, read, max_workers=max_workers, name="apns-fleet"):
+        row = future.result()
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
     return sort_by_urgency(rows)

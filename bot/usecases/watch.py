@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -42,13 +41,18 @@ from bot.core.reminders import (
 )
 from bot.core.requests import Event, JSONValue, Status
 from bot.errors import ApnsBotError
-from bot.usecases.fleet import MAX_CONCURRENT_TENANTS
 from bot.usecases.ports import Graphs, Store, WatchNotifier
+from bot.usecases.tenant_pool import MAX_CONCURRENT_TENANTS, per_tenant
+from bot.usecases.watch_state import (
+    FAILING_KEY,
+    RETRY_PREFIX,
+    FailingCheck,
+    RetryMark,
+    failing_since,
+)
 
 log = logging.getLogger(__name__)
 
-FAILING_KEY = "check_failing"  # tenant_state: {"since": iso time, "error": user-safe message}
-RETRY_PREFIX = "retry:"  # tenant_state: a marked notice whose post Slack refused
 RETRY_WINDOW = timedelta(days=1)  # first refused longer ago: left to the daily check
 AUDIT_ERROR_CHARS = 300  # the audit keeps the gist; the channel message has all of it
 
@@ -71,15 +75,13 @@ class CheckResult:
     posted: tuple[str, ...] = ()  # what this check posted, e.g. ("reminder 30",)
 
 
-def failing_since(value: object) -> tuple[datetime, str] | None:
-    """The stored "check failing" state as (since, error), or None."""
-    if not isinstance(value, dict):
-        return None
-    try:
-        since = datetime.fromisoformat(str(value.get("since")))
-    except ValueError:
-        return None
-    return since, str(value.get("error") or "")
+@dataclass(frozen=True)
+class Tracked:
+    """What comparing a read with the last certificate seen found."""
+
+    change: Change | None = None  # a change made outside the bot
+    posted: bool = False  # this check posted it
+    stale: bool = False  # the read predates the bot's own upload: the snapshot is newer
 
 
 class Watch:
@@ -112,10 +114,14 @@ class Watch:
         within minutes of Slack taking posts again, not at the next daily check. A check posts
         only what is still due, each notice once; older marks are left to the daily check."""
         now = self.clock()
+        marks = [
+            (tenant, RetryMark.read(value, written))
+            for tenant, _, value, written in self.store.list_states(RETRY_PREFIX)
+        ]
         due = {
             tenant
-            for tenant, _, mark, written in self.store.list_states(RETRY_PREFIX)
-            if now - _first_tried(mark, written) < RETRY_WINDOW and not _in_flight(mark, now)
+            for tenant, mark in marks
+            if now - mark.since < RETRY_WINDOW and not mark.in_flight(now)
         }
         tenants = [t for name, t in self.settings.tenants.items() if name in due]
         if tenants:
@@ -123,18 +129,14 @@ class Watch:
         return self._check_each(tenants, max_workers)
 
     def _check_each(self, tenants: list[TenantSettings], max_workers: int) -> list[CheckResult]:
-        if not tenants:
-            return []
         results: dict[str, CheckResult] = {}
-        workers = max(1, min(max_workers, len(tenants)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apns-check") as pool:
-            futures = {pool.submit(self.check, tenant): tenant for tenant in tenants}
-            for future in as_completed(futures):
-                tenant = futures[future]
-                try:
-                    results[tenant.name] = future.result()
-                except Exception:  # a bug in one tenant's check must not hide the others
-                    log.exception("the check of tenant %s failed unexpectedly", tenant.name)
+        for tenant, future in per_tenant(
+            tenants, self.check, max_workers=max_workers, name="apns-check"
+        ):
+            try:
+                results[tenant.name] = future.result()
+            except Exception:  # a bug in one tenant's check must not hide the others
+                log.exception("the check of tenant %s failed unexpectedly", tenant.name)
         return [results[t.name] for t in tenants if t.name in results]
 
     def check(self, tenant: TenantSettings) -> CheckResult:
@@ -158,10 +160,13 @@ class Watch:
         posted: list[str] = []
         if self._recovered(tenant, now):
             posted.append("recovered")
-        change, reported, stale = self._track(tenant, certificate, now)
-        if change is not None and reported:
+        tracked = self._track(tenant, certificate, now)
+        change = tracked.change
+        if change is not None and tracked.posted:
             posted.append(f"change {change.kind.value}")
-        if stale:  # remind about (and show) the certificate the bot just uploaded, not the old one
+        if (
+            tracked.stale
+        ):  # remind about (and show) the certificate the bot just uploaded, not the old one
             certificate = self.store.get_snapshot(tenant.name) or certificate
         reminder = due_reminder(certificate, now, tenant.remind_days, self.zone)
         if reminder is not None and self._remind(tenant, certificate, reminder, now):
@@ -179,16 +184,14 @@ class Watch:
 
     def _track(
         self, tenant: TenantSettings, certificate: TenantCertificate, now: datetime
-    ) -> tuple[Change | None, bool, bool]:
-        """Compare with the last certificate seen, report a change once, move the snapshot on.
-        Returns the change (if any), whether this call posted it, and whether the read was
-        stale (from before the bot's own upload: the snapshot is newer than what was read)."""
+    ) -> Tracked:
+        """Compare with the last certificate seen, report a change once, move the snapshot on."""
         change = detect_change(self.store.get_snapshot(tenant.name), certificate)
         if change is not None:
             applied = self.store.list_requests(tenant.name, [Status.APPLIED], limit=5)
             origin = change_origin(change, applied)
             if origin is Origin.STALE:
-                return None, False, True
+                return Tracked(stale=True)
             if origin is Origin.BOT:
                 change = None
         delivery = None
@@ -200,7 +203,7 @@ class Watch:
                 self.store.audit(tenant.name, Event.EXTERNAL_CHANGE, "system", now, detail=facts)
         if delivery is not Delivery.REFUSED:  # a refused post keeps the old snapshot: retried
             self.store.set_snapshot(tenant.name, certificate, now)
-        return change, delivery is Delivery.POSTED, False
+        return Tracked(change, posted=delivery is Delivery.POSTED)
 
     def _remind(
         self,
@@ -221,11 +224,12 @@ class Watch:
         return True
 
     def _failed(self, tenant: TenantSettings, error: str, now: datetime) -> CheckResult:
-        value: dict[str, JSONValue] = {"since": now.isoformat(), "error": error}
+        value = FailingCheck(now, error).to_json()
         if self.store.set_state(tenant.name, FAILING_KEY, value, now, only_if_absent=True):
             detail: dict[str, JSONValue] = {"error": error[:AUDIT_ERROR_CHARS]}
             self.store.audit(tenant.name, Event.CHECK_FAILED, "system", now, detail=detail)
-        since, _ = failing_since(self.store.get_state(tenant.name, FAILING_KEY)) or (now, error)
+        failing = failing_since(self.store.get_state(tenant.name, FAILING_KEY))
+        since = failing.since if failing is not None else now
         key = f"check_failed:{since.isoformat()}"
         post = partial(self.notifier.post_check_failed, tenant, error, since)
         delivered = self._once(tenant, key, now, post) is Delivery.POSTED
@@ -243,7 +247,7 @@ class Watch:
         failing = failing_since(self.store.get_state(tenant.name, FAILING_KEY))
         if failing is None or not self.store.delete_state(tenant.name, FAILING_KEY):
             return False
-        since, _ = failing
+        since = failing.since
         self.store.audit(
             tenant.name, Event.CHECK_RECOVERED, "system", now, detail={"since": since.isoformat()}
         )
@@ -254,9 +258,9 @@ class Watch:
         (another threshold now, a renewed certificate, a failure that ended): drop it, or the
         retry ticker would re-read this tenant all day for nothing. Compare-and-delete, so a mark
         another replica rewrote meanwhile stays."""
-        for _, key, mark, written in self.store.list_states(RETRY_PREFIX, tenant.name):
-            if written < now and not _in_flight(mark, now):
-                self.store.delete_state(tenant.name, key, expected=mark)
+        for _, key, value, written in self.store.list_states(RETRY_PREFIX, tenant.name):
+            if written < now and not RetryMark.read(value, written).in_flight(now):
+                self.store.delete_state(tenant.name, key, expected=value)
 
     def _once(
         self, tenant: TenantSettings, key: str, now: datetime, post: Callable[[], bool]
@@ -266,47 +270,26 @@ class Watch:
         the next check, which one caller claims by replacing it (compare-and-set)."""
         retry = RETRY_PREFIX + key
         if self.store.mark_notice_once(tenant.name, key, now):
-            posting: dict[str, JSONValue] = {"posting": now.isoformat(), "since": now.isoformat()}
-            self.store.set_state(tenant.name, retry, posting, now)
+            posting = RetryMark(since=now, posting=now)
+            self.store.set_state(tenant.name, retry, posting.to_json(), now)
         else:
-            mark = self.store.get_state(tenant.name, retry)
-            if mark is None or _in_flight(mark, now):  # posted, or another replica posting now
+            value = self.store.get_state(tenant.name, retry)
+            if value is None:  # posted already
                 return Delivery.ALREADY
-            posting = {"posting": now.isoformat(), "since": _first_tried(mark, now).isoformat()}
+            mark = RetryMark.read(value, now)
+            if mark.in_flight(now):  # another replica is posting it now
+                return Delivery.ALREADY
+            posting = RetryMark(since=mark.since, posting=now)
             # the claim is one compare-and-set: of two callers that read the same mark, one wins
-            if not self.store.replace_state(tenant.name, retry, mark, posting, now):
+            if not self.store.replace_state(tenant.name, retry, value, posting.to_json(), now):
                 return Delivery.ALREADY
         if post():
             self.store.delete_state(tenant.name, retry)
             return Delivery.POSTED
-        refused: dict[str, JSONValue] = {"refused": now.isoformat(), "since": posting["since"]}
-        self.store.set_state(tenant.name, retry, refused, now)
+        refused = RetryMark(since=posting.since, refused=now)
+        self.store.set_state(tenant.name, retry, refused.to_json(), now)
         log.warning("could not post %s for %s; a later check tries again", key, tenant.name)
         return Delivery.REFUSED
-
-
-POSTING_LEASE = timedelta(minutes=10)  # a post in flight longer than this was lost to a crash
-
-
-def _in_flight(mark: JSONValue, now: datetime) -> bool:
-    """A retry mark left by a caller still posting (not by a refusal or a crash long ago)."""
-    if not isinstance(mark, dict) or not isinstance(mark.get("posting"), str):
-        return False
-    try:
-        since = datetime.fromisoformat(str(mark["posting"]))
-    except ValueError:
-        return False
-    return now - since < POSTING_LEASE
-
-
-def _first_tried(mark: JSONValue, written: datetime) -> datetime:
-    """When the notice was first tried (a mark rewritten at each refusal keeps it)."""
-    if isinstance(mark, dict) and isinstance(mark.get("since"), str):
-        try:
-            return datetime.fromisoformat(str(mark["since"]))
-        except ValueError:
-            pass
-    return written
 
 
 def _facts(change: Change) -> dict[str, JSONValue]:

@@ -21,6 +21,7 @@ from bot.slack.views.blocks import code, context, escape, header, section, slack
 from bot.slack.views.history import history_lines
 from bot.slack.views.reminders import renewal_buttons
 from bot.slack.views.status import fleet_message, status_message
+from bot.usecases.watch_state import FailingCheck
 
 MAX_BLOCKS = 100  # Slack's limit for a Home tab view
 
@@ -39,7 +40,7 @@ class TenantHome:
     tenant: TenantSettings
     certificate: TenantCertificate | None
     note: str | None = None  # why the card is not a fresh read
-    failing: tuple[datetime, str] | None = None  # the check has been failing since, why
+    failing: FailingCheck | None = None  # the check has been failing since, why
     open_requests: Sequence[ChangeRequest] = field(default_factory=tuple)
     events: Sequence[AuditEvent] = field(default_factory=tuple)
 
@@ -64,7 +65,7 @@ def _tenant_blocks(home: TenantHome, now: datetime, required: int) -> list[Block
     if home.note:
         blocks.append(context(f":information_source: {escape(home.note)}"))
     if home.failing is not None:
-        since, error = home.failing
+        since, error = home.failing.since, home.failing.error
         blocks.append(
             section(
                 f":warning: The certificate check has been failing since {slack_date(since)}: "
