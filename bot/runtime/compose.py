@@ -25,8 +25,8 @@ from bot.runtime.slack_clients import build_trigger_client, build_web_client
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.context import SlackContext
 from bot.slack.home_tab import HomePublisher, HomeRefreshingNotifier
-from bot.slack.listeners.signin import SlackSignInNotifier
 from bot.slack.notifier import SlackNotifier
+from bot.slack.signin_notifier import SlackSignInNotifier
 from bot.slack.watch_notifier import SlackWatchNotifier
 from bot.usecases.applying import Applying, UploadRetry
 from bot.usecases.ports import Graphs, Store

@@ -283,7 +283,7 @@ class WatchNotifier(Protocol):
 
 
 class SignInNotifier(Protocol):
-    """What sign-in needs from Slack (``bot.slack.listeners.signin.SlackSignInNotifier``)."""
+    """What sign-in needs from Slack (``bot.slack.signin_notifier.SlackSignInNotifier``)."""
 
     def tell(self, tenant: TenantSettings, user_id: str, text: str) -> None:
         """Tell one person privately (ephemeral in the tenant's channel, else a direct message)."""

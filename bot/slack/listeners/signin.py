@@ -1,4 +1,4 @@
-"""``/apns signin`` and ``/apns signout``, and the Slack side of delegated sign-in.
+"""``/apns signin`` and ``/apns signout`` (the Slack side of sign-in: ``bot.slack.signin_notifier``).
 
 Both verbs acknowledge at once and answer ephemerally from the bot's executor: starting a sign-in
 asks Entra ID for a code, and only the verification URL and the user code are shown. Only
@@ -10,10 +10,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-
-from bot.config import TenantSettings
 from bot.errors import ApnsBotError
 from bot.slack.listeners.commands import CommandCall, Verb, reply
 
@@ -21,37 +17,6 @@ if TYPE_CHECKING:
     from bot.slack.context import SlackContext
 
 log = logging.getLogger(__name__)
-
-
-class SlackSignInNotifier:
-    """``SignInNotifier`` on Slack: private notes and the approver's profile e-mail."""
-
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
-
-    def tell(self, tenant: TenantSettings, user_id: str, text: str) -> None:
-        """Ephemeral in the tenant's channel; a direct message when that is refused (e.g. the
-        person is not in the channel)."""
-        if tenant.channel:
-            try:
-                self.client.chat_postEphemeral(channel=tenant.channel, user=user_id, text=text)
-                return
-            except (SlackApiError, SlackClientError, OSError) as exc:
-                log.info("ephemeral to %s refused (%s); sending a DM", user_id, _why(exc))
-        try:
-            self.client.chat_postMessage(channel=user_id, text=text)
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.error("cannot tell %s about their sign-in: %s", user_id, _why(exc))
-
-    def email_of(self, user_id: str) -> str | None:
-        try:
-            answer = self.client.users_info(user=user_id)
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("users.info for %s failed: %s", user_id, _why(exc))
-            return None
-        user = answer.get("user") or {}
-        email = (user.get("profile") or {}).get("email") if isinstance(user, dict) else None
-        return str(email) if email else None
 
 
 def verbs(deps: SlackContext) -> dict[str, Verb]:
@@ -95,9 +60,3 @@ def verbs(deps: SlackContext) -> dict[str, Verb]:
         reply(call.respond, text)
 
     return {"signin": verb_signin, "signout": verb_signout}
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error", "unknown_error"))
-    return type(exc).__name__
