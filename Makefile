@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint types unit bench bench-fleet format clean
+.PHONY: run doctor test lint types unit bench bench-fleet format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "apns-bot needs Python 3.11 or newer")'
@@ -20,6 +20,10 @@ $(VENV)/.dev: $(VENV)/.runtime
 
 run: $(VENV)/.runtime
 	$(BIN)/apns-bot run $(ARGS)
+
+# The Quick start's check before the first `make run`: settings, Slack, Entra, Graph.
+doctor: $(VENV)/.runtime
+	$(BIN)/apns-bot doctor $(ARGS)
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check bot tests bench

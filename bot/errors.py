@@ -32,6 +32,10 @@ class ConfigError(ApnsBotError):
         )
 
 
+class UsageError(ApnsBotError):
+    """A command was called with options that do not go together."""
+
+
 class CertificateError(ApnsBotError):
     """An uploaded file could not be read as a push certificate at all."""
 

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_CA_FILE_BYTES = 64 * 1024
 CACHE_DIR_NAME = "apple-ca"
-DOWNLOAD_TIMEOUT_SECONDS = 10.0
+QUICK_DOWNLOAD_SECONDS = 1.0  # inspect-cert: a quick try, so an offline laptop answers at once
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,12 @@ def load_trust_anchors(
     *,
     transport: httpx.BaseTransport | None = None,
     sources: Sequence[PinnedCA] = APPLE_CA_SOURCES,
-    timeout: float = DOWNLOAD_TIMEOUT_SECONDS,
+    timeout: float | None = None,
     download: bool = True,
 ) -> TrustAnchors | None:
     """Apple's CAs from ``APPLE_CA_DIR``, else from the pinned cache or a download (unless
-    ``download=False``: cache only); None when neither works."""
+    ``download=False``: cache only); None when neither works. A download waits at most
+    ``timeout`` seconds for each answer (default ``APNS_NETWORK_TIMEOUT``)."""
     if settings.apple_ca_dir is not None:
         return load_ca_dir(settings.apple_ca_dir)
     return load_pinned(
@@ -92,7 +93,10 @@ def load_trust_anchors(
         sources,
         ca_bundle=settings.ca_bundle,
         transport=transport,
-        timeout=timeout,
+        timeout=httpx.Timeout(
+            settings.network_timeout if timeout is None else timeout,
+            connect=settings.connect_timeout if timeout is None else timeout,
+        ),
         download=download,
     )
 
@@ -151,7 +155,7 @@ def load_pinned(
     *,
     ca_bundle: Path | None = None,
     transport: httpx.BaseTransport | None = None,
-    timeout: float = DOWNLOAD_TIMEOUT_SECONDS,
+    timeout: httpx.Timeout | float = 10.0,
     download: bool = True,
 ) -> TrustAnchors | None:
     """Each pinned CA from the cache in ``directory`` or downloaded into it; None on any failure."""
@@ -219,7 +223,8 @@ def _download(client: httpx.Client, source: PinnedCA) -> x509.Certificate | None
     try:
         response = client.get(source.url)
     except httpx.HTTPError as exc:
-        log.warning("cannot download %s (%s); chain not verified", source.url, type(exc).__name__)
+        why = "timed out" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
+        log.warning("cannot download %s (%s); chain not verified", source.url, why)
         return None
     if response.status_code != 200 or len(response.content) > MAX_CA_FILE_BYTES:
         log.warning(

@@ -26,7 +26,8 @@ MAX_REDIRECTS = 3
 class SlackFiles:
     """Fetches private Slack files with the bot token."""
 
-    def __init__(self, settings: Settings, *, timeout: float = 20.0) -> None:
+    def __init__(self, settings: Settings, *, timeout: float | None = None) -> None:
+        """``timeout``: the longest wait for each answer or chunk (default ``APNS_NETWORK_TIMEOUT``)."""
         if settings.slack is None:
             raise ValueError("SlackFiles needs Slack settings")
         self._token = settings.slack.bot_token
@@ -36,7 +37,10 @@ class SlackFiles:
         self._http_hosts = {api.netloc} if api.scheme == "http" else set()
         self._client = httpx.Client(
             verify=ssl_context(settings.ca_bundle),
-            timeout=httpx.Timeout(timeout, connect=5.0),
+            timeout=httpx.Timeout(
+                settings.network_timeout if timeout is None else timeout,
+                connect=settings.connect_timeout,
+            ),
             follow_redirects=False,
         )
 
@@ -75,9 +79,11 @@ class SlackFiles:
                             break
                     content_type = response.headers.get("content-type", "")
             except httpx.HTTPError as exc:
-                log.warning("file download failed: %s", type(exc).__name__)
+                silent = isinstance(exc, httpx.TimeoutException)
+                why = f"timed out, {host} did not answer" if silent else "network error"
+                log.warning("file download from %s failed: %s", host, type(exc).__name__)
                 raise SlackFileError(
-                    "The certificate could not be fetched from Slack (network error); try again."
+                    f"The certificate could not be fetched from Slack ({why}); try again."
                 ) from None
             if _is_login_page(bytes(body[:512]), content_type):
                 raise SlackFileError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.adapters.entra.delegated import SignInRequiredError, TenantReader, open_reader
 from bot.adapters.sealing import Sealer, build_sealer
-from bot.cli.doctor_result import Result
+from bot.cli.doctor_report import DATABASE_FIX, NETWORK_FIX, Result
 from bot.config import Settings, TenantSettings
 from bot.errors import ApnsBotError, SealError
 from bot.slack.ids import COMMAND
@@ -29,7 +29,20 @@ def signin_result(prefix: str, exc: ApnsBotError) -> Result:
     if isinstance(exc, SignInRequiredError):
         fix = f"an approver types `{COMMAND} signin` in Slack and signs in with their work account"
         return Result("entra sign-in", "WARN", prefix + exc.user_message, fix)
-    return Result("entra sign-in", "FAIL", prefix + exc.user_message)
+    return Result("entra sign-in", "FAIL", prefix + exc.user_message, signin_fix(exc))
+
+
+def signin_fix(exc: ApnsBotError) -> str:
+    """What to do about a failed sign-in: the network, or the app registration."""
+    text = exc.user_message
+    if "timed out" in text or "Could not reach" in text:
+        return NETWORK_FIX
+    if "TLS certificate" in text:
+        return "set SSL_CERT_FILE to a PEM bundle holding your proxy's CA certificate"
+    return (
+        "correct the app registration or the AZURE_* settings as the message says "
+        "(README: Quick start, step 2)"
+    )
 
 
 def _opens(sealer: Sealer, sealed: str) -> bool:
@@ -46,13 +59,20 @@ def delegated_state(settings: Settings, tenant: TenantSettings) -> list[Result]:
     prefix = "" if len(settings.tenants) == 1 else f"{tenant.name}: "
     sealer = build_sealer(settings.token_keys)
     if sealer is None:
-        return [Result("delegated", "FAIL", prefix + "APNS_TOKEN_KEY is not set")]
+        return [
+            Result(
+                "delegated",
+                "FAIL",
+                prefix + "APNS_TOKEN_KEY is not set",
+                "set APNS_TOKEN_KEY to what `apns-bot keygen` prints",
+            )
+        ]
     try:
         with SqliteStore(settings.db_path, sealer=sealer) as store:
             signins = store.list_signins(tenant.name)
             flows = store.list_device_flows(tenant.name)
     except ApnsBotError as exc:
-        return [Result("delegated", "FAIL", prefix + exc.user_message)]
+        return [Result("delegated", "FAIL", prefix + exc.user_message, DATABASE_FIX)]
     results: list[Result] = []
     usable = [s for s in signins if _opens(sealer, s.sealed_cache)]
     if usable:
@@ -105,7 +125,7 @@ def token_key_state(settings: Settings) -> list[Result]:
         with SqliteStore(settings.db_path, sealer=sealer) as store:
             store.rewrite_sealed(count, write=False)
     except ApnsBotError as exc:
-        return [Result("token key", "FAIL", exc.user_message)]
+        return [Result("token key", "FAIL", exc.user_message, DATABASE_FIX)]
     if not any(older.values()):
         return [
             Result(

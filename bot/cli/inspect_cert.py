@@ -2,7 +2,8 @@
 
 Prints a readable summary (or ``--json``) of the certificate and every pre-flight problem. Exit
 status: 0 when no problem is an error, 1 when one is, 2 for usage errors, unreadable files or
-settings/Graph failures (one line on stderr, never a traceback).
+settings/Graph failures (one line on stderr, or with ``--json`` ``{"error": {"code", "message"}}`` on
+stdout; never a traceback).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.adapters.apple_ca import load_trust_anchors
+from bot.adapters.apple_ca import QUICK_DOWNLOAD_SECONDS, load_trust_anchors
 from bot.config import Settings, load_settings
 from bot.core.certinput import MAX_CERTIFICATE_FILE_BYTES
 from bot.core.checks import Inspection, inspect_certificate
 from bot.core.model import TenantCertificate
+from bot.errors import CertificateError, UsageError
 
 WIDTH = 100
 
@@ -59,7 +61,8 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--offline",
         action="store_true",
-        help="never download Apple's CA certificates (use APPLE_CA_DIR or the cache)",
+        help="never download Apple's CA certificates (use APPLE_CA_DIR or the cache); without "
+        "it, one quick download is tried",
     )
     parser.set_defaults(func=run)
 
@@ -78,32 +81,39 @@ def iso_datetime(text: str) -> datetime:
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     manual = (args.current_apple_id, args.current_topic, args.current_expiry)
     if args.against_graph and any(v is not None for v in manual):
-        _fail(
+        raise UsageError(
             "--against-graph reads the current certificate from Graph; drop the --current-* options"
         )
-        return 2
     data = _read(args.file)
-    if data is None:
-        return 2
     settings = load_settings(env, need_slack=False, need_graph=args.against_graph)
     now = args.at or args.clock()
     current = _graph_certificate(settings) if args.against_graph else _manual_certificate(args)
-    trust = load_trust_anchors(settings, download=not args.offline)
+    # a quick try only: on a laptop without network the answer comes at once, chain not verified
+    trust = load_trust_anchors(settings, download=not args.offline, timeout=QUICK_DOWNLOAD_SECONDS)
     inspection = inspect_certificate(
         data, now=now, apple_id=args.apple_id, current=current, trust=trust
     )
+    hint = None if trust is not None else VERIFY_OFFLINE
     if args.json:
-        print(json.dumps({"file": args.file, **inspection.as_dict(evaluated_at=now)}, indent=2))
+        document = {"file": args.file, **inspection.as_dict(evaluated_at=now)}
+        if hint is not None:
+            document["verify_offline"] = hint
+        print(json.dumps(document, indent=2))
     else:
         print(render(inspection, name=args.file, now=now))
+        if hint is not None:
+            print("\n" + textwrap.fill(f"Chain not verified. {hint}", WIDTH))
     return 1 if inspection.blocking else 0
 
 
-def _fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+VERIFY_OFFLINE = (
+    "To verify it offline, download AppleAAI2CA.cer and AppleIncRootCertificate.cer from "
+    "https://www.apple.com/certificateauthority/ into a folder and set APPLE_CA_DIR to it; or run "
+    "once with network access (the files are cached next to the database and --offline uses them)."
+)
 
 
-def _read(name: str) -> bytes | None:
+def _read(name: str) -> bytes:
     """At most one byte more than the core accepts, so a huge file is refused, not loaded."""
     try:
         if name == "-":
@@ -111,8 +121,9 @@ def _read(name: str) -> bytes | None:
         with open(name, "rb") as handle:
             return handle.read(MAX_CERTIFICATE_FILE_BYTES + 1)
     except OSError as exc:
-        _fail(f"cannot read {name}: {exc.strerror or exc}")
-        return None
+        raise CertificateError(
+            "unreadable_file", f"cannot read {name}: {exc.strerror or exc}"
+        ) from None
 
 
 def _manual_certificate(args: argparse.Namespace) -> TenantCertificate | None:

@@ -15,7 +15,12 @@ from bot.adapters.sealing import generate_key
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "keygen", help="print a new random key for APNS_TOKEN_KEY (delegated sign-in)"
+        "keygen",
+        help="print a new random key for APNS_TOKEN_KEY (delegated sign-in)",
+        description=(
+            "Print a new random key for APNS_TOKEN_KEY, which encrypts approvers' saved sign-ins, "
+            "pending codes and approved certificates. Keep it like a password."
+        ),
     )
     parser.set_defaults(func=run)
 

@@ -23,6 +23,7 @@ from bot.runtime.daily_check import DailyCheck
 from bot.runtime.executors import Answering
 from bot.runtime.scheduler import Ticker
 from bot.runtime.server import EVENTS_PATH, HEALTH_PATH, make_server
+from bot.runtime.slack_clients import unreachable
 from bot.slack.app import build_app
 
 log = logging.getLogger("bot.run")
@@ -36,7 +37,13 @@ SIGNIN_POLL_SECONDS = 1.0  # how often due device code flows are looked for
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "run", help="start the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)"
+        "run",
+        help="start the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)",
+        description=(
+            "Serve Slack: Socket Mode when SLACK_APP_TOKEN is set (no public URL needed), else "
+            "HTTP on --host/--port. Checks the Slack token first and stops with one clear line "
+            "when Slack cannot be reached; then checks the certificate now and daily."
+        ),
     )
     parser.add_argument(
         "--http", action="store_true", help="serve HTTP even when SLACK_APP_TOKEN is set"
@@ -46,7 +53,7 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def check_slack(deps: Deps) -> str:
+def check_slack(deps: Deps, settings: Settings) -> str:
     """auth.test before serving, so a wrong token is one clear line, not a stream of failures."""
     try:
         answer = deps.slack.auth_test()
@@ -57,9 +64,10 @@ def check_slack(deps: Deps) -> str:
             "from your Slack app's OAuth & Permissions page and reinstall the app if needed."
         ) from None
     except (SlackClientError, OSError) as exc:
+        why = unreachable(exc, deps.slack.base_url, settings.network_timeout)
         raise ApnsBotError(
-            f"Slack could not be reached at {deps.slack.base_url} ({type(exc).__name__}). "
-            "Check the network, a proxy (HTTPS_PROXY) or SSL_CERT_FILE for a TLS-inspecting proxy."
+            f"Slack Web API {why}. Check the network, a proxy (HTTPS_PROXY) or SSL_CERT_FILE "
+            "for a TLS-inspecting proxy."
         ) from None
     return f"{answer.get('user', '?')} in {answer.get('team', '?')}"
 
@@ -76,7 +84,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     deps = build_deps(settings, clock=args.clock, sleep=args.sleep)
     tickers: list[Ticker] = []
     try:
-        identity = check_slack(deps)
+        identity = check_slack(deps, settings)
         app = build_app(settings, deps, http=http)
         log.info("signed in to Slack as %s", identity)
         deps.start_threads()  # the first burst after start-up must not start threads one by one

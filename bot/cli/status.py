@@ -38,7 +38,12 @@ JSON_KEYS = (
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "status", help="show the push certificate: Apple ID, topic, serial, expiry, days left"
+        "status",
+        help="show the push certificate: Apple ID, topic, serial, expiry, days left",
+        description=(
+            "Read the push certificate from Microsoft Graph and print it. Exit 0 when it was "
+            'read; 2 when it could not be (with --json: {"error": {"code", "message"}}).'
+        ),
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object (ISO 8601 dates, stable keys)"

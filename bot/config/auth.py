@@ -1,6 +1,6 @@
 """How apns-bot signs in to Microsoft, parsed from settings: the auth mode and the token key.
 
-Two modes (README "Choosing app-only or delegated sign-in"):
+Two modes (docs/delegated-sign-in.md):
 
 - ``app``: the Entra app's own identity (client secret or certificate, application permission).
 - ``delegated``: the approving lead's own Microsoft account (device code flow, delegated
@@ -90,5 +90,5 @@ def missing_key_problem(chosen_by: str | None) -> str:
         "(Certificates & secrets → New client secret: the Value, not the Secret ID) or "
         "AZURE_CLIENT_CERTIFICATE_PATH (a PEM file holding the certificate and its private key); "
         "or delegated, as the approving lead (the default without a secret or certificate) — "
-        f'{KEYGEN_HINT}. README: "Choosing app-only or delegated sign-in".'
+        f"{KEYGEN_HINT}. See docs/delegated-sign-in.md."
     )

@@ -26,13 +26,17 @@ from bot.config.auth import (
 from bot.config.fields import (
     CHANNEL_PATTERN,
     GUID_PATTERN,
+    ZERO_GUID,
     check_tenant_id,
+    is_placeholder,
     parse_approvers,
     parse_remind_days,
+    parse_seconds,
     resolve_cloud,
 )
 from bot.config.model import (
     DEFAULT_DB_PATH,
+    DEFAULT_NETWORK_TIMEOUT,
     DEFAULT_SLACK_API_URL,
     DEFAULT_TENANT,
     Secret,
@@ -42,6 +46,29 @@ from bot.config.model import (
 )
 from bot.config.tenants_file import load_tenants_file
 from bot.errors import ConfigError
+
+# What .env.example ships with: copied unchanged, these would pass every format check and fail
+# only later, at Slack or at sign-in. Refused by name before any network call.
+EXAMPLE_VALUES: Mapping[str, tuple[str, ...]] = {
+    "SLACK_BOT_TOKEN": ("xoxb-...",),
+    "SLACK_APP_TOKEN": ("xapp-...",),
+    "APNS_CHANNEL": ("C0123ABCD",),
+    "APNS_APPROVERS": ("U0123ABCD", "S0123ABCD"),
+    "AZURE_TENANT_ID": (ZERO_GUID,),
+    "AZURE_CLIENT_ID": (ZERO_GUID,),
+}
+EXAMPLE_NOTE = "is still the example value from .env.example"
+
+
+def example_problem(key: str, value: str | None, hint: str) -> str | None:
+    """``key=value`` is a placeholder (``.env.example``'s, or obviously fake): say so by name."""
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",")] if key == "APNS_APPROVERS" else [value]
+    fake = [p for p in parts if p in EXAMPLE_VALUES.get(key, ()) or is_placeholder(p)]
+    if not fake:
+        return None
+    return f"{key}={', '.join(fake)} {EXAMPLE_NOTE}: {hint}"
 
 
 class _Reader:
@@ -64,6 +91,13 @@ class _Reader:
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
+
+    def example(self, key: str, hint: str) -> bool:
+        """True (and a problem recorded) when ``key`` still holds a placeholder."""
+        problem = example_problem(key, self.get(key), hint)
+        if problem is not None:
+            self.problems.append(problem)
+        return problem is not None
 
     def integer(self, key: str, default: int, lo: int, hi: int) -> int:
         raw = self.get(key)
@@ -98,11 +132,21 @@ def _slack_settings(r: _Reader) -> SlackSettings | None:
         "SLACK_BOT_TOKEN",
         "the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page.",
     )
-    if bot_token and not bot_token.startswith("xoxb-"):
+    if r.example(
+        "SLACK_BOT_TOKEN", "copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions."
+    ):
+        pass
+    elif bot_token and not bot_token.startswith("xoxb-"):
         r.problem("SLACK_BOT_TOKEN must be a bot token starting with xoxb-.")
     app_token = r.get("SLACK_APP_TOKEN")
     signing_secret = r.get("SLACK_SIGNING_SECRET")
-    if app_token and not app_token.startswith("xapp-"):
+    if r.example(
+        "SLACK_APP_TOKEN",
+        "generate an app-level token (xapp-…, scope connections:write) under Basic Information, "
+        "or remove the line and use SLACK_SIGNING_SECRET (HTTP mode).",
+    ):
+        pass
+    elif app_token and not app_token.startswith("xapp-"):
         r.problem(
             "SLACK_APP_TOKEN must be an app-level token starting with xapp- (scope connections:write)."
         )
@@ -130,12 +174,19 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
     tenant_id = r.required(
         "AZURE_TENANT_ID", "the Directory (tenant) ID from your Entra app registration's Overview."
     )
-    check_tenant_id(tenant_id, r.problems, "AZURE_TENANT_ID")
+    if not r.example(
+        "AZURE_TENANT_ID", "copy the Directory (tenant) ID from your Entra app's Overview."
+    ):
+        check_tenant_id(tenant_id, r.problems, "AZURE_TENANT_ID")
     client_id = r.required(
         "AZURE_CLIENT_ID",
         "the Application (client) ID from your Entra app registration's Overview.",
     )
-    if client_id and not GUID_PATTERN.match(client_id):
+    if r.example(
+        "AZURE_CLIENT_ID", "copy the Application (client) ID from your Entra app's Overview."
+    ):
+        pass
+    elif client_id and not GUID_PATTERN.match(client_id):
         r.problem(f"AZURE_CLIENT_ID={client_id!r} must be a GUID (Application (client) ID).")
     secret = r.get("AZURE_CLIENT_SECRET")
     cert_path = r.path("AZURE_CLIENT_CERTIFICATE_PATH", must_exist=True)
@@ -160,8 +211,17 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
             "APNS_CHANNEL is missing: the id (C…) of the channel for approvals and notices "
             "(channel details → About → Channel ID); invite the bot there."
         )
-    if channel and not CHANNEL_PATTERN.match(channel):
-        r.problem(f"APNS_CHANNEL={channel!r} must be a channel id such as C0123ABCD, not a name.")
+    if r.example(
+        "APNS_CHANNEL",
+        "copy your approvals channel's id (channel details → About → Channel ID).",
+    ):
+        pass
+    elif channel and not CHANNEL_PATTERN.match(channel):
+        r.problem(f"APNS_CHANNEL={channel!r} must be a channel id such as C0A1B2C3D4, not a name.")
+    r.example(
+        "APNS_APPROVERS",
+        "list your team leads' member ids (profile → ⋮ → Copy member ID) or user-group ids.",
+    )
     approvers = parse_approvers(r.get("APNS_APPROVERS"), r.problems, "APNS_APPROVERS")
     if need_slack and not approvers and r.get("APNS_APPROVERS") is None:
         r.problem(
@@ -248,6 +308,9 @@ def load_settings(
     except (ZoneInfoNotFoundError, ValueError):
         r.problem(f"APNS_TIMEZONE={timezone!r} is not a known time zone (e.g. Europe/Berlin, UTC).")
         timezone = "UTC"
+    network_timeout = parse_seconds(
+        r.get("APNS_NETWORK_TIMEOUT"), DEFAULT_NETWORK_TIMEOUT, r.problems, "APNS_NETWORK_TIMEOUT"
+    )
     log_level = (r.get("LOG_LEVEL") or "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         r.problem(f"LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR.")
@@ -267,4 +330,5 @@ def load_settings(
         timezone=timezone,
         log_level=log_level,
         token_keys=token_keys,
+        network_timeout=network_timeout,
     )

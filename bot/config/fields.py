@@ -16,6 +16,28 @@ _APPROVER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
 
 
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+def is_placeholder(value: str) -> bool:
+    """Obviously not a real value: an all-zero GUID, or a token ending in ``...``/``…``."""
+    return value.strip().lower() == ZERO_GUID or value.rstrip().endswith(("...", "…"))
+
+
+def parse_seconds(raw: str | None, default: float, problems: list[str], key: str) -> float:
+    """A number of seconds, fractions allowed (0.1 to 300)."""
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.1 <= value <= 300:  # NaN fails too
+        problems.append(f"{key}={raw!r} must be a number of seconds between 0.1 and 300.")
+        return default
+    return value
+
+
 def parse_remind_days(raw: str | None, problems: list[str], key: str) -> tuple[int, ...]:
     if raw is None:
         return DEFAULT_REMIND_DAYS

@@ -139,6 +139,10 @@ class TenantSettings:
         return tuple(v for v in self.viewers if v.startswith("S"))
 
 
+DEFAULT_NETWORK_TIMEOUT = 8.0  # seconds; a host silent this long is reported as timed out
+CONNECT_TIMEOUT = 5.0  # seconds; at most this long to open a connection, TLS handshake included
+
+
 @dataclass(frozen=True)
 class Settings:
     slack: SlackSettings | None
@@ -153,6 +157,13 @@ class Settings:
     log_level: str = "INFO"
     # APNS_TOKEN_KEY: Fernet keys, the first encrypts, all decrypt (rotation: "new,old")
     token_keys: tuple[Secret, ...] = ()
+    # APNS_NETWORK_TIMEOUT: the longest one outbound call may wait for an answer, in seconds
+    network_timeout: float = DEFAULT_NETWORK_TIMEOUT
+
+    @property
+    def connect_timeout(self) -> float:
+        """How long opening a connection (TCP, proxy CONNECT, TLS handshake) may take."""
+        return min(CONNECT_TIMEOUT, self.network_timeout)
 
     @property
     def default_tenant(self) -> TenantSettings:

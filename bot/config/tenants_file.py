@@ -8,7 +8,7 @@ is chosen as for the environment: ``app`` with a secret or certificate, else ``d
 needs ``APNS_TOKEN_KEY``); ``skip_identity_match = true`` is ``APNS_SKIP_IDENTITY_MATCH`` for one
 tenant. Every problem names the tenant and the key, and all of them are reported together.
 
-    client_id = "00000000-0000-0000-0000-000000000000"   # one multi-tenant Entra app ...
+    client_id = "4f1c2b7e-93a0-4d5e-b8c6-1e2f3a4b5c6d"   # one multi-tenant Entra app ...
     client_secret_env = "APNS_CLIENT_SECRET"             # ... consented in every tenant
     approvers = ["U0123LEAD", "S0123LEADS"]
     viewers = ["S0123HELPDESK"]                          # optional: may see, may not approve
@@ -32,6 +32,7 @@ from bot.config.fields import (
     CHANNEL_PATTERN,
     GUID_PATTERN,
     check_tenant_id,
+    is_placeholder,
     parse_approvers,
     resolve_cloud,
 )
@@ -96,7 +97,9 @@ def load_tenants_file(
             )
             continue
         for key in sorted(set(table) - TENANT_KEYS):
-            problems.append(f"{where}: unknown key {key!r}.")
+            problems.append(
+                f"{where}: unknown key {key!r} (known: {', '.join(sorted(TENANT_KEYS))})."
+            )
         tenant = _tenant(name, {**defaults, **table}, env, problems, where, path.parent)
         if tenant is None:
             continue
@@ -138,6 +141,9 @@ def _tenant(
     for key, value in (("tenant_id", tenant_id), ("channel", channel), ("client_id", client_id)):
         if value is None and key not in values:
             problems.append(f"{where}: {key} is required (here or at the top of the file).")
+    for key, value in (("tenant_id", tenant_id), ("client_id", client_id)):
+        if value is not None and is_placeholder(value):
+            problems.append(f"{where}: {key}={value!r} is a placeholder, not a real id.")
     check_tenant_id(tenant_id, problems, f"{where}: tenant_id")
     if channel and not CHANNEL_PATTERN.match(channel):
         problems.append(f"{where}: channel={channel!r} must be a channel id such as C0123ABCD.")

@@ -6,8 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from bot.adapters.entra.app_only import DEFAULT_TIMEOUT, pinned_session
-from bot.adapters.graph.client import build_graph_client, shared_http_client
+from bot.adapters.entra.app_only import pinned_session, settings_timeout
+from bot.adapters.graph.client import build_graph_client, graph_timeout, shared_http_client
 from bot.adapters.graph.retry import RetryPolicy
 from bot.config import Settings, TenantSettings
 from bot.usecases.ports import GraphClient
@@ -47,10 +47,13 @@ class GraphClients:
 
     def _build(self, tenant: TenantSettings) -> GraphClient:
         if self._pools is None:
-            ca = self._settings.ca_bundle
+            settings = self._settings
+            ca = settings.ca_bundle
             self._pools = (
-                shared_http_client(ca, connections=self._connections),
-                pinned_session(ca, DEFAULT_TIMEOUT, pool_size=self._connections),
+                shared_http_client(
+                    ca, timeout=graph_timeout(settings), connections=self._connections
+                ),
+                pinned_session(ca, settings_timeout(settings), pool_size=self._connections),
             )
         http, session = self._pools
         return build_graph_client(

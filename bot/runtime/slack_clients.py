@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -18,6 +21,7 @@ from slack_sdk.http_retry.state import RetryState
 
 from bot.adapters.tls import ssl_context
 from bot.config import Settings
+from bot.slack.timeouts import timed_out
 
 
 class RateLimitWait(RateLimitErrorRetryHandler):
@@ -48,9 +52,33 @@ class RateLimitWait(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
+class DroppedConnectionRetryHandler(ConnectionErrorRetryHandler):
+    """Retries a refused or reset connection, never a timeout: a host that stayed silent for the
+    whole ``APNS_NETWORK_TIMEOUT`` is reported at once instead of being waited on twice more."""
+
+    def _can_retry(self, *, error: Exception | None = None, **kwargs: Any) -> bool:
+        if timed_out(error):
+            return False
+        return super()._can_retry(error=error, **kwargs)
+
+
+def unreachable(exc: BaseException, base_url: str, timeout: float) -> str:
+    """Why the Slack Web API could not be reached, naming the host: "timed out" or the error."""
+    host = urllib.parse.urlsplit(base_url).netloc or base_url
+    if timed_out(exc):
+        return f"timed out: {host} did not answer (waited up to {web_timeout(timeout)} s)"
+    reason = getattr(exc, "reason", None) or exc
+    return f"cannot reach {host} ({reason})"
+
+
+def web_timeout(network_timeout: float) -> int:
+    """slack_sdk takes whole seconds."""
+    return max(1, math.ceil(network_timeout))
+
+
 def build_web_client(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> WebClient:
-    """A WebClient on ``SLACK_API_URL`` that retries connection errors and 429s (Retry-After,
-    waited with ``sleep``)."""
+    """A WebClient on ``SLACK_API_URL`` that retries dropped connections and 429s (Retry-After,
+    waited with ``sleep``); each call waits at most ``APNS_NETWORK_TIMEOUT`` for an answer."""
     if settings.slack is None:
         raise ValueError("Slack settings are required to build a WebClient")
     context = ssl_context(settings.ca_bundle)
@@ -58,9 +86,9 @@ def build_web_client(settings: Settings, sleep: Callable[[float], None] = time.s
         token=settings.slack.bot_token.reveal(),
         base_url=settings.slack.api_url,
         ssl=context,
-        timeout=15,
+        timeout=web_timeout(settings.network_timeout),
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
+            DroppedConnectionRetryHandler(max_retry_count=2),
             RateLimitWait(max_retry_count=3, sleep=sleep),
         ],
     )

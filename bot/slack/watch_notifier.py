@@ -17,6 +17,7 @@ from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
 from bot.core.reminders import Change, Reminder
 from bot.slack.approvers import ApproverDirectory
+from bot.slack.timeouts import timed_out
 from bot.slack.views.blocks import to_dicts
 from bot.slack.views.reminders import (
     change_message,
@@ -64,6 +65,7 @@ class SlackWatchNotifier:
             )
             return False
         except (SlackClientError, OSError) as exc:
-            log.error("cannot post to %s (%s): %s", tenant.channel, tenant.name, type(exc).__name__)
+            why = "timed out" if timed_out(exc) else type(exc).__name__
+            log.error("cannot post to %s (%s): %s", tenant.channel, tenant.name, why)
             return False
         return True

@@ -288,7 +288,11 @@ class Watch:
             return Delivery.POSTED
         refused = RetryMark(since=posting.since, refused=now)
         self.store.set_state(tenant.name, retry, refused.to_json(), now)
-        log.warning("could not post %s for %s; a later check tries again", key, tenant.name)
+        log.warning(
+            "could not post the %s notice for %s to Slack; a later check tries again",
+            notice_name(key),
+            tenant.name,
+        )
         return Delivery.REFUSED
 
 
@@ -306,3 +310,9 @@ def _facts(change: Change) -> dict[str, JSONValue]:
 
 def _posted(result: CheckResult) -> str:
     return f" (posted: {', '.join(result.posted)})" if result.posted else ""
+
+
+def notice_name(key: str) -> str:
+    """A notice's kind for log lines, without the timestamps and serials that make its key unique
+    (``check_failed:2026-…`` -> ``check failed``)."""
+    return key.split(":", 1)[0].replace("_", " ")

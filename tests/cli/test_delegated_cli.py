@@ -114,7 +114,7 @@ def test_rotating_the_key_rekey_then_drop_the_old_one(
     fake_graph: FakeGraph,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The README's rotation: APNS_TOKEN_KEY=new,old; `apns-bot rekey`; APNS_TOKEN_KEY=new."""
+    """docs/delegated-sign-in.md's rotation: APNS_TOKEN_KEY=new,old; `apns-bot rekey`; APNS_TOKEN_KEY=new."""
     save_sign_in(delegated_env, fake_graph)  # sealed with KEY
     db = Path(delegated_env["APNS_DB_PATH"])
     old, stranger = _sealer(KEY), _sealer(generate_key())

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters import apple_ca
+from bot.cli import inspect_cert
 from tests.certgen import (
     APPLE_FIXTURES,
     REAL_CA_FILES,
@@ -23,6 +25,7 @@ from tests.certgen import (
     needs_apple_fixtures,
 )
 from tests.clock import T0, real_now
+from tests.fakes.dead_host import DeadHost
 from tests.harness import apns_bot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -269,3 +272,56 @@ def test_as_a_subprocess(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("error: cannot read")
+
+
+def test_without_apple_ca_dir_or_network_it_answers_and_says_how_to_verify_offline(
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every download goes to a proxy that never answers: one quick try, then the answer."""
+    monkeypatch.delenv("APPLE_CA_DIR")
+    with DeadHost() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://{proxy.netloc}")
+        monkeypatch.setattr(inspect_cert, "QUICK_DOWNLOAD_SECONDS", 0.2)
+        code, document = run_json(capsys, write(tmp_path, make_push_cert().pem))
+    assert code == 0 and codes(document) == ["chain_not_verified"]
+    assert "APPLE_CA_DIR" in str(document["verify_offline"])
+
+
+def test_offline_never_downloads_and_the_summary_says_how_to_verify(
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("APPLE_CA_DIR")
+
+    def no_download(*args: object, **kwargs: object) -> None:
+        raise AssertionError("--offline must not download")
+
+    monkeypatch.setattr(apple_ca, "_download", no_download)
+    assert apns_bot(["inspect-cert", write(tmp_path, make_push_cert().pem), "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "Chain not verified. To verify it offline" in out and "APPLE_CA_DIR" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["missing.pem"], "unreadable_file"),
+        (["cert.pem", "--against-graph", "--current-topic", "x"], "usage"),
+    ],
+)
+def test_json_errors_are_json_on_stdout_with_exit_2(
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    code: str,
+) -> None:
+    write(tmp_path, make_push_cert().pem)
+    assert apns_bot(["inspect-cert", *argv, "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["code"] == code and error["message"]

@@ -105,7 +105,9 @@ def test_a_bad_secret_shows_the_aadsts_description(cli_env, monkeypatch, fake_gr
     monkeypatch.setenv("AZURE_CLIENT_SECRET", "not-the-secret")
     assert apns_bot(["status", "--json"]) == 2
     captured = capsys.readouterr()
-    assert "AADSTS7000215: Invalid client secret provided." in captured.err
+    error = json.loads(captured.out)["error"]
+    assert error["code"] == "auth"
+    assert "AADSTS7000215: Invalid client secret provided." in error["message"]
     assert "Traceback" not in captured.err
     assert fake_graph.graph_requests() == []
 

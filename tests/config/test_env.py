@@ -149,3 +149,48 @@ def test_more_required_approvals_than_approvers_is_refused_unless_groups_may_sup
         load_settings(env)
     assert "no request could ever be approved" in caught.value.user_message
     assert load_settings({**env, "APNS_APPROVERS": "U0LEAD,S0LEADS"}).required_approvals == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("SLACK_BOT_TOKEN", "xoxb-..."),
+        ("SLACK_BOT_TOKEN", "xoxb-…"),
+        ("SLACK_APP_TOKEN", "xapp-..."),
+        ("APNS_CHANNEL", "C0123ABCD"),
+        ("APNS_APPROVERS", "U0LEAD,S0123ABCD"),
+        ("AZURE_TENANT_ID", "00000000-0000-0000-0000-000000000000"),
+        ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000000"),
+    ],
+)
+def test_placeholders_are_refused_by_name(key: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**MINIMAL, key: value})
+    assert caught.value.problems == [
+        next(p for p in caught.value.problems if p.startswith(f"{key}="))
+    ]
+    assert "is still the example value from .env.example" in caught.value.problems[0]
+
+
+def test_every_value_env_example_ships_with_is_refused() -> None:
+    from dotenv import dotenv_values
+
+    example = dotenv_values(Path(__file__).resolve().parents[2] / ".env.example")
+    shipped = {k: v for k, v in example.items() if v}
+    assert shipped, ".env.example sets no value"
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**MINIMAL, **shipped})
+    refused = {p.split("=")[0] for p in caught.value.problems if "example value" in p}
+    assert refused == set(shipped)
+
+
+@pytest.mark.parametrize(("raw", "ok"), [("0.5", True), ("30", True), ("0", False), ("x", False)])
+def test_network_timeout(raw: str, ok: bool) -> None:
+    env = {**MINIMAL, "APNS_NETWORK_TIMEOUT": raw}
+    if ok:
+        settings = load_settings(env)
+        assert settings.network_timeout == float(raw)
+        assert settings.connect_timeout == min(5.0, float(raw))
+    else:
+        with pytest.raises(ConfigError, match="APNS_NETWORK_TIMEOUT"):
+            load_settings(env)

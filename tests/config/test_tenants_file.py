@@ -85,7 +85,7 @@ tenant_id = "11111111-1111-1111-1111-111111111111"
         "[tenants.contoso]: client_secret_env names UNSET_SECRET, which is not set",
         "[tenants.contoso]: cloud='mars'",
         "[tenants.contoso]: remind_days",
-        "[tenants.contoso]: unknown key 'favourite'",
+        "[tenants.contoso]: unknown key 'favourite' (known: approvers, auth_mode,",
         "[tenants.contoso]: client_id='not-a-guid'",
         "[tenants.ALL]: the name must be",
     ):
@@ -125,3 +125,32 @@ def test_one_intune_tenant_under_two_names_is_refused(tmp_path: Path) -> None:
         "[tenants.fabrikam]: tenant_id 11111111-1111-1111-1111-111111111111 is already [tenants.contoso]"
         in caught.value.user_message
     )
+
+
+def test_placeholder_ids_are_refused(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        'tenant_id = "11111111-1111-1111-1111-111111111111"',
+        'tenant_id = "00000000-0000-0000-0000-000000000000"',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert any(
+        "[tenants.contoso]: tenant_id='00000000-0000-0000-0000-000000000000' is a placeholder" in p
+        for p in caught.value.problems
+    )
+
+
+def test_the_command_points_at_the_tenants_file_for_its_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.harness import apns_bot
+
+    env = write(tmp_path, GOOD.replace('channel = "C0CONTOSO"', 'chanel = "C0CONTOSO"'))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    assert apns_bot(["status", "--all"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'tenants.toml'} [tenants.contoso]: unknown key 'chanel' (known:" in err
+    assert f"Problems that name {tmp_path / 'tenants.toml'} are fixed in that file." in err
+    assert "Fix these in .env" not in err and "No .env was found" not in err

@@ -46,7 +46,16 @@ if importlib.util.find_spec("msal_extensions") is None:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 10.0  # seconds, for each request MSAL makes
+Timeout = float | tuple[float, float]  # requests' (connect, read) or one value for both
+
+
+def settings_timeout(settings: Settings) -> tuple[float, float]:
+    """(connect, read) for every request MSAL makes, from ``APNS_NETWORK_TIMEOUT``."""
+    return (settings.connect_timeout, settings.network_timeout)
+
+
+def _seconds(timeout: Timeout) -> float:
+    return max(timeout) if isinstance(timeout, tuple) else timeout
 
 
 class TokenProvider(Protocol):
@@ -74,9 +83,10 @@ class _PinnedAdapter(HTTPAdapter):
     from the process environment override ``Session.verify``; the adapter is the last word on both.
     """
 
-    def __init__(self, timeout: float, verify: bool | str, pool_size: int = 10) -> None:
-        # one retry on connect is what MSAL's own session does
-        super().__init__(max_retries=1, pool_maxsize=pool_size)
+    def __init__(self, timeout: Timeout, verify: bool | str, pool_size: int = 10) -> None:
+        # No retries: a host that did not answer within the timeout is reported at once (a retry
+        # would double the wait of every command behind a dead proxy); callers retry later.
+        super().__init__(max_retries=0, pool_maxsize=pool_size)
         self._timeout = timeout
         self._verify = verify
 
@@ -99,7 +109,9 @@ class _PinnedAdapter(HTTPAdapter):
         )
 
 
-def pinned_session(ca_bundle: Path | None, timeout: float, pool_size: int = 10) -> requests.Session:
+def pinned_session(
+    ca_bundle: Path | None, timeout: Timeout, pool_size: int = 10
+) -> requests.Session:
     """A requests session for MSAL that trusts ``ca_bundle`` (whatever the environment says).
 
     ``pool_size``: connections kept per host; a session shared by many tenants' MSAL apps (one
@@ -113,7 +125,20 @@ def pinned_session(ca_bundle: Path | None, timeout: float, pool_size: int = 10) 
     return session
 
 
-def network_error(exc: Exception, authority_host: str, timeout: float) -> AuthError:
+def timed_out(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) is a timeout: requests wraps urllib3's read timeouts
+    during a TLS handshake or a proxy's CONNECT in a plain ``ConnectionError``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, requests.Timeout | TimeoutError) or "timed out" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def network_error(exc: Exception, authority_host: str, timeout: Timeout) -> AuthError:
     """A failure to talk to Entra ID (5xx, TLS, timeout, connection) as one readable sentence."""
     where = f"https://{authority_host}"
     status: str | None = None
@@ -132,8 +157,12 @@ def network_error(exc: Exception, authority_host: str, timeout: float) -> AuthEr
             f"Could not verify the TLS certificate of {where}. If a proxy inspects TLS, set "
             "SSL_CERT_FILE to a PEM bundle holding its CA certificate."
         )
-    if isinstance(exc, requests.Timeout):
-        return AuthError(f"Microsoft Entra ID at {where} did not answer within {timeout:g} s.")
+    if timed_out(exc):
+        return AuthError(
+            f"Microsoft Entra ID at {where} timed out: no answer (waited up to {_seconds(timeout):g} s). "
+            "Check the network and the proxy settings (HTTPS_PROXY); APNS_NETWORK_TIMEOUT sets "
+            "how long to wait."
+        )
     detail = re.search(r"\[Errno [^\]]+\][^'\")]*", str(exc))
     reason = detail.group(0).strip() if detail else type(exc).__name__
     return AuthError(
@@ -150,14 +179,14 @@ class MsalAppTokenProvider:
         settings: Settings,
         tenant: TenantSettings,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: Timeout | None = None,
         session: requests.Session | None = None,
     ) -> None:
         # a session passed in is shared with other tenants and owned by the caller
         self._shared_session = session
         self._tenant = tenant
         self._ca_bundle = settings.ca_bundle
-        self._timeout = timeout
+        self._timeout: Timeout = settings_timeout(settings) if timeout is None else timeout
         self._lock = threading.Lock()
         self._app: Any = None  # msal.ConfidentialClientApplication, built on first use
         self._session: requests.Session | None = None

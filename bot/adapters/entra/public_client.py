@@ -25,7 +25,7 @@ from typing import Any
 import msal
 import requests
 
-from bot.adapters.entra.app_only import DEFAULT_TIMEOUT, network_error, pinned_session
+from bot.adapters.entra.app_only import Timeout, network_error, pinned_session, settings_timeout
 from bot.adapters.entra.errors import AADSTS, APP_PAGE, discovery_error
 from bot.config import Settings, TenantSettings
 from bot.core.signin import PollOutcome, PollResult, StartedFlow, classify_poll
@@ -104,11 +104,11 @@ class PublicClient:
     MSAL app, token cache and copy of the discovery cache)."""
 
     def __init__(
-        self, settings: Settings, tenant: TenantSettings, *, timeout: float = DEFAULT_TIMEOUT
+        self, settings: Settings, tenant: TenantSettings, *, timeout: Timeout | None = None
     ) -> None:
         self.tenant = tenant
         self._ca_bundle = settings.ca_bundle
-        self._timeout = timeout
+        self._timeout: Timeout = settings_timeout(settings) if timeout is None else timeout
         # OIDC/instance discovery answers (no tokens), reused across calls. MSAL guards this
         # mapping with one lock per app, so apps used at once must not share it: each call works
         # on its own deep copy, written back whole when it is done. Last writer wins: at worst a

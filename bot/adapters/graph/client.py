@@ -30,6 +30,7 @@ from bot.adapters.graph.errors import Call, error_from_response, error_from_tran
 from bot.adapters.graph.retry import RetryPolicy
 from bot.adapters.tls import ssl_context
 from bot.config import Settings, TenantSettings
+from bot.config.model import CONNECT_TIMEOUT, DEFAULT_NETWORK_TIMEOUT
 from bot.core.model import TenantCertificate
 from bot.errors import ApnsBotError, GraphError
 
@@ -37,8 +38,11 @@ log = logging.getLogger(__name__)
 
 CERT_PATH = "deviceManagement/applePushNotificationCertificate"
 CSR_PATH = f"{CERT_PATH}/downloadApplePushNotificationCertificateSigningRequest"
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_NETWORK_TIMEOUT, connect=CONNECT_TIMEOUT)
 RETRY_STATUSES = frozenset({429, 503, 504})
+# An upload may take Intune longer than a read: its answer gets this long (connecting does not).
+# A write that times out anyway is settled by reading the certificate back, never by guessing.
+WRITE_READ_TIMEOUT = 60.0
 _TIMESTAMP = re.compile(
     r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$",
     re.IGNORECASE,
@@ -128,6 +132,8 @@ class HttpGraphClient:
         self._retry = retry or RetryPolicy()
         self._on_close = on_close
         self._http = http or shared_http_client(ca_bundle, timeout=timeout)
+        connect = self._http.timeout.connect
+        self._write_timeout = httpx.Timeout(WRITE_READ_TIMEOUT, connect=connect)
 
     # --- operations ----------------------------------------------------------------------------
 
@@ -216,7 +222,13 @@ class HttpGraphClient:
                 "return-client-request-id": "true",
             }
             try:
-                response = self._http.request(method, self._base + path, json=json, headers=headers)
+                response = self._http.request(
+                    method,
+                    self._base + path,
+                    json=json,
+                    headers=headers,
+                    timeout=self._write_timeout if writes else httpx.USE_CLIENT_DEFAULT,
+                )
             except httpx.TransportError as exc:
                 url = self.tenant.graph_root
                 fatal = tls_error(exc, url, client_request_id)
@@ -226,8 +238,11 @@ class HttpGraphClient:
                 unsent = isinstance(
                     exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
                 )
+                # A host that stayed silent for a whole timeout is reported, not waited on again:
+                # behind a dead proxy every retry would add the full timeout to the command.
+                silent = isinstance(exc, httpx.TimeoutException)
                 delay = policy.backoff(attempt)
-                if (writes and not unsent) or not self._may_retry(attempt, waited, delay):
+                if silent or (writes and not unsent) or not self._may_retry(attempt, waited, delay):
                     raise error_from_transport(exc, call, url, client_request_id, attempt) from exc
                 log.warning(
                     "graph %s %s: %s (client-request-id %s); retry %d in %.1f s",
@@ -275,6 +290,11 @@ class HttpGraphClient:
         return attempt < policy.max_attempts and waited + delay <= policy.max_total_wait
 
 
+def graph_timeout(settings: Settings) -> httpx.Timeout:
+    """Connect (TLS handshake included) and each read/write wait, from ``APNS_NETWORK_TIMEOUT``."""
+    return httpx.Timeout(settings.network_timeout, connect=settings.connect_timeout)
+
+
 def shared_http_client(
     ca_bundle: Path | None, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT, connections: int = 20
 ) -> httpx.Client:
@@ -301,9 +321,15 @@ def build_graph_client(
     """The Graph client for ``tenant``; with no ``token_provider``, app-only MSAL sign-in
     (owned by the client and closed with it). Nothing touches the network until the first call.
     ``http`` and ``session`` (MSAL's) are connection pools shared with other tenants."""
+    timeout = graph_timeout(settings)
     if token_provider is not None:
         return HttpGraphClient(
-            tenant, token_provider, ca_bundle=settings.ca_bundle, retry=retry, http=http
+            tenant,
+            token_provider,
+            ca_bundle=settings.ca_bundle,
+            retry=retry,
+            http=http,
+            timeout=timeout,
         )
     provider = build_token_provider(settings, tenant, session=session)
     return HttpGraphClient(
@@ -313,4 +339,5 @@ def build_graph_client(
         retry=retry,
         on_close=provider.close,
         http=http,
+        timeout=timeout,
     )

@@ -152,7 +152,7 @@ def error_from_transport(
     exc: httpx.TransportError, call: Call, url: str, client_request_id: str, attempts: int
 ) -> GraphError:
     if isinstance(exc, httpx.TimeoutException):
-        reason = f"no answer in time ({type(exc).__name__})"
+        reason = f"timed out, {host_of(url)} did not answer ({type(exc).__name__})"
     elif isinstance(exc, httpx.RemoteProtocolError):
         reason = "the connection closed without an answer"
     else:
@@ -167,6 +167,10 @@ def error_from_transport(
             "trying again."
         )
     return GraphError(text + _ids(None, client_request_id), client_request_id=client_request_id)
+
+
+def host_of(url: str) -> str:
+    return httpx.URL(url).host or url
 
 
 def tls_error(exc: httpx.TransportError, url: str, client_request_id: str) -> GraphError | None:

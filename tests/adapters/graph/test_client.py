@@ -255,20 +255,27 @@ def test_a_dropped_connection_is_retried(graph: HttpGraphClient, fake_graph: Fak
     assert len(graph_gets(fake_graph)) == 3
 
 
-def test_a_read_timeout_is_retried(settings: Settings, fake_graph: FakeGraph, fast_retry):
+def test_a_silent_host_is_reported_as_timed_out_not_waited_on_again(
+    settings: Settings, fake_graph: FakeGraph, fast_retry: RetryPolicy, sleeps: RecordingSleep
+) -> None:
     fake_graph.inject("GET", CERT_PATH, Fault.slow(1.0))
     tenant = settings.default_tenant
     provider = build_token_provider(settings, tenant)
-    with HttpGraphClient(
-        tenant,
-        provider,
-        ca_bundle=settings.ca_bundle,
-        retry=fast_retry,
-        timeout=httpx.Timeout(0.3, connect=2.0),
-        on_close=provider.close,
-    ) as client:
-        assert client.get_certificate().exists
-    assert len(graph_gets(fake_graph)) == 2
+    with (
+        HttpGraphClient(
+            tenant,
+            provider,
+            ca_bundle=settings.ca_bundle,
+            retry=fast_retry,
+            timeout=httpx.Timeout(0.3, connect=2.0),
+            on_close=provider.close,
+        ) as client,
+        pytest.raises(GraphError) as caught,
+    ):
+        client.get_certificate()
+    assert "timed out, 127.0.0.1 did not answer" in caught.value.user_message
+    assert len(graph_gets(fake_graph)) == 1
+    assert sleeps.delays == []
 
 
 def test_an_untrusted_certificate_fails_at_once(settings: Settings, fake_graph: FakeGraph, sleeps):
@@ -291,6 +298,25 @@ def test_an_untrusted_certificate_fails_at_once(settings: Settings, fake_graph: 
 
 
 # --- writing ---------------------------------------------------------------------------------------
+
+
+def test_an_upload_may_take_longer_than_a_read(
+    settings: Settings, fake_graph: FakeGraph, fast_retry: RetryPolicy
+) -> None:
+    fake_graph.inject("PATCH", CERT_PATH, Fault.slow(0.6))
+    tenant = settings.default_tenant
+    provider = build_token_provider(settings, tenant)
+    with HttpGraphClient(
+        tenant,
+        provider,
+        ca_bundle=settings.ca_bundle,
+        retry=fast_retry,
+        timeout=httpx.Timeout(0.3, connect=2.0),
+        on_close=provider.close,
+    ) as client:
+        pem, _ = push_cert_pem()
+        assert client.update_certificate("mdm-admin@contoso.example", pem).exists
+    assert len(fake_graph.requests_to(CERT_PATH, "PATCH")) == 1
 
 
 def test_patch_sends_exactly_apple_id_and_certificate(
