@@ -251,7 +251,7 @@ class ApplyGate(Protocol):
 
 
 class RequestApplier(Protocol):
-    """Uploads an approved request (``Renewals.apply``); the words for ``actor`` if it must wait."""
+    """Uploads an approved request (``Applying.apply``); the words for ``actor`` if it must wait."""
 
     def apply(self, request_id: str, *, actor: str, retry: bool = False) -> str | None: ...
 
