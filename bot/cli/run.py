@@ -100,12 +100,12 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
-def start_signin_polling(deps: Deps) -> list[Ticker]:
+def start_signin_polling(deps: Deps, every: float = SIGNIN_POLL_SECONDS) -> list[Ticker]:
     """Delegated sign-in: each second, poll the device code flows that are due (one poll per
     flow per interval, on the executor; flows a restart interrupted are resumed here)."""
     if deps.signins is None:
         return []
-    return [Ticker("signin-poll", SIGNIN_POLL_SECONDS, deps.signins.poll_due).start()]
+    return [Ticker("signin-poll", every, deps.signins.poll_due).start()]
 
 
 def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:

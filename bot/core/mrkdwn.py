@@ -16,3 +16,14 @@ def escape(text: str, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)] + ELLIPSIS
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_within(text: str, budget: int) -> str:
+    """``text`` escaped and at most ``budget`` characters long once escaped (escaping can make
+    it five times longer: ``&`` becomes ``&amp;``), cut before an entity, never inside one."""
+    escaped = escape(text)
+    limit = len(text)
+    while len(escaped) > budget and limit > 0:
+        limit -= max(1, (len(escaped) - budget) // 5)
+        escaped = escape(text, limit)
+    return escaped

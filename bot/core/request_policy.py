@@ -177,24 +177,19 @@ def open_request_of_another(
     pending: Iterable[ChangeRequest],
     requester: str,
     now: datetime,
-    *,
-    newer_than: ChangeRequest | None = None,
 ) -> ChangeRequest | None:
     """The pending request of someone other than ``requester`` that a new request of theirs must
     wait for (the oldest, if several), or None.
 
     Pending requests belong to their requester: a new request replaces only its own requester's
-    pending one, never someone else's. ``newer_than``: a request already stored, checked for a
-    race, so only requests stored before it count (of two people submitting at once, the later
-    one yields).
+    pending one, never someone else's. The store applies this rule in the same transaction as
+    the insert (``create_request(..., unless=...)``), so of two people submitting at once the one
+    stored second yields.
     """
     waiting = [
         r
         for r in pending
-        if r.status is Status.PENDING
-        and r.requester != requester
-        and not is_expired(r, now)
-        and (newer_than is None or (r.created_at, r.id) < (newer_than.created_at, newer_than.id))
+        if r.status is Status.PENDING and r.requester != requester and not is_expired(r, now)
     ]
     return min(waiting, key=lambda r: (r.created_at, r.id), default=None)
 

@@ -28,8 +28,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
-from slack_bolt.request.internals import parse_body
+# Bolt's own parsing, so the gate checks exactly the object Bolt will dispatch
+from slack_bolt.request.internals import extract_content_type, parse_body
 
 from bot.slack.payload_shape import shape_problem
 
@@ -57,6 +59,10 @@ BAD_SIGNATURE = Refusal("401 Unauthorized", "signature does not match")
 NOT_UTF8 = Refusal("400 Bad Request", "signed body is not UTF-8")
 NOT_PARSEABLE = Refusal("400 Bad Request", "signed body cannot be parsed")
 METHOD = Refusal("405 Method Not Allowed", "not a POST")
+# Slack checks an HTTPS endpoint's certificate with an unsigned ``ssl_check=1&token=...`` POST
+# (Bolt answers it before verifying, too): 200, nothing read beyond a few hundred bytes, no log.
+SSL_CHECK = Refusal("200 OK", "Slack's certificate check")
+_MAX_SSL_CHECK_BYTES = 256
 
 
 def signature_of(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -85,6 +91,8 @@ class RequestGate:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         checked = self._check(environ)
+        if checked is SSL_CHECK:
+            return _answer(SSL_CHECK.status, start_response)
         if isinstance(checked, Refusal):
             return _refuse(checked, environ, start_response)
         environ["wsgi.input"] = io.BytesIO(checked)
@@ -104,6 +112,8 @@ class RequestGate:
             return TOO_LARGE
         timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "")
         signature = str(environ.get("HTTP_X_SLACK_SIGNATURE") or "")
+        if not timestamp and not signature and 0 < length <= _MAX_SSL_CHECK_BYTES:
+            return SSL_CHECK if _is_ssl_check(environ["wsgi.input"].read(length)) else UNSIGNED
         if not (0 < len(timestamp) <= _MAX_TIMESTAMP_CHARS and timestamp.isascii()):
             return UNSIGNED
         if not timestamp.isdigit() or not 0 < len(signature) <= _MAX_SIGNATURE_CHARS:
@@ -116,17 +126,26 @@ class RequestGate:
         expected = signature_of(self._secret, timestamp, body)
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
             return BAD_SIGNATURE
+        content_type = str(environ.get("CONTENT_TYPE") or "")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return NOT_UTF8
         try:
-            parsed = parse_body(text, str(environ.get("CONTENT_TYPE") or "") or None)
+            parsed = parse_body(text, extract_content_type({"content-type": [content_type]}))
         except (ValueError, RecursionError):
             return NOT_PARSEABLE
         if not isinstance(parsed, dict) or shape_problem(parsed) is not None:
             return NOT_PARSEABLE
         return body
+
+
+def _is_ssl_check(body: bytes) -> bool:
+    try:
+        fields = dict(parse_qsl(body.decode("ascii"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return fields.get("ssl_check") == "1" and set(fields) <= {"ssl_check", "token"}
 
 
 def _content_length(environ: WSGIEnvironment) -> int | None:

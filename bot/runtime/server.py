@@ -35,8 +35,16 @@ def wsgi_app(
 
     ``answering`` counts the Slack requests in Bolt's hands (follow-up work waits for them).
     """
-    slack = RequestGate(SlackRequestHandler(app, path=EVENTS_PATH), signing_secret)
     answering = answering or Answering()
+    bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def counted(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # only what passed the gate is counted: a flood of refused requests delays no follow-up
+        with answering.request():
+            # Bolt's handler answers with the whole body in a list: the answer is ready here
+            return bolt(environ, start_response)
+
+    slack = RequestGate(counted, signing_secret)
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
@@ -50,9 +58,7 @@ def wsgi_app(
         if environ.get("PATH_INFO") != EVENTS_PATH:
             start_response("404 Not Found", [("Content-Length", "9")])
             return [b"Not Found"]
-        with answering.request():
-            # Bolt's handler answers with the whole body in a list: the answer is ready here
-            return slack(environ, start_response)
+        return slack(environ, start_response)
 
     return application
 

@@ -28,13 +28,21 @@ class RenewForm:
     reason: str | None
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` if it is an object, else empty: a malformed payload reads as an empty form."""
+    return value if isinstance(value, dict) else {}
+
+
 def _values(view: dict[str, Any]) -> dict[str, Any]:
-    values = view.get("state", {}).get("values", {})
-    return values if isinstance(values, dict) else {}
+    return _object(_object(view.get("state")).get("values"))
+
+
+def _field(values: dict[str, Any], block: str, action: str) -> dict[str, Any]:
+    return _object(_object(values.get(block)).get(action))
 
 
 def _text(values: dict[str, Any], block: str, action: str) -> str | None:
-    raw = values.get(block, {}).get(action, {}).get("value")
+    raw = _field(values, block, action).get("value")
     return raw.strip() if isinstance(raw, str) and raw.strip() else None
 
 
@@ -53,9 +61,9 @@ def parse_renew_form(view: dict[str, Any]) -> tuple[RenewForm, dict[str, str]]:
     apple_id = _text(values, Block.APPLE_ID, Input.VALUE) or ""
     if len(apple_id) > 254 or not _EMAIL.match(apple_id):
         errors[Block.APPLE_ID] = "Enter the Apple ID (an e-mail address) used at Apple's portal."
-    files = values.get(Block.CERTIFICATE, {}).get(Input.FILE, {}).get("files") or []
+    files = _field(values, Block.CERTIFICATE, Input.FILE).get("files")
     uploaded: UploadedFile | None = None
-    if len(files) != 1:
+    if not isinstance(files, list) or len(files) != 1 or not isinstance(files[0], dict):
         errors[Block.CERTIFICATE] = "Attach exactly one certificate file (.pem) from Apple."
     else:
         entry = files[0]

@@ -19,7 +19,8 @@ from bot.core.requests import ChangeRequest
 from bot.core.signin import SignInWait
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.views.approval import renewed_notice, request_message
-from bot.slack.views.blocks import escape, to_dicts
+from bot.slack.views.blocks import to_dicts
+from bot.usecases.signin_messages import failure_mrkdwn
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class SlackNotifier:
     def post_failed(self, request: ChangeRequest) -> None:
         tenant = self.settings.tenants[request.tenant]
         failure = request.failure
-        detail = f"`{failure.code}`: {escape(failure.message)}" if failure else "unknown error"
+        detail = f"`{failure.code}`: {failure_mrkdwn(failure)}" if failure else "unknown error"
         if failure and failure.request_id:
             detail += f" (request-id `{failure.request_id}`)"
         self._post(

@@ -26,7 +26,7 @@ INTERACTIVE = frozenset(
     }
 )
 ID_OR_OBJECT = ("user", "team", "enterprise", "channel")  # Slack sends an id or an object
-OBJECTS = ("container", "message", "view", "event", "state", "function_data", "bot_access_token")
+OBJECTS = ("container", "message", "view", "event", "state", "function_data")
 LISTS_OF_OBJECTS = ("actions", "authorizations", "response_urls")
 TEXTS = (
     "type",
@@ -42,7 +42,9 @@ TEXTS = (
     "team_id",
     "enterprise_id",
     "challenge",
+    "bot_access_token",
 )
+VIEW_PAYLOADS = frozenset({"view_submission", "view_closed"})
 VIEW_TEXTS = ("id", "type", "callback_id", "private_metadata", "hash", "root_view_id")
 ACTION_TEXTS = ("action_id", "block_id", "value", "type", "action_ts")
 EVENT_TEXTS = ("type", "user", "channel", "tab", "subtype", "ts")
@@ -58,6 +60,11 @@ def shape_problem(body: Mapping[str, Any]) -> str | None:
         user = body.get("user")
         if not isinstance(user, dict) or not _is_text(user.get("id")):
             return "an interactive payload without a user id"
+        if kind == "block_actions" and not body.get("actions"):
+            return "block_actions without an action"  # Bolt reads the first one
+        view = body.get("view")
+        if kind in VIEW_PAYLOADS and not (isinstance(view, dict) and _is_text(view.get("type"))):
+            return "a view payload without a view type"
     elif "command" in body and not (body.get("user_id") and _is_url(body.get("response_url"))):
         return "a slash command without a user id or response_url"
     if body.get("response_url") is not None and not _is_url(body.get("response_url")):
@@ -66,12 +73,8 @@ def shape_problem(body: Mapping[str, Any]) -> str | None:
     if isinstance(view, dict):
         problem = _texts(view, VIEW_TEXTS, "view") or _objects(view, ("state",), "view")
         state = view.get("state")
-        if (
-            not problem
-            and isinstance(state, dict)
-            and not isinstance(state.get("values", {}), dict)
-        ):
-            problem = "view.state.values is not an object"
+        if not problem and isinstance(state, dict):
+            problem = _state_values_problem(state.get("values", {}))
         if problem:
             return problem
     for action in body.get("actions") or []:
@@ -81,6 +84,22 @@ def shape_problem(body: Mapping[str, Any]) -> str | None:
     event = body.get("event")
     if isinstance(event, dict):
         return _texts(event, EVENT_TEXTS, "event")
+    return None
+
+
+def _state_values_problem(values: Any) -> str | None:
+    """``view.state.values`` is {block_id: {action_id: {...}}}, file inputs a list of objects."""
+    if not isinstance(values, dict):
+        return "view.state.values is not an object"
+    for block in values.values():
+        if not isinstance(block, dict) or not all(isinstance(a, dict) for a in block.values()):
+            return "a block in view.state.values is not an object of objects"
+        for action in block.values():
+            files = action.get("files")
+            if files is not None and not (
+                isinstance(files, list) and all(isinstance(f, dict) for f in files)
+            ):
+                return "a file input's files are not a list of objects"
     return None
 
 

@@ -38,8 +38,17 @@ from bot.core.signin import PendingSignIn, PollResult, SavedSignIn, SignInWait, 
 
 
 class RequestStore(Protocol):
-    def create_request(self, request: ChangeRequest) -> None:
-        """Insert a new request (and any approvals it carries); audits ``requested``."""
+    def create_request(
+        self,
+        request: ChangeRequest,
+        *,
+        unless: Callable[[list[ChangeRequest]], ChangeRequest | None] | None = None,
+    ) -> ChangeRequest | None:
+        """Insert a new request (and any approvals it carries); audits ``requested``.
+
+        ``unless`` sees the tenant's pending requests inside the insert's transaction: when it
+        names one, nothing is inserted and that request is returned (a compare-and-set, across
+        processes). Returns None when the request was stored."""
 
     def get_request(self, request_id: str) -> ChangeRequest | None: ...
 

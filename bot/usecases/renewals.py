@@ -105,9 +105,6 @@ class Renewals:
         certificate = inspection.certificate
         if inspection.blocking or certificate is None or certificate.topic is None:
             return Submission(inspection)
-        other = open_request_of_another(self._pending(tenant), requester, now)
-        if other is not None:
-            return Submission(inspection, waiting_for=other)
         request = new_change_request(
             id=new_request_id(now, secrets.token_bytes(10)),
             tenant=tenant.name,
@@ -126,17 +123,12 @@ class Renewals:
             reason=reason,
             current=current if current.exists else None,
         )
-        self.store.create_request(request)
-        raced = open_request_of_another(self._pending(tenant), requester, now, newer_than=request)
-        if raced is not None:  # someone else submitted a moment earlier: theirs stays, this yields
-            self.store.transition(
-                request.id,
-                Status.PENDING,
-                Status.CANCELLED,
-                self.clock(),
-                detail={"why": f"{raced.id} was submitted a moment earlier"},
-            )
-            return Submission(inspection, waiting_for=raced)
+        # stored only if nobody else's request is pending, decided in the insert's transaction
+        other = self.store.create_request(
+            request, unless=lambda pending: open_request_of_another(pending, requester, now)
+        )
+        if other is not None:
+            return Submission(inspection, waiting_for=other)
         posted = self.notifier.post_request(request)
         if posted is None:
             # nobody could approve a request they cannot see: close it rather than leave it pending

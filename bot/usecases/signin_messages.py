@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.mrkdwn import escape
+from bot.core.requests import Failure
 
 RETRY_HINT = "Press *Sign in and upload* on the request to get a new code."
 NO_NAME = "an account without a name"
@@ -67,6 +68,18 @@ def ended_note(code: str, detail: str | None) -> str:
     }.get(code, ":warning: The Microsoft sign-in did not complete.")
     extra = f" {escape(detail)}" if detail else ""
     return f"{what}{extra} Nothing was uploaded. {RETRY_HINT} (Or type `/apns signin`.)"
+
+
+SIGNIN_FAILURE_PREFIX = "signin_"
+
+
+def failure_mrkdwn(failure: Failure) -> str:
+    """A request's failure reason as mrkdwn, escaped exactly once: sign-in failures are written
+    as mrkdwn already (``channel_failure``: a live mention, the rest escaped); every other reason
+    is plain text from Graph or the bot and is escaped here."""
+    if failure.code.startswith(SIGNIN_FAILURE_PREFIX):
+        return failure.message
+    return escape(failure.message)
 
 
 def channel_failure(code: str, who: str, username: str = "", detail: str | None = None) -> str:

@@ -84,7 +84,8 @@ class DelegatedSignIns:
                 return None
             return self.begin(tenant, actor, request)
         except ApnsBotError as exc:
-            self.waiting.fail(request.id, Failure("signin_error", exc.user_message))
+            failure = channel_failure("signin_error", f"<@{actor}>", detail=exc.user_message)
+            self.waiting.fail(request.id, Failure("signin_error", failure))
             return exc.user_message
 
     def _still_them(self, tenant: TenantSettings, user_id: str) -> bool:

@@ -46,9 +46,3 @@ def test_an_expired_request_no_longer_holds_the_tenant() -> None:
     assert (
         open_request_of_another([THEIRS], "UME", THEIRS.expires_at + timedelta(seconds=1)) is None
     )
-
-
-def test_of_two_submitted_at_once_the_later_one_yields() -> None:
-    first, second = THEIRS, later(MINE, 1)
-    assert open_request_of_another([first, second], "UME", NOW, newer_than=second) == first
-    assert open_request_of_another([first, second], "UTHEM", NOW, newer_than=first) is None

@@ -121,11 +121,11 @@ def test_an_account_that_is_not_the_approvers_own_is_refused_and_audited(
     sign_in(bot, fake_slack, fake_graph, LEAD_2)
     request_id = pending_request(bot, fake_slack)
     code = approve_and_get_code(bot, fake_slack, request_id)
-    fake_graph.delegated.sign_in(code, "eve@contoso.example")
+    fake_graph.delegated.sign_in(code, "eve&co@contoso.example")  # an & that must show as typed
     poll(bot)
 
     told = fake_slack.wait_for(
-        "chat.postEphemeral", lambda c: "eve@contoso.example" in c.params["text"]
+        "chat.postEphemeral", lambda c: "eve&amp;co@contoso.example" in c.params["text"]
     )
     assert told.params["user"] == LEAD_1 and EMAILS[LEAD_1] in told.params["text"]
     assert patches(fake_graph) == []
@@ -136,9 +136,13 @@ def test_an_account_that_is_not_the_approvers_own_is_refused_and_audited(
     shown = fake_slack.wait_for(
         "chat.update", lambda c: "not their own account" in json.dumps(c.params)
     )
-    assert "Sign in and upload" in json.dumps(shown.params["blocks"])
+    blocks = json.dumps(shown.params["blocks"])
+    assert "Sign in and upload" in blocks
+    # escaped exactly once: the mention stays live, the & shows as one &
+    assert f"<@{LEAD_1}> signed in to Microsoft as eve&amp;co@contoso.example" in blocks
+    assert "&lt;@" not in blocks and "&amp;amp;" not in blocks
     [refused] = [e for e in bot.deps.store.history("default") if e.event == "signin_refused"]
-    assert refused.actor == LEAD_1 and refused.detail["username"] == "eve@contoso.example"
+    assert refused.actor == LEAD_1 and refused.detail["username"] == "eve&co@contoso.example"
 
     # the approver tries again with their own account: signed in, uploaded as them
     before = len(fake_slack.calls)
@@ -364,7 +368,7 @@ def test_the_scheduler_polls_by_itself_no_faster_than_the_interval(
     fake_graph.delegated.interval = 5
     bot = start_delegated(start_bot)
     assert bot.deps.signins is not None
-    [ticker] = start_signin_polling(bot.deps)
+    [ticker] = start_signin_polling(bot.deps, every=0.05)  # ticks often; polls when due
     try:
         bot.slack.command("signin", user=LEAD_2)
         code = user_code_in(prompt_for(fake_slack).params["text"])

@@ -125,6 +125,12 @@ def test_a_body_just_over_the_limit_is_refused_even_when_signed(bot: RunningBot)
     assert bot.slack.post(body, signed(body)).status_code == 413
 
 
+def _submission(values: dict[str, object]) -> dict[str, object]:
+    """A renew-form submission whose ``view.state.values`` is ``values``."""
+    view = {"id": "V1", "type": "modal", "callback_id": "apns.renew", "state": {"values": values}}
+    return {"type": "view_submission", "user": {"id": "U1"}, "view": view}
+
+
 MALFORMED: list[tuple[str, bytes]] = [
     ("not UTF-8", b"command=/apns&text=\xff\xfe\xc3(&user_id=U0REQUESTER"),
     ("payload not JSON", b"payload={not-json"),
@@ -147,6 +153,27 @@ MALFORMED: list[tuple[str, bytes]] = [
         + json.dumps({"type": "block_actions", "user": {"id": "U1"}, "actions": ["x"]}).encode(),
     ),
     ("command without a user", b"command=%2Fapns&text=status&channel_id=C0APNSOPS"),
+    (
+        "no action in block_actions",
+        b"payload="
+        + json.dumps({"type": "block_actions", "user": {"id": "U1"}, "actions": []}).encode(),
+    ),
+    (
+        "view without a type",
+        b"payload="
+        + json.dumps(
+            {"type": "view_submission", "user": {"id": "U1"}, "view": {"id": "V1"}}
+        ).encode(),
+    ),
+    (
+        "state values not objects",
+        b"payload=" + json.dumps(_submission({"apple_id": {"value": "x"}})).encode(),
+    ),
+    (
+        "file entries not objects",
+        b"payload="
+        + json.dumps(_submission({"certificate": {"file": {"files": ["F1"]}}})).encode(),
+    ),
 ]
 
 
@@ -160,6 +187,31 @@ def test_malformed_input_is_refused_cleanly_signed_or_not(
     assert (unsigned.status_code, forged.status_code, real.status_code) == (401, 401, 400)
     assert "Traceback" not in log_lines.text
     assert len(log_lines.lines) <= 3 and all(len(line) < 300 for line in log_lines.lines)
+
+
+def test_slacks_unsigned_ssl_check_is_answered_200_and_nothing_else_is(
+    bot: RunningBot, log_lines: CountingHandler
+) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert bot.slack.post(b"ssl_check=1&token=gIkuvaNzQIHg97ATvDxqgjtO", form).status_code == 200
+    assert log_lines.lines == []
+    for other in (b"ssl_check=1&command=/apns&user_id=U1", b"ssl_check=0", b"token=x"):
+        assert bot.slack.post(other, form).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b" [1, 2]", b' {"type": "block_actions", "user": {"id": "U1"}, "actions": []}'],
+    ids=["list", "spaced object"],
+)
+def test_a_json_body_is_checked_as_bolt_will_parse_it(
+    bot: RunningBot, log_lines: CountingHandler, body: bytes
+) -> None:
+    """A charset parameter on the content type does not let a body past the shape check that
+    Bolt then reads as JSON (Bolt drops the parameter; so does the gate)."""
+    headers = {**signed(body), "Content-Type": "application/json; charset=utf-8"}
+    assert bot.slack.post(body, headers).status_code == 400
+    assert "Traceback" not in log_lines.text
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,12 @@ class SqliteStore:
 
     # --- requests ------------------------------------------------------------------------------
 
-    def create_request(self, request: ChangeRequest) -> None:
+    def create_request(
+        self,
+        request: ChangeRequest,
+        *,
+        unless: Callable[[list[ChangeRequest]], ChangeRequest | None] | None = None,
+    ) -> ChangeRequest | None:
         detail = detail_to_json(
             {
                 "apple_id": request.apple_id,
@@ -110,6 +115,12 @@ class SqliteStore:
             }
         )
         with self._db.transaction(write=True) as conn:
+            if unless is not None:
+                query = f"{stmt.SELECT_REQUEST} WHERE tenant = ? AND status = ?"
+                rows = conn.execute(query, (request.tenant, Status.PENDING.value)).fetchall()
+                blocking = unless([self._pem.open(stmt.load(conn, row)) for row in rows])
+                if blocking is not None:
+                    return blocking
             conn.execute(stmt.INSERT_REQUEST, request_params(self._pem.seal(request)))
             for approval in request.approvals:
                 stmt.insert_approval(
@@ -124,6 +135,7 @@ class SqliteStore:
                 request.id,
                 detail,
             )
+        return None
 
     def get_request(self, request_id: str) -> ChangeRequest | None:
         with self._db.transaction(write=False) as conn:

@@ -21,11 +21,13 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View as ModalView
 
 from bot.config import TenantSettings
+from bot.core.mrkdwn import escape_within
 from bot.core.requests import ChangeRequest, Status
 from bot.core.signin import SignInWait
 from bot.slack.ids import COMMAND, Action, Input, View
 from bot.slack.ids import Block as BlockId
 from bot.slack.views.blocks import code, context, escape, fields, header, section, slack_date
+from bot.usecases.signin_messages import failure_mrkdwn
 
 
 def _who(users: tuple[str, ...]) -> str:
@@ -73,7 +75,7 @@ def _decision_buttons(request: ChangeRequest) -> ActionsBlock:
                     title="Upload to Intune?",
                     text=(
                         f"Approving sends this certificate (serial {request.serial}) to Intune "
-                        f"with Apple ID {escape(request.apple_id, 160)}."
+                        f"with Apple ID {escape_within(request.apple_id, 160)}."
                     ),  # within Slack's 300 characters for a confirm dialog's text
                     confirm="Approve",
                     deny="Back",
@@ -111,14 +113,14 @@ def _outcome(
     if request.status is Status.FAILED:
         failure = request.failure
         detail = (
-            f"`{failure.code}`: {escape(failure.message)}"
+            f"`{failure.code}`: {failure_mrkdwn(failure)}"
             + (f" (request-id `{failure.request_id}`)" if failure.request_id else "")
             if failure
             else "unknown error"
         )
         signin = failure is not None and failure.code.startswith("signin_")
         headline = (
-            f":x: *Not uploaded* (approved by {approvers}): {escape(failure.message)}"
+            f":x: *Not uploaded* (approved by {approvers}): {failure_mrkdwn(failure)}"
             if failure is not None and signin
             else f":x: *Upload to Intune failed* after approval by {approvers}: {detail}"
         )

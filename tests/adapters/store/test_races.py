@@ -13,6 +13,7 @@ from typing import TypeVar
 import pytest
 
 from bot.adapters.store import SqliteStore
+from bot.core.request_policy import open_request_of_another
 from bot.core.requests import ChangeRequest, Status
 from tests.adapters.store.fixtures import T0, request
 
@@ -47,6 +48,31 @@ def race(n: int, work: Callable[[int], T]) -> list[T]:
     with ThreadPoolExecutor(max_workers=n) as pool:
         futures = [pool.submit(run, i) for i in range(n)]
         return [f.result() for f in futures]
+
+
+def test_people_submitting_at_once_store_one_request_and_the_rest_are_told_whose(
+    store: SqliteStore, db: Path
+) -> None:
+    """A pending request belongs to its requester: of several people submitting at once (two
+    stores on one file, as two replicas), exactly one request is stored, whatever the order."""
+    others = SqliteStore(db)
+    people = [f"U{n}" for n in range(8)]
+    mine = [request(requester=person) for person in people]
+
+    def submit(i: int) -> ChangeRequest | None:
+        def someone_elses(pending: list[ChangeRequest]) -> ChangeRequest | None:
+            return open_request_of_another(pending, people[i], LATER)
+
+        target = store if i % 2 else others
+        return target.create_request(mine[i], unless=someone_elses)
+
+    try:
+        blocked_by = race(len(people), submit)
+    finally:
+        others.close()
+    [stored] = store.list_requests("default", statuses=[Status.PENDING])
+    assert blocked_by.count(None) == 1 and blocked_by[people.index(stored.requester)] is None
+    assert {b.id for b in blocked_by if b is not None} == {stored.id}
 
 
 def test_approvers_clicking_at_once_are_each_recorded_once(store: SqliteStore) -> None:
