@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import Child, Pinning, child_env, real_time_anchor
-from tests.certgen import ca_dir, make_push_cert, utcnow
+from tests.certgen import ca_dir, make_push_cert
+from tests.clock import real_now
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.https import RecordedRequest, Response
 from tests.fakes.slack_server import BOT_TOKEN, FakeSlack
@@ -94,7 +95,7 @@ class Fakes:
     def new_file(self) -> dict[str, Any]:
         """A renewal of the fake tenant's certificate, one hour later-expiring than the last."""
         self.files += 1
-        start = utcnow() - timedelta(days=1)
+        start = real_now() - timedelta(days=1)  # the bot under test runs on the real clock
         cert = make_push_cert(
             topic_uuid=CURRENT_UUID,
             not_before=start,

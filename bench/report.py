@@ -302,7 +302,7 @@ METHOD = """## Method
   clean environment and a scratch working folder, so a developer's `.env` cannot leak in). The bare
   Bolt app (`bench/serve.py`) registers the same listeners (`/apns`, both modals, Approve, Reject,
   Retry), each only calling `ack()`, with Bolt's defaults (its 5-thread listener pool) and the same
-  signing secret, served by the same `bot.server.make_server` (Bolt's WSGI adapter under waitress,
+  signing secret, served by the same `bot.runtime.server.make_server` (Bolt's WSGI adapter under waitress,
   16 threads). The fake Slack and the fake Entra ID + Graph from `tests/fakes/` run in a third
   process (`bench/fakes.py`); the load generator is the benchmark's own process. Every process is
   stopped in a `finally`. All traffic is on 127.0.0.1.
@@ -364,7 +364,7 @@ the gap was all follow-up work, and most of the p99 came from the first 50 reque
 together: apns-bot answered the last of them after 156 ms, the bare app after 55 ms (a paired
 run, answers bucketed by when they were sent).
 
-**Fix 1: acknowledgements first (`bot/runtime.py`, `bot/server.py`).** The WSGI layer (and the
+**Fix 1: acknowledgements first (`bot/runtime/executors.py`, `bot/runtime/server.py`).** The WSGI layer (and the
 Socket Mode handler) counts the Slack requests in Bolt's hands (`Answering`). A task on a
 `Background` executor starts when that count is zero, or once it has waited its executor's
 `defer`, whichever comes first: 1 s for the main executor, 0.5 s for a new modal executor that now
@@ -389,7 +389,7 @@ follow-up starts only once its own answer is handed back, and Bolt's WSGI thread
 acknowledgement in 10 ms polling steps. Under load that never pauses, follow-ups start after their
 `defer` and compete again, so the ratio degrades gracefully rather than work starving.
 
-**Earlier fix, still in place: one urllib opener for all Slack calls (`bot/slack/web.py`).** Given
+**Earlier fix, still in place: one urllib opener for all Slack calls (`bot/runtime/slack_clients.py`).** Given
 an SSL context, slack_sdk calls `urlopen(context=...)`, and urllib builds a new opener (a dozen
 handler objects introspected with `dir()`) for every Web API call and every `respond()`: 0.33 ms of
 a 0.88 ms `views.open`. The client installs one opener with the same trust for the process and

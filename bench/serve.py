@@ -4,7 +4,7 @@
 
 Same signing secret, same listeners (``/apns``, the renew and reject-reason modals, the Approve,
 Reject and Retry buttons), Bolt's defaults otherwise (its 5-thread listener pool), served exactly as
-apns-bot serves: ``bot.server.make_server`` (waitress behind Bolt's WSGI adapter, 16 threads).
+apns-bot serves: ``bot.runtime.server.make_server`` (waitress behind Bolt's WSGI adapter, 16 threads).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from slack_bolt import Ack, App
 from slack_bolt.authorization import AuthorizeResult
 
-from bot.server import make_server
+from bot.runtime.server import make_server
 from bot.slack.ids import COMMAND, Action, View
 from tests.fakes.slack_server import BOT_TOKEN
 from tests.slack_requests import SIGNING_SECRET

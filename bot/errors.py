@@ -6,6 +6,11 @@ terminal (no secrets, no certificate bodies, no tracebacks). Listeners and the C
 
 from __future__ import annotations
 
+import logging
+import secrets
+
+log = logging.getLogger(__name__)
+
 
 class ApnsBotError(Exception):
     """Root of every error apns-bot raises on purpose."""
@@ -75,5 +80,23 @@ class SlackFileError(ApnsBotError):
     """The uploaded file could not be fetched from Slack."""
 
 
+class SealError(ApnsBotError):
+    """A sealed value could not be opened with any configured ``APNS_TOKEN_KEY``."""
+
+
 class StoreError(ApnsBotError):
     """The database could not be opened or is from a newer apns-bot."""
+
+
+def internal_error(what: str, error: BaseException | None = None) -> str:
+    """Log the exception being handled with a short reference; return a user-safe sentence.
+
+    ``error``: the exception, when it is not the one being handled. For the unexpected: the person sees that nothing half-done happened and a reference an
+    operator can find in the log, never a traceback.
+    """
+    reference = secrets.token_hex(4)
+    log.error("%s failed unexpectedly (reference %s)", what, reference, exc_info=error or True)
+    return (
+        f"Something went wrong inside apns-bot while {what}; nothing was changed. "
+        f"The bot's log has the details (reference {reference})."
+    )

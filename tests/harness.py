@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from bot.app import Deps, build_app, build_deps
 from bot.cli import main
 from bot.config import Settings, load_settings
-from bot.server import make_server
+from bot.runtime.compose import Deps, build_deps
+from bot.runtime.server import make_server
+from bot.slack.app import build_app
 from tests.certgen import ca_dir
 from tests.clock import Clock, MovableClock, RecordingSleep
 from tests.fakes.graph_server import FakeGraph

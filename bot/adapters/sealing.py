@@ -15,14 +15,10 @@ from collections.abc import Sequence
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from bot.config import Secret
-from bot.errors import ApnsBotError
+from bot.errors import SealError
 
 # Marks a sealed text column that may also hold plain text written before sealing existed.
 SEALED_PREFIX = "sealed:v1:"
-
-
-class SealError(ApnsBotError):
-    """A sealed value could not be opened with any configured ``APNS_TOKEN_KEY``."""
 
 
 def generate_key() -> str:

@@ -21,15 +21,15 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.adapters.graph import build_graph_client
-from bot.adapters.retry import RetryPolicy
-from bot.app import build_deps
+from bot.adapters.graph.client import build_graph_client
+from bot.adapters.graph.retry import RetryPolicy
 from bot.config import Settings, TenantSettings, load_settings
 from bot.core.model import TenantCertificate
 from bot.core.reminders import CheckState, check_state, days_since_expiry, window_days
 from bot.core.status import GRACE_DAYS, Urgency, urgency
 from bot.errors import ApnsBotError
-from bot.watch import CheckResult
+from bot.runtime.compose import build_deps
+from bot.usecases.watch import CheckResult
 
 log = logging.getLogger("bot.check")
 

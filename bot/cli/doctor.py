@@ -19,6 +19,12 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.cli.doctor_delegated import (
+    delegated_state,
+    looking_provider,
+    signin_result,
+    token_key_state,
+)
 from bot.cli.doctor_report import (
     CHECKS_AFTER_SETTINGS,
     NETWORK_FIX,
@@ -86,7 +92,7 @@ def check_database(settings: Settings) -> Result:
 def check_slack(settings: Settings) -> list[Result]:
     from slack_sdk.errors import SlackApiError, SlackClientError
 
-    from bot.slack.web import build_web_client, unreachable
+    from bot.runtime.slack_clients import build_web_client, unreachable
 
     client = build_web_client(settings)
     skipped = Result("slack scopes", "SKIP", "skipped: auth.test did not succeed")
@@ -146,9 +152,8 @@ def graph_fix(exc: ApnsBotError) -> str:
 
 
 def check_graph(settings: Settings, tenant: TenantSettings) -> list[Result]:
-    from bot.adapters.auth import build_token_provider
-    from bot.adapters.graph import build_graph_client
-    from bot.cli.doctor_delegated import looking_provider, signin_result
+    from bot.adapters.entra.providers import build_token_provider
+    from bot.adapters.graph.client import build_graph_client
 
     prefix = "" if len(settings.tenants) == 1 else f"{tenant.name}: "
     skipped = Result("graph read", "SKIP", f"{prefix}skipped: no token to read Graph with")
@@ -180,13 +185,11 @@ def check_graph(settings: Settings, tenant: TenantSettings) -> list[Result]:
 
 
 def check_delegated(settings: Settings, tenant: TenantSettings) -> list[Result]:
-    from bot.cli.doctor_delegated import delegated_state
 
     return delegated_state(settings, tenant) if tenant.delegated else []
 
 
 def check_token_key(settings: Settings) -> list[Result]:
-    from bot.cli.doctor_delegated import token_key_state
 
     return token_key_state(settings)
 

@@ -6,11 +6,11 @@ prints a token, a code or a cache: only Slack user ids, Microsoft usernames and 
 
 from __future__ import annotations
 
-from bot.adapters.delegated import SignInRequiredError, TenantReader, open_reader
-from bot.adapters.sealing import Sealer, SealError, build_sealer
+from bot.adapters.entra.delegated import SignInRequiredError, TenantReader, open_reader
+from bot.adapters.sealing import Sealer, build_sealer
 from bot.cli.doctor_report import DATABASE_FIX, NETWORK_FIX, Result
 from bot.config import Settings, TenantSettings
-from bot.errors import ApnsBotError
+from bot.errors import ApnsBotError, SealError
 from bot.slack.ids import COMMAND
 
 ROTATE_FIX = (

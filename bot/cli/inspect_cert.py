@@ -138,7 +138,9 @@ def _manual_certificate(args: argparse.Namespace) -> TenantCertificate | None:
 
 
 def _graph_certificate(settings: Settings) -> TenantCertificate:
-    from bot.adapters.graph import build_graph_client  # only this option needs Graph (and msal)
+    from bot.adapters.graph.client import (
+        build_graph_client,  # only this option needs Graph (and msal)
+    )
 
     client = build_graph_client(settings, settings.default_tenant)
     try:

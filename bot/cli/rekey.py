@@ -14,11 +14,11 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
-from bot.adapters.sealing import SEALED_PREFIX, Sealer, SealError, build_sealer
+from bot.adapters.sealing import SEALED_PREFIX, Sealer, build_sealer
 from bot.adapters.store import SqliteStore
 from bot.adapters.store.resealing import Sealed, fernet_token
 from bot.config import load_settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, SealError
 
 
 def register(sub: Any) -> None:

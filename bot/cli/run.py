@@ -16,14 +16,15 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from bot.app import Deps, build_app, build_deps
 from bot.config import Settings, load_settings
-from bot.daily_check import DailyCheck
 from bot.errors import ApnsBotError, ConfigError
-from bot.runtime import Answering
-from bot.scheduler import Ticker
-from bot.server import EVENTS_PATH, HEALTH_PATH, make_server
-from bot.slack.web import unreachable
+from bot.runtime.compose import Deps, build_deps
+from bot.runtime.daily_check import DailyCheck
+from bot.runtime.executors import Answering
+from bot.runtime.scheduler import Ticker
+from bot.runtime.server import EVENTS_PATH, HEALTH_PATH, make_server
+from bot.runtime.slack_clients import unreachable
+from bot.slack.app import build_app
 
 log = logging.getLogger("bot.run")
 
@@ -118,8 +119,8 @@ def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
     )
     log.info("daily certificate check at %s (next %s)", settings.check_time, daily.next_run)
     return [
-        Ticker("expire-requests", EXPIRE_EVERY_SECONDS, deps.renewals.expire_due).start(),
-        Ticker("reconcile", RECONCILE_EVERY_SECONDS, deps.renewals.reconcile).start(),
+        Ticker("expire-requests", EXPIRE_EVERY_SECONDS, deps.applying.expire_due).start(),
+        Ticker("reconcile", RECONCILE_EVERY_SECONDS, deps.applying.reconcile).start(),
         Ticker(
             "retry-notices",
             RETRY_NOTICES_EVERY_SECONDS,

@@ -8,15 +8,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.adapters.graph import build_graph_client
-from bot.adapters.retry import RetryPolicy
+from bot.adapters.graph.client import build_graph_client
+from bot.adapters.graph.retry import RetryPolicy
 from bot.cli.fleet_output import fleet_document, fleet_table, progress_for
 from bot.config import Settings, TenantSettings, load_settings
 from bot.core.model import TenantCertificate
 from bot.core.status import urgency
 from bot.errors import ApnsBotError
-from bot.fleet import read_fleet
-from bot.runtime import GraphClients
+from bot.runtime.graph_clients import GraphClients
+from bot.usecases.fleet import read_fleet
 
 # The --json document always has exactly these keys (null when unknown), in this order.
 JSON_KEYS = (

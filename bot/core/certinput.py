@@ -20,11 +20,13 @@ import binascii
 import re
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from bot.core import der
 from bot.errors import CertificateError
 
 MAX_CERTIFICATE_FILE_BYTES = 64 * 1024
+MAX_BUNDLE_CERTIFICATES = 32  # a .p7b holds a leaf and its chain: a few certificates
 
 _BEGIN = re.compile(rb"-----BEGIN ([^\r\n-]{1,80})-----", re.IGNORECASE)
 _BLOCK = re.compile(rb"-----BEGIN ([^\r\n-]{1,80})-----(.*?)-----END \1-----", re.DOTALL)
@@ -149,10 +151,18 @@ def _load_der_certificate(data: bytes) -> x509.Certificate:
 
 
 def _load_pkcs7(data: bytes) -> list[x509.Certificate]:
-    """The certificates of a ``.p7b``, each loaded (and checked) like a lone DER certificate."""
-    blobs = der.pkcs7_certificates(data)
-    if blobs is None:
-        raise refuse("not_a_certificate", "damaged")
-    if not blobs:
+    """The certificates of a ``.p7b`` (cryptography's PKCS#7 loader), each checked like a lone DER
+    certificate."""
+    try:
+        certificates = pkcs7.load_der_pkcs7_certificates(data)
+    # malformed bundles raise ValueError, and a bundle without certificates says so in one: at this
+    # boundary each means "not a bundle we can read", and none may escape as another type.
+    except Exception as exc:  # noqa: BLE001
+        empty = isinstance(exc, ValueError) and "no certificate" in str(exc).lower()
+        raise refuse("not_a_certificate", None if empty else "damaged") from None
+    if not certificates:
         raise refuse("not_a_certificate")
-    return [_load_der_certificate(blob) for blob in blobs]
+    return [
+        _load_der_certificate(certificate.public_bytes(Encoding.DER))
+        for certificate in certificates[:MAX_BUNDLE_CERTIFICATES]
+    ]

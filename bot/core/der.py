@@ -1,8 +1,9 @@
 """A minimal DER reader: just enough to tell what an uploaded binary file is (pure).
 
 It recognises PKCS#12 containers and private keys by their ASN.1 shape, so they are refused
-without being decoded; walks PKCS#7 bundles to the certificates inside; and checks a certificate's
-serial number before ``cryptography`` sees it (it warns, and will refuse, on non-positive serials).
+without being decoded, and PKCS#7 bundles (which ``cryptography``'s PKCS#7 loader then reads); and
+it checks a certificate's serial number before ``cryptography`` sees it (it warns, and will refuse,
+on non-positive serials).
 Nothing here raises: malformed input gives ``None``/``"other"``/``False``.
 """
 
@@ -12,8 +13,6 @@ from dataclasses import dataclass
 
 SEQUENCE, INTEGER, OCTET_STRING, OID, CONTEXT_0 = 0x30, 0x02, 0x04, 0x06, 0xA0
 PKCS7_OID_PREFIX = bytes.fromhex("2a864886f70d0107")  # 1.2.840.113549.1.7 (data, signedData...)
-SIGNED_DATA_OID = PKCS7_OID_PREFIX + b"\x02"
-MAX_BUNDLE_CERTIFICATES = 32
 
 
 @dataclass(frozen=True)
@@ -105,27 +104,6 @@ def _is_pfx(data: bytes, first: Element) -> bool:
     if content_info is None or content_info.tag != SEQUENCE:
         return False
     return _has_oid(data, element(data, content_info.content), PKCS7_OID_PREFIX)
-
-
-def pkcs7_certificates(data: bytes) -> list[bytes] | None:
-    """The DER certificates of a PKCS#7 SignedData (``.p7b``), or None if it is not one.
-
-    ContentInfo ::= SEQUENCE { signedData OID, [0] EXPLICIT SignedData }, SignedData ::= SEQUENCE
-    { version, digestAlgorithms, encapContentInfo, [0] IMPLICIT certificates OPTIONAL, ... }.
-    """
-    outer = element(data, 0)
-    kids = children(data, outer) if outer is not None and outer.tag == SEQUENCE else []
-    if len(kids) < 2 or kids[0].tag != OID or kids[0].body(data) != SIGNED_DATA_OID:
-        return None
-    signed = children(data, kids[1], limit=1)
-    if kids[1].tag != CONTEXT_0 or not signed or signed[0].tag != SEQUENCE:
-        return None
-    fields = children(data, signed[0], limit=6)
-    holder = next((f for f in fields[3:] if f.tag == CONTEXT_0), None)
-    if holder is None:
-        return []
-    certificates = children(data, holder, limit=MAX_BUNDLE_CERTIFICATES)
-    return [data[c.start : c.end] for c in certificates if c.tag == SEQUENCE]
 
 
 def serial_is_positive(certificate: bytes) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+COMMAND = "/apns"  # the slash command (manifest.yml); messages name it
 PORTAL = "Apple's Push Certificates Portal (identity.apple.com)"
 RENEW_AND_UPLOAD = (
     f"Sign in to {PORTAL}, press Renew next to the tenant's certificate, upload Intune's CSR and "

@@ -1,18 +1,19 @@
 """Delegated sign-in as values: saved sign-ins, pending device flows, and what a poll answer means.
 
 Pure: no I/O, no clock. The device code flow (RFC 8628, Microsoft Entra's flavour) is polled one
-step at a time by ``bot.signins``; ``classify_poll`` says what one answer of the token endpoint
+step at a time by ``bot.usecases.signins``; ``classify_poll`` says what one answer of the token endpoint
 means, ``identity_matches`` whether the account that signed in is the Slack user who approved.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from bot.core.requests import Approval
+from bot.errors import AuthError
 
 SLOW_DOWN_STEP = 5  # seconds added to the interval on ``slow_down`` (RFC 8628 section 3.5)
 MIN_INTERVAL = 1
@@ -98,3 +99,24 @@ def last_approver(approvals: tuple[Approval, ...], requester: str) -> str | None
     """The approval that completed a request: the latest one not by the requester."""
     others = [a for a in approvals if a.user_id != requester]
     return others[-1].user_id if others else None
+
+
+@dataclass(frozen=True)
+class StartedFlow:
+    """A new device code flow. ``flow`` holds the device code: seal it, never show or log it."""
+
+    flow: dict[str, Any] = field(repr=False)
+    user_code: str
+    verification_uri: str
+    interval: int
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class PollResult:
+    outcome: PollOutcome
+    flow: dict[str, Any] = field(repr=False)  # as MSAL left it, to store again while pending
+    username: str | None = None  # SIGNED_IN: the account's preferred_username
+    home_account_id: str | None = None
+    cache: str | None = field(default=None, repr=False)  # SIGNED_IN: the serialized token cache
+    error: AuthError | None = None  # why the flow ended, when it did not end signed in

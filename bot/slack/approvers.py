@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -20,16 +19,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config import TenantSettings
 from bot.core.visibility import Audience
 from bot.core.visibility import may_see as rule_may_see
+from bot.usecases.ports import ApproverCheck
 
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class ApproverCheck:
-    allowed: bool
-    note: str | None = None  # why a configured group could not be read, for the person clicking
 
 
 class ApproverDirectory:

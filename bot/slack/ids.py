@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-COMMAND = "/apns"
+from bot.core.messages import COMMAND as COMMAND  # the slash command, named in messages too
 
 
 class Action(StrEnum):

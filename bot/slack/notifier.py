@@ -17,10 +17,10 @@ from bot.config import Settings
 from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest
 from bot.core.signin import SignInWait
-from bot.signin_messages import failure_mrkdwn
-from bot.slack.approval_views import renewed_notice, request_message
 from bot.slack.approvers import ApproverDirectory
-from bot.slack.blocks import to_dicts
+from bot.slack.views.approval import renewed_notice, request_message
+from bot.slack.views.blocks import to_dicts
+from bot.usecases.signin_messages import failure_mrkdwn
 
 log = logging.getLogger(__name__)
 

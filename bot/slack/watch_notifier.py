@@ -17,14 +17,14 @@ from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
 from bot.core.reminders import Change, Reminder
 from bot.slack.approvers import ApproverDirectory
-from bot.slack.blocks import to_dicts
-from bot.slack.reminder_views import (
+from bot.slack.timeouts import timed_out
+from bot.slack.views.blocks import to_dicts
+from bot.slack.views.reminders import (
     change_message,
     check_failed_message,
     check_recovered_message,
     reminder_message,
 )
-from bot.slack.web import timed_out
 
 log = logging.getLogger(__name__)
 

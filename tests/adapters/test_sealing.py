@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.adapters.sealing import SEALED_PREFIX, Sealer, SealError, build_sealer, generate_key
-from bot.auth_settings import is_fernet_key
+from bot.adapters.sealing import SEALED_PREFIX, Sealer, build_sealer, generate_key
 from bot.config import Secret
+from bot.config.auth import is_fernet_key
+from bot.errors import SealError
 
 OLD, NEW, OTHER = generate_key(), generate_key(), generate_key()
 

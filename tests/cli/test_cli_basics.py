@@ -15,7 +15,7 @@ from dotenv import dotenv_values
 from bot.cli import PROXY_KEYS, build_parser
 from bot.cli.commands import MODULES
 from bot.cli.logs import LibraryChatter
-from bot.config import EXAMPLE_NOTE
+from bot.config.env import EXAMPLE_NOTE
 from tests.harness import UseEnv, apns_bot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +155,7 @@ def record(name: str, level: int) -> logging.LogRecord:
 @pytest.mark.parametrize(
     ("name", "level", "shown_at_info"),
     [
-        ("bot.watch", logging.INFO, True),
+        ("bot.usecases.watch", logging.INFO, True),
         ("bot.adapters.apple_ca", logging.WARNING, True),
         ("slack_sdk.web.base_client", logging.INFO, False),  # "A retry handler found"
         ("slack_sdk.web.base_client", logging.ERROR, False),  # the bot says it in one line

@@ -14,7 +14,7 @@ from io import StringIO
 
 import pytest
 
-from bot.adapters.graph import CERT_PATH
+from bot.adapters.graph.client import CERT_PATH
 from bot.cli.doctor_report import Result, Waiting
 from tests.cli.test_run import clean_env
 from tests.fakes.dead_host import DeadHost

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.msal_public import PublicClient
+from bot.adapters.entra.public_client import PublicClient
 from bot.adapters.sealing import SEALED_PREFIX, Sealer, generate_key
 from bot.adapters.store import SqliteStore
-from bot.auth_settings import is_fernet_key
 from bot.config import Secret, load_settings
+from bot.config.auth import is_fernet_key
 from bot.core.signin import PendingSignIn, SavedSignIn
-from tests.adapters.store_fixtures import PEM, PEM_BODY, raw, request
+from tests.adapters.store.fixtures import PEM, PEM_BODY, raw, request
 from tests.clock import T0
 from tests.fakes.graph_server import FAKE_CLIENT_ID, FAKE_TENANT_ID, FakeGraph
 from tests.fakes.slack_server import FakeSlack

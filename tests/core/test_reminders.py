@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ast
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -240,23 +238,6 @@ def test_the_check_state(certificate: TenantCertificate, days: tuple[int, ...], 
 
 def test_check_states_are_the_exit_codes_cron_and_monitoring_read() -> None:
     assert [int(s) for s in (CheckState.OK, CheckState.ATTENTION, CheckState.FAILED)] == [0, 1, 2]
-
-
-def test_the_core_stays_pure() -> None:
-    """No Slack, HTTP, MSAL, dotenv or environment access in the watch's core modules."""
-    core = Path(__file__).resolve().parents[2] / "bot" / "core"
-    for name in ("reminders.py", "schedule.py"):
-        tree = ast.parse((core / name).read_text())
-        imported = {
-            (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Import | ast.ImportFrom)
-            for alias in node.names
-        }
-        allowed = {"__future__", "bot", "collections", "dataclasses", "datetime", "enum", "hashlib"}
-        assert {m.split(".")[0] for m in imported} <= allowed, name
-        assert all(m == "bot" or m.startswith("bot.core") for m in imported if m.startswith("bot"))
-        assert "environ" not in (core / name).read_text()
 
 
 def test_no_grace_day_alarm_is_skipped_or_doubled_across_a_clock_change() -> None:

@@ -1,21 +1,17 @@
 """Throwaway TLS material for the loopback fakes: a CA and a server certificate for 127.0.0.1.
 
 MSAL refuses ``http://`` authorities, so the fake Entra/Graph speaks HTTPS. The CA bundle is written
-to a file so clients can trust it the way production does (``SSL_CERT_FILE``).
+to a file so clients can trust it the way production does (``SSL_CERT_FILE``). ``trustme`` makes
+the certificates (valid around the real clock, which TLS checks, whatever ``tests.clock`` says).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+import trustme
 
 
 @dataclass(frozen=True)
@@ -30,76 +26,17 @@ class TlsMaterial:
         return context
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 def make_tls_material(directory: Path) -> TlsMaterial:
     """Generate a CA and a 127.0.0.1/localhost server certificate under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("apns-bot test CA")
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca = trustme.CA(key_type=trustme.KeyType.ECDSA, organization_name="apns-bot test CA")
+    server = ca.issue_cert("127.0.0.1", "localhost", key_type=trustme.KeyType.ECDSA)
     material = TlsMaterial(
         ca_bundle=directory / "ca-bundle.pem",
         server_cert=directory / "server-cert.pem",
         server_key=directory / "server-key.pem",
     )
-    material.ca_bundle.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    material.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    material.server_key.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    ca.cert_pem.write_to_path(str(material.ca_bundle))
+    material.server_cert.write_bytes(b"".join(blob.bytes() for blob in server.cert_chain_pems))
+    server.private_key_pem.write_to_path(str(material.server_key))
     return material

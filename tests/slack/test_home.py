@@ -14,8 +14,8 @@ import pytest
 
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
-from bot.slack.home_views import MAX_BLOCKS, TenantHome, home_view
 from bot.slack.ids import Action
+from bot.slack.views.home import MAX_BLOCKS, TenantHome, home_view
 from tests.clock import T0, RecordingSleep
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.graph_shapes import DEFAULT_EXPIRY
@@ -146,7 +146,7 @@ def test_a_check_republishes_to_everyone_who_opened_it(
 def test_a_renewal_request_shows_up_as_an_open_request(
     bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
-    from tests.test_renewal_flow import approval_message, renewal, request_id_of, submit
+    from tests.flows.test_renewal_flow import approval_message, renewal, request_id_of, submit
 
     open_home(bot)
     published(fake_slack, SERIAL)

@@ -16,15 +16,15 @@ import pytest
 
 from bot.slack.ids import Action, Block, Input, View
 from tests.fakes.slack_server import FakeSlack
-from tests.harness import LEAD_1, REQUESTER, RunningBot
-from tests.slack.test_home import open_home
-from tests.test_renewal_flow import (
+from tests.flows.test_renewal_flow import (
     APPLE_ID,
     approval_message,
     final_modal,
     renewal,
     request_id_of,
 )
+from tests.harness import LEAD_1, REQUESTER, RunningBot
+from tests.slack.test_home import open_home
 
 INJECTION = (
     "<!channel> <!here> <@U0INJECTED> <https://evil.example/login|Open the Intune console> & co"

@@ -15,8 +15,7 @@ from tests.clock import days, iso
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
 from tests.fleet_fixtures import TENANTS, fleet_file
-from tests.harness import LEAD_1, LEAD_2, REQUESTER, RunningBot
-from tests.test_renewal_flow import (
+from tests.flows.test_renewal_flow import (
     APPLE_ID,
     CURRENT_UUID,
     approval_message,
@@ -24,6 +23,7 @@ from tests.test_renewal_flow import (
     request_id_of,
     submit,
 )
+from tests.harness import LEAD_1, LEAD_2, REQUESTER, RunningBot
 
 CONTOSO_CHANNEL, FABRIKAM_CHANNEL = "C0CHAN0", "C0CHAN1"
 

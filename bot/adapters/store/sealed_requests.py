@@ -4,7 +4,7 @@ A push certificate is public, but the bot must keep the approved PEM to upload i
 and delegated mode promises that no certificate body sits in the database in the clear. Rows
 written before a key was configured stay readable. A row that no configured key opens (the key
 was replaced) is returned with an empty ``certificate_pem`` and a warning in the log: the request
-can then only fail with a clear message (``bot.workflow``), never crash the listing it is part of.
+can then only fail with a clear message (``bot.usecases.renewals``), never crash the listing it is part of.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, overload
 
-from bot.adapters.sealing import SEALED_PREFIX, SealError
+from bot.adapters.sealing import SEALED_PREFIX
 from bot.core.requests import ChangeRequest
+from bot.errors import SealError
 
 if TYPE_CHECKING:
     from bot.adapters.sealing import Sealer

@@ -1,6 +1,6 @@
 """Delegated sign-in rows: saved sign-ins, pending device flows and the requests waiting on them.
 
-``SqliteSignIns`` is mixed into ``SqliteStore`` (it uses the store's ``Database``). Sealed columns
+``SqliteSignIns`` works on the store's ``Database``; ``SqliteStore`` hands it those calls. Sealed columns
 arrive sealed and leave sealed: encryption is the caller's (``bot.adapters.sealing``), so nothing
 here ever holds a token or a device code in the clear. Every change that several replicas may race
 for is a compare-and-set: one poller per due flow, one finisher per completed flow.
@@ -50,7 +50,8 @@ def _flow(row: sqlite3.Row) -> PendingSignIn:
 class SqliteSignIns:
     """The ``SignInStore`` role, on the store's database."""
 
-    _db: Database
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # --- saved sign-ins ------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from bot.core.requests import (
     Status,
     transition_event,
 )
+from bot.core.signin import PendingSignIn, SavedSignIn, SignInWait
 from bot.errors import StoreError
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 SNAPSHOT_KEY = "certificate_snapshot"  # tenant_state key of the last certificate the watch saw
 
 
-class SqliteStore(SqliteSignIns):
+class SqliteStore:
     """The bot's state in one SQLite file (WAL, ``synchronous=FULL``, foreign keys on).
 
     Safe to share between threads (see ``bot.adapters.store.connection``) and between processes
@@ -68,6 +69,7 @@ class SqliteStore(SqliteSignIns):
         self._db = Database(path, busy_timeout)
         self.path = self._db.path
         self._pem = CertificateSealing(sealer)
+        self._signins = SqliteSignIns(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -332,3 +334,53 @@ class SqliteStore(SqliteSignIns):
         text = snapshot_to_json(cert) or "null"
         with self._db.transaction(write=True) as conn:
             notices.put_raw(conn, tenant, SNAPSHOT_KEY, text, at, only_if_absent=False)
+
+    # --- delegated sign-in: the SignInStore role, on the same database (``SqliteSignIns``) -------
+
+    def save_signin(self, signin: SavedSignIn) -> None:
+        self._signins.save_signin(signin)
+
+    def update_signin_cache(
+        self, tenant: str, user_id: str, home_account_id: str, sealed_cache: str, at: datetime
+    ) -> bool:
+        return self._signins.update_signin_cache(tenant, user_id, home_account_id, sealed_cache, at)
+
+    def get_signin(self, tenant: str, user_id: str) -> SavedSignIn | None:
+        return self._signins.get_signin(tenant, user_id)
+
+    def list_signins(self, tenant: str | None = None) -> list[SavedSignIn]:
+        return self._signins.list_signins(tenant)
+
+    def delete_signin(self, tenant: str, user_id: str, home_account_id: str | None = None) -> bool:
+        return self._signins.delete_signin(tenant, user_id, home_account_id)
+
+    def add_device_flow(self, flow: PendingSignIn) -> bool:
+        return self._signins.add_device_flow(flow)
+
+    def get_device_flow(self, tenant: str, user_id: str) -> PendingSignIn | None:
+        return self._signins.get_device_flow(tenant, user_id)
+
+    def list_device_flows(
+        self, tenant: str | None = None, *, due_by: datetime | None = None
+    ) -> list[PendingSignIn]:
+        return self._signins.list_device_flows(tenant, due_by=due_by)
+
+    def claim_device_flow(self, flow: PendingSignIn, lease_until: datetime) -> bool:
+        return self._signins.claim_device_flow(flow, lease_until)
+
+    def reschedule_device_flow(
+        self, flow: PendingSignIn, sealed_flow: str, interval: int, next_poll_at: datetime
+    ) -> bool:
+        return self._signins.reschedule_device_flow(flow, sealed_flow, interval, next_poll_at)
+
+    def finish_device_flow(self, tenant: str, user_id: str) -> tuple[str, ...] | None:
+        return self._signins.finish_device_flow(tenant, user_id)
+
+    def add_signin_wait(self, request_id: str, tenant: str, user_id: str, at: datetime) -> None:
+        self._signins.add_signin_wait(request_id, tenant, user_id, at)
+
+    def remove_signin_wait(self, request_id: str) -> bool:
+        return self._signins.remove_signin_wait(request_id)
+
+    def signin_wait(self, request_id: str) -> SignInWait | None:
+        return self._signins.signin_wait(request_id)

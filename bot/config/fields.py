@@ -1,0 +1,103 @@
+"""Field parsers shared by the environment and the tenants file: each returns a value and appends
+to ``problems`` (naming the key it was given) when the value is wrong."""
+
+from __future__ import annotations
+
+import re
+
+from bot.config.model import CLOUDS, DEFAULT_REMIND_DAYS
+
+GUID_PATTERN = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_TENANT_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+CHANNEL_PATTERN = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_APPROVER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
+
+
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+def is_placeholder(value: str) -> bool:
+    """Obviously not a real value: an all-zero GUID, or a token ending in ``...``/``…``."""
+    return value.strip().lower() == ZERO_GUID or value.rstrip().endswith(("...", "…"))
+
+
+def parse_seconds(raw: str | None, default: float, problems: list[str], key: str) -> float:
+    """A number of seconds, fractions allowed (0.1 to 300)."""
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.1 <= value <= 300:  # NaN fails too
+        problems.append(f"{key}={raw!r} must be a number of seconds between 0.1 and 300.")
+        return default
+    return value
+
+
+def parse_remind_days(raw: str | None, problems: list[str], key: str) -> tuple[int, ...]:
+    if raw is None:
+        return DEFAULT_REMIND_DAYS
+    try:
+        days = sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True)
+    except ValueError:
+        problems.append(
+            f"{key}={raw!r} must be a comma-separated list of days, e.g. 60,30,14,7,3,1."
+        )
+        return DEFAULT_REMIND_DAYS
+    if not days or any(d < 1 or d > 365 for d in days):
+        problems.append(f"{key}={raw!r}: every day must be between 1 and 365.")
+        return DEFAULT_REMIND_DAYS
+    return tuple(days)
+
+
+def parse_approvers(raw: str | list[str] | None, problems: list[str], key: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else [str(x) for x in raw]
+    approvers = tuple(a.strip() for a in items if a.strip())
+    bad = [a for a in approvers if not _APPROVER.match(a)]
+    if bad:
+        problems.append(
+            f"{key} has {', '.join(repr(b) for b in bad)}: use Slack user ids (U…/W…) or user-group "
+            "ids (S…), separated by commas. Find them in a profile's ⋮ menu → Copy member ID."
+        )
+    return tuple(a for a in approvers if _APPROVER.match(a))
+
+
+def resolve_cloud(
+    cloud: str,
+    authority_host: str | None,
+    graph_url: str | None,
+    problems: list[str],
+    keys: tuple[str, str, str] = ("AZURE_CLOUD", "AZURE_AUTHORITY_HOST", "GRAPH_URL"),
+) -> tuple[str, str]:
+    """Return (authority_host, graph_url) for a cloud name with optional overrides.
+
+    ``keys`` name the three settings in error messages (environment keys, or a tenants file's).
+    """
+    cloud_key, host_key, url_key = keys
+    endpoints = CLOUDS.get(cloud)
+    if endpoints is None:
+        problems.append(f"{cloud_key}={cloud!r} is unknown: use one of {', '.join(CLOUDS)}.")
+        endpoints = CLOUDS["global"]
+    host = endpoints.authority_host
+    if authority_host:
+        host = re.sub(r"^https?://", "", authority_host).rstrip("/")
+        if not _HOST.match(host):
+            problems.append(f"{host_key}={authority_host!r} must be a host name.")
+    url = (graph_url or endpoints.graph_root + "/beta").rstrip("/")
+    if not url.startswith("https://"):
+        problems.append(f"{url_key}={url!r} must start with https://.")
+    return host, url
+
+
+def check_tenant_id(value: str | None, problems: list[str], key: str) -> None:
+    if value and not (GUID_PATTERN.match(value) or _TENANT_DOMAIN.match(value)):
+        problems.append(
+            f"{key}={value!r} must be the directory (tenant) id, a GUID from Entra ID → Overview, "
+            "or the tenant's primary domain."
+        )

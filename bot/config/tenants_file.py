@@ -1,0 +1,234 @@
+"""The tenants file (``APNS_TENANTS_FILE``): many Intune tenants served by one bot.
+
+TOML, read with the standard library. Top-level keys are defaults for every tenant; each
+``[tenants.<name>]`` table is one tenant, ``<name>`` being the short name used in commands
+(``/apns status contoso``). Secrets never sit in the file: ``client_secret_env`` names the
+environment variable that holds a tenant's client secret. ``auth_mode`` (``app`` or ``delegated``)
+is chosen as for the environment: ``app`` with a secret or certificate, else ``delegated`` (which
+needs ``APNS_TOKEN_KEY``); ``skip_identity_match = true`` is ``APNS_SKIP_IDENTITY_MATCH`` for one
+tenant. Every problem names the tenant and the key, and all of them are reported together.
+
+    client_id = "4f1c2b7e-93a0-4d5e-b8c6-1e2f3a4b5c6d"   # one multi-tenant Entra app ...
+    client_secret_env = "APNS_CLIENT_SECRET"             # ... consented in every tenant
+    approvers = ["U0123LEAD", "S0123LEADS"]
+    viewers = ["S0123HELPDESK"]                          # optional: may see, may not approve
+
+    [tenants.contoso]
+    display_name = "Contoso Ltd"
+    tenant_id = "11111111-1111-1111-1111-111111111111"
+    channel = "C0CONTOSO"
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bot.config.auth import parse_auth_mode
+from bot.config.fields import (
+    CHANNEL_PATTERN,
+    GUID_PATTERN,
+    check_tenant_id,
+    is_placeholder,
+    parse_approvers,
+    resolve_cloud,
+)
+from bot.config.model import DEFAULT_REMIND_DAYS, Secret, TenantSettings
+
+TENANT_KEYS = frozenset(
+    {
+        "tenant_id",
+        "channel",
+        "approvers",
+        "viewers",
+        "display_name",
+        "cloud",
+        "client_id",
+        "client_secret_env",
+        "client_certificate_path",
+        "remind_days",
+        "authority_host",
+        "graph_url",
+        "auth_mode",
+        "skip_identity_match",
+    }
+)
+RESERVED_NAMES = frozenset({"all", "help"})
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def load_tenants_file(
+    path: Path, env: Mapping[str, str], problems: list[str]
+) -> dict[str, TenantSettings]:
+    """Every tenant of the file, or {} with ``problems`` saying why."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"APNS_TENANTS_FILE={path} does not exist.")
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"APNS_TENANTS_FILE={path} cannot be read ({exc}).")
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{path} is not valid TOML: {exc}.")
+        return {}
+    tables = document.get("tenants")
+    if not isinstance(tables, dict) or not tables:
+        problems.append(f"{path}: add at least one [tenants.<name>] table.")
+        return {}
+    defaults = {k: v for k, v in document.items() if k != "tenants"}
+    for key in sorted(set(defaults) - TENANT_KEYS):
+        problems.append(
+            f"{path}: unknown top-level key {key!r} (known: {', '.join(sorted(TENANT_KEYS))})."
+        )
+    tenants: dict[str, TenantSettings] = {}
+    for name, table in tables.items():
+        where = f"{path} [tenants.{name}]"
+        if not isinstance(table, dict):
+            problems.append(f"{where} must be a table.")
+            continue
+        if not _NAME.match(name) or name in RESERVED_NAMES:
+            problems.append(
+                f"{where}: the name must be 1-32 lower-case letters, digits, - or _, and not "
+                f"{' or '.join(sorted(RESERVED_NAMES))} (it is typed in commands)."
+            )
+            continue
+        for key in sorted(set(table) - TENANT_KEYS):
+            problems.append(
+                f"{where}: unknown key {key!r} (known: {', '.join(sorted(TENANT_KEYS))})."
+            )
+        tenant = _tenant(name, {**defaults, **table}, env, problems, where, path.parent)
+        if tenant is None:
+            continue
+        twin = next(
+            (t for t in tenants.values() if t.tenant_id.lower() == tenant.tenant_id.lower()), None
+        )
+        if twin is not None:
+            problems.append(
+                f"{where}: tenant_id {tenant.tenant_id} is already [tenants.{twin.name}]; one "
+                "Intune tenant under two names would be reminded twice and renewable by both."
+            )
+            continue
+        tenants[name] = tenant
+    return tenants
+
+
+def _text(values: dict[str, Any], key: str, problems: list[str], where: str) -> str | None:
+    value = values.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{where}: {key} must be a non-empty string.")
+        return None
+    return value.strip()
+
+
+def _tenant(
+    name: str,
+    values: dict[str, Any],
+    env: Mapping[str, str],
+    problems: list[str],
+    where: str,
+    base: Path,
+) -> TenantSettings | None:
+    before = len(problems)
+    tenant_id = _text(values, "tenant_id", problems, where)
+    channel = _text(values, "channel", problems, where)
+    client_id = _text(values, "client_id", problems, where)
+    for key, value in (("tenant_id", tenant_id), ("channel", channel), ("client_id", client_id)):
+        if value is None and key not in values:
+            problems.append(f"{where}: {key} is required (here or at the top of the file).")
+    for key, value in (("tenant_id", tenant_id), ("client_id", client_id)):
+        if value is not None and is_placeholder(value):
+            problems.append(f"{where}: {key}={value!r} is a placeholder, not a real id.")
+    check_tenant_id(tenant_id, problems, f"{where}: tenant_id")
+    if channel and not CHANNEL_PATTERN.match(channel):
+        problems.append(f"{where}: channel={channel!r} must be a channel id such as C0123ABCD.")
+    if client_id and not GUID_PATTERN.match(client_id):
+        problems.append(
+            f"{where}: client_id={client_id!r} must be the application (client) id, a GUID."
+        )
+
+    raw_approvers = values.get("approvers", [])
+    if not isinstance(raw_approvers, list):
+        problems.append(f"{where}: approvers must be a list of Slack ids.")
+        raw_approvers = []
+    approvers = parse_approvers([str(a) for a in raw_approvers], problems, f"{where}: approvers")
+    if not approvers:
+        problems.append(f"{where}: approvers is empty: list the team leads' user or group ids.")
+
+    raw_viewers = values.get("viewers", [])
+    if not isinstance(raw_viewers, list):
+        problems.append(f"{where}: viewers must be a list of Slack ids.")
+        raw_viewers = []
+    viewers = parse_approvers([str(v) for v in raw_viewers], problems, f"{where}: viewers")
+
+    secret_env = _text(values, "client_secret_env", problems, where)
+    secret = env.get(secret_env, "").strip() if secret_env else ""
+    if secret_env and not secret:
+        problems.append(f"{where}: client_secret_env names {secret_env}, which is not set.")
+    cert_raw = _text(values, "client_certificate_path", problems, where)
+    cert_path = (base / cert_raw).expanduser() if cert_raw else None
+    if cert_path is not None and not cert_path.exists():
+        problems.append(f"{where}: client_certificate_path {cert_path} does not exist.")
+    mode = parse_auth_mode(
+        _text(values, "auth_mode", problems, where),
+        bool(secret_env) or cert_raw is not None,
+        problems,
+        f"{where}: auth_mode",
+    )
+    skip = values.get("skip_identity_match", False)
+    if not isinstance(skip, bool):
+        problems.append(f"{where}: skip_identity_match must be true or false.")
+    if mode == "app" and not secret_env and cert_raw is None:
+        problems.append(
+            f"{where}: set client_secret_env (the variable holding the secret) or client_certificate_path."
+        )
+
+    cloud = (_text(values, "cloud", problems, where) or "global").lower()
+    host, graph_url = resolve_cloud(
+        cloud,
+        _text(values, "authority_host", problems, where),
+        _text(values, "graph_url", problems, where),
+        problems,
+        keys=(f"{where}: cloud", f"{where}: authority_host", f"{where}: graph_url"),
+    )
+    remind_days = _remind_days(values.get("remind_days"), problems, where)
+    display_name = _text(values, "display_name", problems, where) or ""
+    if len(problems) > before or tenant_id is None or channel is None or client_id is None:
+        return None
+    return TenantSettings(
+        name=name,
+        tenant_id=tenant_id,
+        client_id=client_id,
+        channel=channel,
+        approvers=approvers,
+        viewers=viewers,
+        client_secret=Secret(secret) if secret else None,
+        client_certificate_path=cert_path,
+        cloud=cloud,
+        authority_host=host,
+        graph_url=graph_url,
+        display_name=display_name,
+        remind_days=remind_days,
+        auth_mode=mode,
+        skip_identity_match=skip is True,
+    )
+
+
+def _remind_days(value: Any, problems: list[str], where: str) -> tuple[int, ...]:
+    if value is None:
+        return DEFAULT_REMIND_DAYS
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365 for d in value)
+    ):
+        problems.append(
+            f"{where}: remind_days must be a list of days between 1 and 365, e.g. [60, 30, 7]."
+        )
+        return DEFAULT_REMIND_DAYS
+    return tuple(sorted(set(value), reverse=True))

@@ -1,0 +1,141 @@
+"""The store's delegated sign-in rows, and the approved certificate sealed at rest."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.sealing import Sealer, generate_key
+from bot.adapters.store import SqliteStore
+from bot.config import Secret
+from bot.core.signin import PendingSignIn, SavedSignIn
+from tests.adapters.store.fixtures import PEM, PEM_BODY, T0, raw, request
+
+KEY = Secret(generate_key())
+
+
+def saved(user: str = "ULEAD", *, at: datetime = T0, cache: str = "sealed-cache") -> SavedSignIn:
+    return SavedSignIn(
+        "default", user, f"{user.lower()}@contoso.com", f"{user}.home", cache, at, at
+    )
+
+
+def flow(user: str = "ULEAD", *, due: datetime = T0) -> PendingSignIn:
+    return PendingSignIn(
+        "default", user, "sealed-flow", 5, due, T0 + timedelta(minutes=15), T0 - timedelta(1)
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    with SqliteStore(tmp_path / "s.sqlite3", sealer=Sealer([KEY])) as opened:
+        yield opened
+
+
+def test_saved_sign_ins_are_listed_most_recent_first_and_replaced_per_user(
+    store: SqliteStore,
+) -> None:
+    store.save_signin(saved("UA", at=T0))
+    store.save_signin(saved("UB", at=T0 + timedelta(hours=1)))
+    assert [s.user_id for s in store.list_signins("default")] == ["UB", "UA"]
+    assert store.update_signin_cache("default", "UA", "UA.home", "newer", T0 + timedelta(hours=2))
+    assert [s.user_id for s in store.list_signins()] == ["UA", "UB"]
+    assert store.get_signin("default", "UA") == SavedSignIn(
+        "default", "UA", "ua@contoso.com", "UA.home", "newer", T0, T0 + timedelta(hours=2)
+    )
+    store.save_signin(saved("UA", at=T0 + timedelta(hours=3), cache="again"))
+    again = store.get_signin("default", "UA")
+    assert again is not None and again.sealed_cache == "again" and again.signed_in_at > T0
+    assert store.list_signins("other") == []
+
+
+def test_a_refresh_never_resurrects_a_sign_in_removed_meanwhile(store: SqliteStore) -> None:
+    store.save_signin(saved("UA"))
+    assert store.delete_signin("default", "UA", "UA.home")
+    assert not store.update_signin_cache("default", "UA", "UA.home", "late", T0)
+    assert store.get_signin("default", "UA") is None
+    store.save_signin(saved("UA"))
+    assert not store.delete_signin("default", "UA", "another.account")
+    assert store.delete_signin("default", "UA")
+    assert not store.delete_signin("default", "UA")
+
+
+def test_one_flow_per_person_and_only_due_flows_are_listed(store: SqliteStore) -> None:
+    assert store.add_device_flow(flow("UA", due=T0))
+    assert not store.add_device_flow(flow("UA", due=T0 + timedelta(hours=1)))
+    assert store.add_device_flow(flow("UB", due=T0 + timedelta(seconds=30)))
+    assert [f.user_id for f in store.list_device_flows(due_by=T0)] == ["UA"]
+    assert [f.user_id for f in store.list_device_flows("default")] == ["UA", "UB"]
+    assert store.get_device_flow("default", "UB") == flow("UB", due=T0 + timedelta(seconds=30))
+
+
+def test_a_due_poll_is_claimed_by_exactly_one_of_many(store: SqliteStore) -> None:
+    store.add_device_flow(flow("UA"))
+    [due] = store.list_device_flows(due_by=T0)
+    with ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(lambda _: store.claim_device_flow(due, T0 + timedelta(60)), range(8)))
+    assert won.count(True) == 1
+    assert store.list_device_flows(due_by=T0) == []
+    assert store.reschedule_device_flow(due, "sealed-2", 10, T0 + timedelta(seconds=10))
+    rescheduled = store.get_device_flow("default", "UA")
+    assert rescheduled is not None and (rescheduled.interval, rescheduled.sealed_flow) == (
+        10,
+        "sealed-2",
+    )
+
+
+def test_finishing_a_flow_hands_its_waiting_requests_to_one_caller(store: SqliteStore) -> None:
+    first, second = request(), request()
+    store.create_request(first)
+    store.create_request(second)
+    store.add_device_flow(flow("UA"))
+    store.add_signin_wait(first.id, "default", "UA", T0)
+    store.add_signin_wait(second.id, "default", "UA", T0 + timedelta(seconds=1))
+    wait = store.signin_wait(first.id)
+    assert wait is not None and (wait.user_id, wait.expires_at) == ("UA", flow().expires_at)
+    assert store.finish_device_flow("default", "UA") == (first.id, second.id)
+    assert store.finish_device_flow("default", "UA") is None
+    assert store.signin_wait(first.id) is None
+    assert store.add_device_flow(flow("UA"))
+    store.add_signin_wait(first.id, "default", "UA", T0)
+    assert store.remove_signin_wait(first.id)
+    assert store.finish_device_flow("default", "UA") == ()
+
+
+def test_the_certificate_is_sealed_in_the_file_and_read_back_in_the_clear(
+    tmp_path: Path, store: SqliteStore
+) -> None:
+    req = request()
+    store.create_request(req)
+    assert store.get_request(req.id) == req
+    assert [r.certificate_pem for r in store.list_requests("default")] == [PEM]
+    path = tmp_path / "s.sqlite3"
+    [(column,)] = raw(path, "SELECT certificate_pem FROM change_requests")
+    assert isinstance(column, str) and column.startswith("sealed:v1:") and PEM_BODY not in column
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("s.sqlite3*"))
+    assert PEM_BODY.encode() not in stored
+
+
+def test_plain_rows_from_before_stay_readable_and_foreign_ones_come_back_empty(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    plain, sealed = request(), request()
+    with SqliteStore(path) as before:
+        before.create_request(plain)
+    with SqliteStore(path, sealer=Sealer([Secret(generate_key())])) as other:
+        other.create_request(sealed)
+    with caplog.at_level(logging.WARNING), SqliteStore(path, sealer=Sealer([KEY])) as now:
+        assert now.get_request(plain.id) == plain
+        unreadable = now.get_request(sealed.id)
+        assert unreadable is not None and unreadable.certificate_pem == ""
+        assert len(now.list_requests("default")) == 2  # a foreign row never breaks a listing
+    with SqliteStore(path) as keyless:
+        missing = keyless.get_request(sealed.id)
+        assert missing is not None and missing.certificate_pem == ""
+    assert sealed.id in caplog.text and "APNS_TOKEN_KEY" in caplog.text
