@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.core.schedule import next_daily_run
+from tests.clock import T0
 
 BERLIN = ZoneInfo("Europe/Berlin")  # 2026: CET->CEST on 29 March, CEST->CET on 25 October
 NEW_YORK = ZoneInfo("America/New_York")  # 2026: EST->EDT on 8 March, EDT->EST on 1 November
@@ -72,4 +73,4 @@ def test_a_year_of_runs_is_one_a_day_at_the_local_time() -> None:
 
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        next_daily_run(datetime(2026, 1, 1), time(9), BERLIN)
+        next_daily_run(T0.replace(tzinfo=None), time(9), BERLIN)
