@@ -160,6 +160,12 @@ def error_document(exc: ApnsBotError, message: str | None = None) -> dict[str, d
     return {"error": {"code": code, "message": message or exc.user_message}}
 
 
+def _flushed(code: int) -> int:
+    """``code``, once what was printed has reached the reader (a closed pipe raises here)."""
+    sys.stdout.flush()
+    return code
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -171,16 +177,16 @@ def main(
     parser = build_parser()
     args = parse_arguments(parser, list(sys.argv[1:] if argv is None else argv))
     args.clock, args.sleep = clock, sleep
-    if args.command is None or args.command == "help":
-        return show_help(parser, getattr(args, "topic", None))
     wants_json = bool(getattr(args, "json", False))
     env: dict[str, str] = {}
     try:
+        if args.command is None or args.command == "help":
+            return _flushed(show_help(parser, getattr(args, "topic", None)))
         env = load_environment(args.env_file)
         level = env.get("LOG_LEVEL", "INFO").upper()
         configure_logging(level if level in {"DEBUG", "INFO", "WARNING", "ERROR"} else "INFO")
         run: Runner = args.func
-        return run(args, env)
+        return _flushed(run(args, env))
     except ApnsBotError as exc:
         message = (
             config_message(exc, args.env_file, env.get("APNS_TENANTS_FILE"))
@@ -194,6 +200,10 @@ def main(
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `apns-bot doctor | head -3`: the reader left, nothing is wrong
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail
+        return 141  # what a shell reports for SIGPIPE
 
 
 def parse_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:

@@ -6,6 +6,8 @@ import argparse
 import json
 import logging
 import os
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -180,3 +182,21 @@ def test_library_chatter_is_debug(name: str, level: int, shown_at_info: bool) ->
         assert LibraryChatter().filter(record(name, level)) is True
     finally:
         root.setLevel(before)
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`apns-bot help | head -1`: the pipe closes under the command, which ends quietly."""
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "help"],
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    with proc.stderr:
+        errors = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors
