@@ -27,7 +27,11 @@ class TenantCertificate:
 
     def days_left(self, now: datetime) -> int | None:
         """Whole days until expiry (negative once expired); ``None`` with no certificate."""
-        if self.expires_at is None:
-            return None
-        seconds = (self.expires_at - now).total_seconds()
-        return int(seconds // 86400)
+        return days_until(self.expires_at, now)
+
+
+def days_until(moment: datetime | None, now: datetime) -> int | None:
+    """Whole days from ``now`` to ``moment`` (floored, so negative once past); ``None`` unknown."""
+    if moment is None:
+        return None
+    return int((moment - now).total_seconds() // 86400)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from bot.core.model import TenantCertificate
+from bot.core.model import TenantCertificate, days_until
 
 GRACE_DAYS = 30
 
@@ -26,11 +26,22 @@ class Urgency(StrEnum):
 
 
 def urgency(certificate: TenantCertificate, now: datetime, window_days: int = 60) -> Urgency:
-    days = certificate.days_left(now)
-    if days is None or not certificate.exists:
+    if not certificate.exists:
         return Urgency.MISSING
-    if certificate.expires_at is not None and certificate.expires_at <= now:
-        return Urgency.LAPSED if days < -GRACE_DAYS else Urgency.EXPIRED
+    return expiry_urgency(certificate.expires_at, now, window_days, grace_days=GRACE_DAYS)
+
+
+def expiry_urgency(
+    expires_at: datetime | None, now: datetime, window_days: int = 60, *, grace_days: int | None
+) -> Urgency:
+    """Urgency from an expiry alone; past ``grace_days`` after expiry it is ``LAPSED`` (never,
+    with ``None``: a credential that can be renewed however late stays ``EXPIRED``)."""
+    days = days_until(expires_at, now)
+    if expires_at is None or days is None:
+        return Urgency.MISSING
+    if expires_at <= now:
+        lapsed = grace_days is not None and days < -grace_days
+        return Urgency.LAPSED if lapsed else Urgency.EXPIRED
     if days <= 7:
         return Urgency.CRITICAL
     if days <= window_days:

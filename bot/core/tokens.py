@@ -1,0 +1,96 @@
+"""Intune's other yearly Apple credentials beside the push certificate, as values (pure).
+
+An ADE token (Automated Device Enrollment, Graph's ``depOnboardingSettings``) and an Apps and
+Books token (VPP, ``vppTokens``) each expire a year after they were downloaded from Apple Business
+or School Manager. ``AppleToken`` is one of them as Graph reported it; ``token_urgency`` ranks it
+on the push certificate's scale (``bot.core.status.Urgency``), and ``token_problem`` says what is
+wrong with a token that has not expired: a state other than ``valid``, or a sync failing for more
+than a day. Time is always a parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.core.model import days_until
+from bot.core.status import Urgency, expiry_urgency
+
+# A failed sync is retried by Intune; only one that has stayed failed this long is a problem.
+SYNC_FAILURE_GRACE = timedelta(days=1)
+VALID_STATE = "valid"
+
+
+class CredentialKind(StrEnum):
+    """The yearly Apple credentials Intune depends on (``APNS_WATCH`` will list these)."""
+
+    PUSH = "push"  # the MDM push certificate (bot.core.model.TenantCertificate)
+    ADE = "ade"  # Automated Device Enrollment token (formerly DEP)
+    VPP = "vpp"  # Apps and Books (volume purchase) location token
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    CredentialKind.PUSH: "Apple push certificate",
+    CredentialKind.ADE: "Automated Device Enrollment (ADE) token",
+    CredentialKind.VPP: "Apps and Books (VPP) token",
+}
+
+
+class TokenProblem(StrEnum):
+    """Why a token needs attention although it has not expired."""
+
+    STATE = "state"  # Intune reports a state other than ``valid`` (VPP only)
+    SYNC = "sync"  # its sync with Apple has been failing for more than a day
+
+
+@dataclass(frozen=True)
+class AppleToken:
+    """One ADE or VPP token as Microsoft Graph reports it.
+
+    ``name``: ADE ``tokenName``; VPP ``displayName``, else ``organizationName``. ``apple_id``: ADE
+    ``appleIdentifier``, VPP ``appleId``. ``state``: VPP ``state`` (ADE has none). ``last_sync``:
+    ADE ``lastSuccessfulSyncDateTime``, VPP ``lastSyncDateTime``. ``sync_error``: ADE's non-zero
+    ``lastSyncErrorCode`` (as text) or VPP's ``lastSyncStatus`` when ``failed``; else ``None``.
+    """
+
+    id: str
+    kind: CredentialKind
+    name: str | None
+    apple_id: str | None
+    organization: str | None
+    expires_at: datetime | None
+    state: str | None = None
+    last_sync: datetime | None = None
+    sync_error: str | None = None
+
+    def days_left(self, now: datetime) -> int | None:
+        """Whole days until expiry (negative once expired); ``None`` when Graph gave no expiry."""
+        return days_until(self.expires_at, now)
+
+
+def token_problem(token: AppleToken, now: datetime) -> TokenProblem | None:
+    """What is wrong with ``token`` beside its expiry, if anything."""
+    if token.state is not None and token.state != VALID_STATE:
+        return TokenProblem.STATE
+    if token.sync_error is None:
+        return None
+    if token.last_sync is None or now - token.last_sync > SYNC_FAILURE_GRACE:
+        return TokenProblem.SYNC
+    return None
+
+
+def token_urgency(token: AppleToken, now: datetime, window_days: int = 60) -> Urgency:
+    """The push certificate's scale, for a token: same thresholds; an expired token stays
+    ``EXPIRED`` (it can be renewed however late, nothing re-enrolls); a Graph state of
+    ``expired`` counts as expired; any other problem is at least ``CRITICAL``."""
+    found = expiry_urgency(token.expires_at, now, window_days, grace_days=None)
+    if token.state == "expired" and found.rank < Urgency.EXPIRED.rank:
+        return Urgency.EXPIRED
+    if token_problem(token, now) is not None and found.rank < Urgency.CRITICAL.rank:
+        return Urgency.CRITICAL
+    return found
