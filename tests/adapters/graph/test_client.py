@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 
@@ -56,28 +55,6 @@ def push_cert_pem(days: int = 365) -> tuple[str, x509.Certificate]:
         .sign(key, hashes.SHA256())
     )
     return certificate.public_bytes(serialization.Encoding.PEM).decode(), certificate
-
-
-@pytest.fixture
-def settings(graph_env: dict[str, str]) -> Settings:
-    return load_settings(graph_env, need_slack=False)
-
-
-@pytest.fixture
-def sleeps() -> RecordingSleep:
-    """Every backoff the client takes, recorded instead of waited."""
-    return RecordingSleep()
-
-
-@pytest.fixture
-def fast_retry(sleeps: RecordingSleep) -> RetryPolicy:
-    return RetryPolicy(base_delay=0.01, max_delay=0.05, sleep=sleeps)
-
-
-@pytest.fixture
-def graph(settings: Settings, fast_retry: RetryPolicy) -> Iterator[HttpGraphClient]:
-    with build_graph_client(settings, settings.default_tenant, retry=fast_retry) as client:
-        yield client
 
 
 def graph_gets(fake: FakeGraph, path: str = CERT_PATH) -> list[str]:
