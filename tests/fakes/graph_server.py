@@ -9,7 +9,8 @@ many tenants.
 
 Tests steer it through ``FakeGraph`` (thread-safe): ``inject`` queues faults for the next matching
 requests, ``set_latency`` slows every answer, ``set_permission`` makes an app read-only, and
-``requests`` records everything received. Standalone, for benchmarks::
+``requests`` records everything received. ``apple_tokens`` holds each tenant's ADE and VPP tokens
+(``tests.fakes.graph_tokens``: listing, paging, 403 per kind). Standalone, for benchmarks::
 
     python -m tests.fakes.graph_server --port 8443 --latency 2
 
@@ -41,6 +42,7 @@ from tests.fakes import graph_shapes as shapes
 from tests.fakes.entra import AppRegistration, Permission
 from tests.fakes.entra_delegated import DEVICE_CODE_GRANT, DelegatedEntra
 from tests.fakes.graph_faults import Fault, fault_response, forbidden, intune_error, unauthorized
+from tests.fakes.graph_tokens import AppleTokens
 from tests.fakes.https import HttpsServer, RecordedRequest, Response
 from tests.fakes.tls import TlsMaterial, make_tls_material
 
@@ -147,17 +149,20 @@ class FakeGraph:
             # Graph's own dates (lastModifiedDateTime) come from here: the suite's anchor T0,
             # or the bot's clock when a whole-bot test shares it (tests/harness.py).
             self.clock: Clock = MovableClock()
+            self.apple_tokens = AppleTokens()  # ADE and VPP tokens per tenant
             self.delegated.reset()
             if default_tenant:
                 self.add_tenant(FAKE_TENANT_ID)
                 self.register_app(FAKE_TENANT_ID, FAKE_CLIENT_ID, secret=FAKE_CLIENT_SECRET)
 
     def add_tenant(self, tenant_id: str, entity: dict[str, Any] | None = None) -> None:
-        """A tenant with a healthy certificate (or ``entity``: Graph properties)."""
+        """A tenant with a healthy certificate (or ``entity``: Graph properties), one healthy ADE
+        token and one healthy VPP token (``apple_tokens.set`` changes them)."""
         with self._lock:
             self._entities[tenant_id] = dict(
                 entity if entity is not None else shapes.default_entity()
             )
+            self.apple_tokens.add_tenant(tenant_id)
 
     def register_app(
         self,
@@ -454,6 +459,16 @@ class FakeGraph:
                     "value": self.csr(token.tenant_id),
                 },
             )
+        listed = self.apple_tokens.answer(
+            request,
+            version,
+            self.url,
+            token.tenant_id,
+            app.permission != "None",
+            (request_id, crid),
+        )
+        if listed is not None:
+            return listed
         segment = path.strip("/").split("/")[-1]
         return Response(
             400,
