@@ -7,7 +7,8 @@ state). ``Store`` is all three plus ``close``; ``SqliteStore`` implements it. Ev
 aware datetimes and returns the frozen dataclasses of ``bot.core.requests``. The store plays them
 (``bot.adapters.store.SqliteStore``); a PostgreSQL store would too.
 
-Graph: ``GraphClient`` reads and writes one tenant's push certificate (``HttpGraphClient``).
+Graph: ``GraphClient`` reads and writes one tenant's push certificate and lists its ADE and VPP
+tokens (``HttpGraphClient``).
 Slack: ``Notifier`` (renewals), ``WatchNotifier`` (the expiry watch), ``SignInNotifier`` (delegated
 sign-in) and ``Approvers`` (who may approve). Delegated sign-in: ``SignInTokens``, the sealed
 device code flows and saved sign-ins (``bot.adapters.entra.delegated.DelegatedTokens``).
@@ -35,6 +36,7 @@ from bot.core.requests import (
     Status,
 )
 from bot.core.signin import PendingSignIn, PollResult, SavedSignIn, SignInWait, StartedFlow
+from bot.core.tokens import AppleToken
 
 
 class RequestStore(Protocol):
@@ -213,13 +215,20 @@ class Executor(Protocol):
 
 
 class GraphClient(Protocol):
-    """One tenant's Intune push certificate on Microsoft Graph; raises ``GraphError``."""
+    """One tenant's Intune push certificate, ADE and VPP tokens on Microsoft Graph; raises
+    ``GraphError`` (a 403 names the permission, per kind: one kind failing hides no other)."""
 
     def get_certificate(self) -> TenantCertificate: ...
 
     def update_certificate(self, apple_id: str, certificate_pem: str) -> TenantCertificate: ...
 
     def download_csr(self) -> str: ...
+
+    def list_ade_tokens(self) -> list[AppleToken]:
+        """Every Automated Device Enrollment token (none: an empty list)."""
+
+    def list_vpp_tokens(self) -> list[AppleToken]:
+        """Every Apps and Books (VPP) token (none: an empty list)."""
 
     def close(self) -> None: ...
 

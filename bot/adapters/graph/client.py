@@ -1,5 +1,7 @@
 """Microsoft Graph's ``deviceManagement/applePushNotificationCertificate``: one method per operation.
 
+Also lists Intune's ADE and Apps and Books (VPP) tokens (parsing in ``bot.adapters.graph.tokens``).
+
 One ``HttpGraphClient`` per tenant, safe to share between threads. Every call carries a fresh
 ``client-request-id``; 429, 503, 504 and transport errors are retried a bounded number of times,
 honouring ``Retry-After``. A PATCH is retried only when the server cannot have processed it (429,
@@ -28,10 +30,21 @@ from bot.adapters.entra.app_only import TokenProvider
 from bot.adapters.entra.providers import build_token_provider
 from bot.adapters.graph.errors import Call, error_from_response, error_from_transport, tls_error
 from bot.adapters.graph.retry import RetryPolicy
+from bot.adapters.graph.tokens import (
+    ADE_ACTION,
+    ADE_PATH,
+    VPP_ACTION,
+    VPP_PATH,
+    beta_base,
+    parse_ade_token,
+    parse_vpp_token,
+    read_collection,
+)
 from bot.adapters.tls import ssl_context
 from bot.config import Settings, TenantSettings
 from bot.config.model import CONNECT_TIMEOUT, DEFAULT_NETWORK_TIMEOUT
 from bot.core.model import TenantCertificate
+from bot.core.tokens import AppleToken
 from bot.errors import ApnsBotError, GraphError
 
 log = logging.getLogger(__name__)
@@ -166,6 +179,17 @@ class HttpGraphClient:
             raise GraphError(f"Microsoft Graph answered the request to {action} without a CSR.")
         return value
 
+    def list_ade_tokens(self) -> list[AppleToken]:
+        """Every Automated Device Enrollment token (Graph beta, whatever ``GRAPH_URL`` names)."""
+        first = beta_base(self._base) + ADE_PATH
+        entities = read_collection(self._get_json, first, ADE_ACTION, self.tenant.graph_root)
+        return [parse_ade_token(entity, parse_timestamp) for entity in entities]
+
+    def list_vpp_tokens(self) -> list[AppleToken]:
+        """Every Apps and Books (VPP) token."""
+        entities = read_collection(self._get_json, VPP_PATH, VPP_ACTION, self.tenant.graph_root)
+        return [parse_vpp_token(entity, parse_timestamp) for entity in entities]
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -188,6 +212,9 @@ class HttpGraphClient:
 
     # --- plumbing ------------------------------------------------------------------------------
 
+    def _get_json(self, path: str, action: str) -> Any:
+        return self._json(self._send("GET", path, action), action)
+
     def _json(self, response: httpx.Response, action: str) -> Any:
         try:
             return response.json()
@@ -208,6 +235,7 @@ class HttpGraphClient:
         writes: bool = False,
     ) -> httpx.Response:
         call = Call(method, action, self.tenant.client_id, self.tenant.tenant_id, writes)
+        absolute = path.startswith(("https://", "http://"))  # a nextLink, checked by the caller
         policy = self._retry
         waited = 0.0
         attempt = 0
@@ -224,7 +252,7 @@ class HttpGraphClient:
             try:
                 response = self._http.request(
                     method,
-                    self._base + path,
+                    path if absolute else self._base + path,
                     json=json,
                     headers=headers,
                     timeout=self._write_timeout if writes else httpx.USE_CLIENT_DEFAULT,
