@@ -19,6 +19,7 @@ from bot.core.model import TenantCertificate
 from bot.core.reminders import Change, Reminder
 from bot.core.requests import ChangeRequest
 from bot.core.signin import PollOutcome, PollResult, StartedFlow
+from bot.core.tokens import AppleToken
 from bot.errors import GraphError, SealError
 from bot.usecases.ports import ApproverCheck, DeviceCodeClient, Sealer
 from tests.certgen import GeneratedCert
@@ -65,6 +66,8 @@ class FakeGraph:
         self.land_failed_uploads = False  # a failing PATCH still lands (Intune's 500 after apply)
         self.read_failure: GraphError | None = None  # every read raises it while set
         self.reads = 0
+        self.ade_tokens: list[AppleToken] = []  # what list_ade_tokens returns
+        self.vpp_tokens: list[AppleToken] = []
 
     def __call__(self, tenant: TenantSettings) -> FakeGraph:
         return self
@@ -86,6 +89,12 @@ class FakeGraph:
 
     def download_csr(self) -> str:
         return "CSR"
+
+    def list_ade_tokens(self) -> list[AppleToken]:
+        return list(self.ade_tokens)
+
+    def list_vpp_tokens(self) -> list[AppleToken]:
+        return list(self.vpp_tokens)
 
     def close(self) -> None:
         return None
