@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -78,24 +78,17 @@ class WaitingRequests:
             self.notifier.update_request(request)
 
 
+@dataclass
 class DeviceFlowPolling:
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        tokens: SignInTokens,
-        notifier: SignInNotifier,
-        clock: Callable[[], datetime],
-        submit: Callable[..., Any],
-        requests: WaitingRequests,
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.tokens = tokens
-        self.notifier = notifier
-        self.clock = clock
-        self.submit = submit  # the bot's executor: Background.submit
-        self.requests = requests
+    """Built by ``DelegatedSignIns`` from its own parts (the same settings, store, tokens...)."""
+
+    settings: Settings
+    store: Store
+    tokens: SignInTokens
+    notifier: SignInNotifier
+    clock: Callable[[], datetime]
+    submit: Callable[..., Any]  # the bot's executor: Background.submit
+    requests: WaitingRequests
 
     def poll_due(self) -> list[Any]:
         """Claim every flow whose next poll is due and poll each on the executor; returns what
