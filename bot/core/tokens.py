@@ -94,3 +94,24 @@ def token_urgency(token: AppleToken, now: datetime, window_days: int = 60) -> Ur
     if token_problem(token, now) is not None and found.rank < Urgency.CRITICAL.rank:
         return Urgency.CRITICAL
     return found
+
+
+@dataclass(frozen=True)
+class ReadError:
+    """Why one kind could not be read for a tenant (``status --json``'s ``*_tokens_error``)."""
+
+    code: str  # Graph's error code, or the bot's own (e.g. ``forbidden``, ``unreachable``)
+    message: str  # user-safe, already free of secrets
+
+
+@dataclass(frozen=True)
+class TokenRead:
+    """One tenant's tokens of one kind as one check read them: the tokens, or why not."""
+
+    kind: CredentialKind
+    tokens: tuple[AppleToken, ...] = ()
+    error: ReadError | None = None  # set: the kind could not be read, ``tokens`` is empty
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

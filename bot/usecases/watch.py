@@ -40,6 +40,7 @@ from bot.core.reminders import (
     due_reminder,
 )
 from bot.core.requests import Event, JSONValue, Status
+from bot.core.tokens import TokenRead
 from bot.errors import ApnsBotError
 from bot.usecases.ports import Graphs, Store, WatchNotifier
 from bot.usecases.tenant_pool import MAX_CONCURRENT_TENANTS, per_tenant
@@ -73,6 +74,7 @@ class CheckResult:
     change: Change | None = None
     reminder: Reminder | None = None  # the reminder that is due (posted now or before)
     posted: tuple[str, ...] = ()  # what this check posted, e.g. ("reminder 30",)
+    tokens: tuple[TokenRead, ...] = ()  # the ADE and VPP reads of this check, one per watched kind
 
 
 @dataclass(frozen=True)
