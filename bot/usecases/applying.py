@@ -29,6 +29,7 @@ from bot.core.requests import (
     Status,
 )
 from bot.errors import ApnsBotError, GraphError, internal_error
+from bot.usecases.metrics import NO_METRICS, ApprovalOutcome, Metrics, UploadOutcome
 from bot.usecases.ports import ActingGraphs, ApplyGate, GraphClient, Graphs, Notifier, Store
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Applying:
         retry: UploadRetry | None = None,
         graph_for: ActingGraphs | None = None,
         gate: ApplyGate | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         """Delegated sign-in: the upload is made as the person who applies it (``graph_for``),
         once ``gate`` says they are signed in. Without them, every call uses the tenant's client."""
@@ -80,6 +82,7 @@ class Applying:
         self.retry = retry or UploadRetry()
         self.graph_for = graph_for
         self.gate = gate
+        self.metrics = metrics
 
     # --- apply -----------------------------------------------------------------------------
     def apply(self, request_id: str, *, actor: str, retry: bool = False) -> str | None:
@@ -177,6 +180,7 @@ class Applying:
             request.id, (Status.APPLYING, Status.FAILED), Status.APPLIED, now, result=result
         ):
             self.store.set_snapshot(request.tenant, observed, now)
+            self.metrics.uploaded(UploadOutcome.APPLIED)
             done = self.refresh(request.id)
             self.notifier.post_renewed(done or request, observed)
 
@@ -190,6 +194,7 @@ class Applying:
             failure=failure,
             detail={"code": failure.code, "request_id": failure.request_id},
         ):
+            self.metrics.uploaded(UploadOutcome.FAILED)
             done = self.refresh(request.id)
             self.notifier.post_failed(done or request)
 
@@ -203,6 +208,7 @@ class Applying:
     def expire_due(self) -> list[ChangeRequest]:
         expired = self.store.expire_due(self.clock())
         for request in expired:
+            self.metrics.decided(ApprovalOutcome.EXPIRED)
             self.notifier.update_request(request)
         return expired
 

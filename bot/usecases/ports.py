@@ -9,6 +9,7 @@ aware datetimes and returns the frozen dataclasses of ``bot.core.requests``. The
 
 Graph: ``GraphClient`` reads and writes one tenant's push certificate and lists its ADE and VPP
 tokens (``HttpGraphClient``).
+Metrics: ``Metrics`` (``bot.usecases.metrics``) counts requests, approvals and uploads by outcome.
 Slack: ``Notifier`` (renewals), ``WatchNotifier`` (the expiry watch), ``SignInNotifier`` (delegated
 sign-in) and ``Approvers`` (who may approve). Delegated sign-in: ``SignInTokens``, the sealed
 device code flows and saved sign-ins (``bot.adapters.entra.delegated.DelegatedTokens``).
@@ -37,6 +38,7 @@ from bot.core.requests import (
 )
 from bot.core.signin import PendingSignIn, PollResult, SavedSignIn, SignInWait, StartedFlow
 from bot.core.tokens import AppleToken
+from bot.usecases.metrics import Metrics as Metrics  # the port, beside its outcomes
 
 
 class RequestStore(Protocol):

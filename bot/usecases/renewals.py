@@ -36,6 +36,7 @@ from bot.core.requests import (
 )
 from bot.errors import ApnsBotError
 from bot.usecases.applying import Applying
+from bot.usecases.metrics import NO_METRICS, ApprovalOutcome, Metrics, RequestOutcome
 from bot.usecases.ports import Approvers, Graphs, Notifier, Store
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class Renewals:
         trust: Callable[[], TrustAnchors | None],
         clock: Callable[[], datetime],
         applying: Applying,
+        *,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -86,6 +89,7 @@ class Renewals:
         self.trust = trust
         self.clock = clock
         self.applying = applying  # approved requests go on to it
+        self.metrics = metrics
 
     # --- submit ----------------------------------------------------------------------------
     def submit(
@@ -97,13 +101,18 @@ class Renewals:
         reason: str | None = None,
     ) -> Submission:
         """Check ``content`` against the tenant's current certificate; if it passes, ask approvers."""
-        current = self.graph(tenant).get_certificate()  # GraphError propagates to the caller
+        try:
+            current = self.graph(tenant).get_certificate()  # GraphError propagates to the caller
+        except ApnsBotError:
+            self.metrics.requested(RequestOutcome.ERROR)
+            raise
         now = self.clock()
         inspection = inspect_certificate(
             content, now=now, apple_id=apple_id, current=current, trust=self.trust()
         )
         certificate = inspection.certificate
         if inspection.blocking or certificate is None or certificate.topic is None:
+            self.metrics.requested(RequestOutcome.BLOCKED)
             return Submission(inspection)
         request = new_change_request(
             id=new_request_id(now, secrets.token_bytes(10)),
@@ -128,6 +137,7 @@ class Renewals:
             request, unless=lambda pending: open_request_of_another(pending, requester, now)
         )
         if other is not None:
+            self.metrics.requested(RequestOutcome.WAITING)
             return Submission(inspection, waiting_for=other)
         posted = self.notifier.post_request(request)
         if posted is None:
@@ -139,9 +149,11 @@ class Renewals:
                 self.clock(),
                 detail={"why": "approval message could not be posted"},
             )
+            self.metrics.requested(RequestOutcome.UNPOSTED)
             return Submission(inspection, request, posted=False)
         self.store.set_approval_message(request.id, *posted)
         self._supersede(request)
+        self.metrics.requested(RequestOutcome.SENT)
         return Submission(inspection, request, posted=True)
 
     def _pending(self, tenant: TenantSettings) -> list[ChangeRequest]:
@@ -188,15 +200,18 @@ class Renewals:
             request, user_id, is_approver=check.allowed, required=required, now=now
         )
         if not decision.allowed:
+            self.metrics.decided(ApprovalOutcome.REFUSED)
             if decision.outcome is Outcome.REFUSED_EXPIRED:
                 self.applying.expire_due()
             return " ".join(filter(None, [decision.reason, check.note]))
         result = self.store.add_approval(request_id, user_id, now)
         if not result.recorded:
+            self.metrics.decided(ApprovalOutcome.REFUSED)
             return "This request is no longer waiting for approval."
         fresh = self.store.get_request(request_id) or request
         remaining = approvals_remaining(fresh, required)
         if remaining > 0:
+            self.metrics.decided(ApprovalOutcome.RECORDED)
             self.notifier.update_request(fresh)
             return f"Your approval is recorded; {remaining} more needed."
         moved = self.store.transition(
@@ -207,6 +222,8 @@ class Renewals:
             actor=user_id,
             require_approvals=required,
         )
+        # not moved: another approver's click, recorded at the same moment, moved it
+        self.metrics.decided(ApprovalOutcome.APPROVED if moved else ApprovalOutcome.RECORDED)
         if moved:
             return self.applying.apply(request_id, actor=user_id)
         return None
@@ -218,6 +235,7 @@ class Renewals:
         check = self.approvers.check(tenant, user_id)
         decision = decide_rejection(request, user_id, is_approver=check.allowed, now=now)
         if not decision.allowed:
+            self.metrics.decided(ApprovalOutcome.REFUSED)
             return decision.reason
         to = Status.REJECTED if decision.outcome is Outcome.REJECTED else Status.CANCELLED
         moved = self.store.transition(
@@ -230,7 +248,10 @@ class Renewals:
             detail={"reason": reason} if reason else None,
         )
         if not moved:
+            self.metrics.decided(ApprovalOutcome.REFUSED)
             return "This request was decided by someone else a moment ago."
+        rejected = to is Status.REJECTED
+        self.metrics.decided(ApprovalOutcome.REJECTED if rejected else ApprovalOutcome.CANCELLED)
         self.applying.refresh(request_id)
         return None
 

@@ -19,8 +19,9 @@ from bot.core.model import TenantCertificate
 from bot.core.reminders import Change, Reminder
 from bot.core.requests import ChangeRequest
 from bot.core.signin import PollOutcome, PollResult, StartedFlow
-from bot.core.tokens import AppleToken
+from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import GraphError, SealError
+from bot.usecases.metrics import ApprovalOutcome, RequestOutcome, UploadOutcome
 from bot.usecases.ports import ApproverCheck, DeviceCodeClient, Sealer
 from tests.certgen import GeneratedCert
 
@@ -122,6 +123,24 @@ class RecordingNotifier:
 
     def said(self, what: str) -> list[str]:
         return [request_id for kind, request_id in self.calls if kind == what]
+
+
+@dataclass
+class RecordingMetrics:
+    """``Metrics``: every outcome counted, as ``(counter, outcome)``, in order (push only)."""
+
+    counted: list[tuple[str, str]] = field(default_factory=list)
+
+    def requested(
+        self, outcome: RequestOutcome, kind: CredentialKind = CredentialKind.PUSH
+    ) -> None:
+        self.counted.append(("requests", f"{kind}:{outcome}"))
+
+    def decided(self, outcome: ApprovalOutcome, kind: CredentialKind = CredentialKind.PUSH) -> None:
+        self.counted.append(("approvals", f"{kind}:{outcome}"))
+
+    def uploaded(self, outcome: UploadOutcome, kind: CredentialKind = CredentialKind.PUSH) -> None:
+        self.counted.append(("uploads", f"{kind}:{outcome}"))
 
 
 @dataclass

@@ -26,6 +26,7 @@ from tests.usecases.fakes import (
     TENANT,
     FakeGraph,
     FixedApprovers,
+    RecordingMetrics,
     RecordingNotifier,
     as_graph_reports,
     settings,
@@ -42,6 +43,7 @@ class World:
     clock: MovableClock
     sleep: RecordingSleep
     current: GeneratedCert
+    metrics: RecordingMetrics
 
     def renewal(self) -> GeneratedCert:
         """Apple's renewal of the tenant's certificate: same topic, a year from now."""
@@ -68,12 +70,23 @@ def world(tmp_path: Path) -> Iterator[World]:
     graph = FakeGraph(as_graph_reports(current))
     notifier = RecordingNotifier()
     config = settings()
-    applying = Applying(config, store, graph, notifier, clock, retry=UploadRetry(sleep=sleep))
+    metrics = RecordingMetrics()
+    applying = Applying(
+        config, store, graph, notifier, clock, retry=UploadRetry(sleep=sleep), metrics=metrics
+    )
     trust = apple_ca().trust_anchors()
     renewals = Renewals(
-        config, store, graph, notifier, FixedApprovers(), lambda: trust, clock, applying
+        config,
+        store,
+        graph,
+        notifier,
+        FixedApprovers(),
+        lambda: trust,
+        clock,
+        applying,
+        metrics=metrics,
     )
-    yield World(renewals, applying, store, graph, notifier, clock, sleep, current)
+    yield World(renewals, applying, store, graph, notifier, clock, sleep, current, metrics)
     store.close()
 
 
@@ -187,3 +200,84 @@ def test_reconcile_settles_an_upload_a_crash_interrupted(world: World) -> None:
     assert request is not None and request.status is Status.FAILED
     assert request.failure is not None and request.failure.code == "interrupted"
     assert world.graph.uploads == []
+
+
+# --- what is counted (apns_bot_requests_total, _approvals_total, _uploads_total) ----------------
+
+
+def test_each_submission_is_counted_by_what_became_of_it(world: World) -> None:
+    world.graph.read_failure = GraphError("Graph could not be reached.", status=None)
+    with pytest.raises(GraphError):
+        world.renewals.submit(TENANT, REQUESTER, APPLE_ID, world.renewal().pem)
+    world.graph.read_failure = None
+    world.renewals.submit(TENANT, REQUESTER, APPLE_ID, make_push_cert().pem)  # another topic
+    world.submit()
+    world.renewals.submit(TENANT, LEAD_2, APPLE_ID, world.renewal().pem)  # waits for the first
+    world.notifier.refuse_posts = True
+    world.renewals.submit(TENANT, REQUESTER, APPLE_ID, world.renewal().pem)
+    assert world.metrics.counted == [
+        ("requests", "push:error"),
+        ("requests", "push:blocked"),
+        ("requests", "push:sent"),
+        ("requests", "push:waiting"),
+        ("requests", "push:unposted"),
+    ]
+
+
+def test_each_decision_and_upload_is_counted(world: World) -> None:
+    expiring = world.submit()
+    world.clock.advance(hours=25)
+    world.applying.expire_due()
+    assert world.status(expiring) is Status.EXPIRED
+    refused = world.submit()
+    world.renewals.approve(refused, "USTRANGER")
+    world.renewals.reject(refused, LEAD_1, None)
+    world.renewals.reject(refused, LEAD_2, None)  # decided already
+    withdrawn = world.submit()
+    world.renewals.reject(withdrawn, REQUESTER, None)
+    world.graph.failures = [GraphError("Forbidden.", status=403, code="Forbidden")]
+    failed = world.submit()
+    world.renewals.approve(failed, LEAD_1)
+    world.renewals.retry(failed, LEAD_2)
+    assert [c for c in world.metrics.counted if c[0] != "requests"] == [
+        ("approvals", "push:expired"),
+        ("approvals", "push:refused"),
+        ("approvals", "push:rejected"),
+        ("approvals", "push:refused"),
+        ("approvals", "push:cancelled"),
+        ("approvals", "push:approved"),
+        ("uploads", "push:failed"),
+        ("uploads", "push:applied"),
+    ]
+
+
+def test_an_approval_that_is_not_the_last_one_is_recorded(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "apns-bot.sqlite3")
+    metrics = RecordingMetrics()
+    current = make_push_cert(not_before=T0 - timedelta(days=340))
+    graph, notifier, clock = (
+        FakeGraph(as_graph_reports(current)),
+        RecordingNotifier(),
+        MovableClock(),
+    )
+    config = settings(required_approvals=2)
+    applying = Applying(config, store, graph, notifier, clock, metrics=metrics)
+    trust = apple_ca().trust_anchors()
+    approvers = FixedApprovers()
+    renewals = Renewals(
+        config, store, graph, notifier, approvers, lambda: trust, clock, applying, metrics=metrics
+    )
+    renewal = make_push_cert(topic_uuid=current.uuid)
+    submission = renewals.submit(TENANT, REQUESTER, APPLE_ID, renewal.pem)
+    assert submission.request is not None
+    renewals.approve(submission.request.id, LEAD_1)
+    renewals.approve(submission.request.id, LEAD_1)  # the same lead again
+    renewals.approve(submission.request.id, LEAD_2)
+    store.close()
+    assert metrics.counted == [
+        ("requests", "push:sent"),
+        ("approvals", "push:recorded"),
+        ("approvals", "push:refused"),
+        ("approvals", "push:approved"),
+        ("uploads", "push:applied"),
+    ]
