@@ -1,0 +1,208 @@
+"""Prometheus metrics of one running bot: what the last check of each tenant saw, and counters.
+
+``PrometheusMetrics`` has its own ``CollectorRegistry`` (never the library's global one: two bots
+in one process, as in the tests, each expose their own). It plays the ``Metrics`` port
+(``bot.usecases.metrics``) and takes every ``CheckResult`` through ``observe`` (the watch's
+``on_checked``). The gauges are rebuilt from the last check of each tenant at every scrape, so an
+item that disappeared from Graph disappears from ``/metrics`` at that tenant's next check:
+
+- ``apns_bot_expiry_timestamp_seconds{tenant,kind,name}``: expiry as a Unix time. ``name`` is
+  ``push certificate`` for the push certificate (one per tenant), the ADE token's ``tokenName``,
+  the VPP token's ``displayName`` or else ``organizationName``. A kind that could not be read keeps
+  its last known items (the alert on expiry keeps firing while Graph is unreachable);
+- ``apns_bot_check_success{tenant,kind}``: 1 when that kind was read, 0 when it could not be;
+- ``apns_bot_last_check_timestamp_seconds{tenant}``: when the tenant was last checked.
+
+Label values are bounded (``MAX_LABEL_CHARS``), free of control characters, and never hold an
+Apple ID: a token name holding an e-mail address (Apple IDs are e-mail addresses) is replaced by
+the token's Graph id. prometheus_client escapes what is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot.core.reminders import CheckState
+from bot.core.tokens import AppleToken, CredentialKind, TokenRead
+from bot.usecases.metrics import ApprovalOutcome, RequestOutcome, UploadOutcome
+from bot.usecases.watch import CheckResult
+
+log = logging.getLogger(__name__)
+
+PUSH_NAME = "push certificate"
+MAX_LABEL_CHARS = 80
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
+
+
+@dataclass(frozen=True)
+class Exposition:
+    """One scrape's answer: the body and its content type."""
+
+    body: bytes
+    content_type: str = CONTENT_TYPE_LATEST
+
+
+def label(text: str) -> str:
+    """A label value: printable, single-line, at most ``MAX_LABEL_CHARS`` characters."""
+    clean = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if len(clean) <= MAX_LABEL_CHARS:
+        return clean or "-"
+    return clean[: MAX_LABEL_CHARS - 1] + "…"
+
+
+def token_label(token: AppleToken) -> str:
+    """The ``name`` label of a token; its Graph id when the name holds an e-mail address."""
+    name = token.name or token.organization or ""
+    if not name.strip() or _EMAIL.search(name):
+        name = token.id
+    return label(name)
+
+
+@dataclass
+class _Tenant:
+    """What the checks of one tenant saw last, per kind."""
+
+    expiry: dict[CredentialKind, tuple[tuple[str, float], ...]] = field(default_factory=dict)
+    success: dict[CredentialKind, bool] = field(default_factory=dict)
+    last_check: float = 0.0
+
+
+class _Checks(Collector):
+    """The three gauges, built at scrape time from each tenant's last check."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tenants: dict[str, _Tenant] = {}
+
+    def observe(self, result: CheckResult) -> None:
+        with self._lock:
+            seen = self._tenants.setdefault(label(result.tenant), _Tenant())
+            seen.last_check = result.checked_at.timestamp()
+            read = result.state is not CheckState.FAILED
+            seen.success[CredentialKind.PUSH] = read
+            if read:
+                certificate = result.certificate
+                expires = certificate.expires_at if certificate and certificate.exists else None
+                push = ((PUSH_NAME, expires.timestamp()),) if expires is not None else ()
+                seen.expiry[CredentialKind.PUSH] = push
+            for tokens in result.tokens:
+                seen.success[tokens.kind] = tokens.ok
+                if tokens.ok:
+                    seen.expiry[tokens.kind] = _expiries(result.tenant, tokens)
+
+    def collect(self) -> Iterator[Metric]:
+        expiry, success, last = _families()
+        with self._lock:
+            for tenant, seen in sorted(self._tenants.items()):
+                last.add_metric([tenant], seen.last_check)
+                for kind, ok in sorted(seen.success.items()):
+                    success.add_metric([tenant, kind.value], 1.0 if ok else 0.0)
+                for kind, items in sorted(seen.expiry.items()):
+                    for name, at in items:
+                        expiry.add_metric([tenant, kind.value, name], at)
+        yield from (expiry, success, last)
+
+    def describe(self) -> Iterable[Metric]:
+        return _families()  # the names, so the registry refuses a clash at registration
+
+
+def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    expiry = GaugeMetricFamily(
+        "apns_bot_expiry_timestamp_seconds",
+        "When each watched Apple credential expires (Unix time), as its tenant's last check "
+        "read it.",
+        labels=["tenant", "kind", "name"],
+    )
+    success = GaugeMetricFamily(
+        "apns_bot_check_success",
+        "1 when the tenant's last check read this kind, 0 when it could not.",
+        labels=["tenant", "kind"],
+    )
+    last = GaugeMetricFamily(
+        "apns_bot_last_check_timestamp_seconds",
+        "When the tenant was last checked (Unix time).",
+        labels=["tenant"],
+    )
+    return expiry, success, last
+
+
+def _expiries(tenant: str, read: TokenRead) -> tuple[tuple[str, float], ...]:
+    """One series per token with a known expiry; a name two tokens share gets the id added."""
+    found: dict[str, float] = {}
+    for token in read.tokens:
+        if token.expires_at is None:
+            continue
+        name = token_label(token)
+        if name in found:
+            name = label(f"{name} ({token.id})")
+        if name in found:
+            log.warning("tenant %s: two %s tokens named alike; one is left out", tenant, read.kind)
+            continue
+        found[name] = token.expires_at.timestamp()
+    return tuple(sorted(found.items()))
+
+
+class PrometheusMetrics:
+    """One bot's metrics (the ``Metrics`` port, and the watch's ``on_checked``)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._checks = _Checks()
+        self.registry.register(self._checks)
+        labels = ["kind", "outcome"]
+        self._requests = Counter(
+            "apns_bot_requests",
+            "Renewal requests submitted, by what became of them.",
+            labels,
+            registry=self.registry,
+        )
+        self._approvals = Counter(
+            "apns_bot_approvals",
+            "Decisions on renewal requests: approvals, rejections, refused clicks, expiries.",
+            labels,
+            registry=self.registry,
+        )
+        self._uploads = Counter(
+            "apns_bot_uploads",
+            "Uploads to Intune, by how they ended.",
+            labels,
+            registry=self.registry,
+        )
+        push = CredentialKind.PUSH.value
+        for counter, outcomes in (
+            (self._requests, RequestOutcome),
+            (self._approvals, ApprovalOutcome),
+            (self._uploads, UploadOutcome),
+        ):
+            for outcome in outcomes:  # every series at 0 from the start: rate() sees the first one
+                counter.labels(push, outcome.value)
+
+    def observe(self, result: CheckResult) -> None:
+        """Take one tenant's check; never raises (metrics must not break a check)."""
+        try:
+            self._checks.observe(result)
+        except Exception:
+            log.exception("could not record the check of %s in the metrics", result.tenant)
+
+    def requested(
+        self, outcome: RequestOutcome, kind: CredentialKind = CredentialKind.PUSH
+    ) -> None:
+        self._requests.labels(kind.value, outcome.value).inc()
+
+    def decided(self, outcome: ApprovalOutcome, kind: CredentialKind = CredentialKind.PUSH) -> None:
+        self._approvals.labels(kind.value, outcome.value).inc()
+
+    def uploaded(self, outcome: UploadOutcome, kind: CredentialKind = CredentialKind.PUSH) -> None:
+        self._uploads.labels(kind.value, outcome.value).inc()
+
+    def exposition(self) -> Exposition:
+        """The Prometheus text format of everything above."""
+        return Exposition(generate_latest(self.registry))

@@ -1,0 +1,233 @@
+"""PrometheusMetrics: what the last check of each tenant saw, per kind, and the outcome counters.
+
+Check results are built here (with ADE and VPP reads, as the watch reports them) and the
+exposition is read back with prometheus_client's own parser, as Prometheus would read it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.adapters.metrics import MAX_LABEL_CHARS, PUSH_NAME, PrometheusMetrics, label
+from bot.core.model import TenantCertificate
+from bot.core.reminders import CheckState
+from bot.core.tokens import AppleToken, CredentialKind, ReadError, TokenRead
+from bot.usecases.metrics import ApprovalOutcome, RequestOutcome, UploadOutcome
+from bot.usecases.watch import CheckResult
+from tests.clock import T0, days
+
+ADE, VPP, PUSH = CredentialKind.ADE, CredentialKind.VPP, CredentialKind.PUSH
+PUSH_APPLE_ID = "mdm-admin@contoso.example"
+ABM_APPLE_ID = "abm-admin@contoso.example"
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def samples(metrics: PrometheusMetrics) -> Samples:
+    """Every sample of the exposition, by name and sorted labels."""
+    text = metrics.exposition().body.decode("utf-8")
+    found: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = (sample.name, tuple(sorted(sample.labels.items())))
+            assert key not in found, f"duplicate series {key}"
+            found[key] = sample.value
+    return found
+
+
+def expiry(found: Samples, tenant: str, kind: CredentialKind) -> dict[str, float]:
+    """The ``name -> expiry`` series of one tenant's kind."""
+    result: dict[str, float] = {}
+    for (name, labels), value in found.items():
+        tags = dict(labels)
+        if name == "apns_bot_expiry_timestamp_seconds" and tags["tenant"] == tenant:
+            result.update({tags["name"]: value} if tags["kind"] == kind.value else {})
+    return result
+
+
+def success(found: Samples, tenant: str, kind: CredentialKind) -> float | None:
+    return found.get(
+        ("apns_bot_check_success", (("kind", kind.value), ("tenant", tenant))),
+    )
+
+
+def certificate(expires_at: datetime | None = None) -> TenantCertificate:
+    return TenantCertificate(
+        apple_id=PUSH_APPLE_ID,
+        topic="com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20",
+        serial="0B7002EFEA6BA6D0",
+        expires_at=expires_at or days(300),
+    )
+
+
+def token(
+    kind: CredentialKind, id: str, name: str | None, expires_at: datetime | None
+) -> AppleToken:
+    return AppleToken(
+        id=id,
+        kind=kind,
+        name=name,
+        apple_id=ABM_APPLE_ID,
+        organization="Contoso Ltd",
+        expires_at=expires_at,
+        state="valid" if kind is VPP else None,
+    )
+
+
+def checked(
+    tenant: str = "default",
+    *,
+    at: datetime = T0,
+    cert: TenantCertificate | None = None,
+    error: str | None = None,
+    tokens: tuple[TokenRead, ...] = (),
+) -> CheckResult:
+    if error is not None:
+        return CheckResult(tenant, CheckState.FAILED, at, error=error, tokens=tokens)
+    return CheckResult(tenant, CheckState.OK, at, certificate=cert or certificate(), tokens=tokens)
+
+
+def forbidden(kind: CredentialKind) -> TokenRead:
+    return TokenRead(kind, error=ReadError("forbidden", "Graph answered 403 for this kind."))
+
+
+def test_a_check_shows_every_item_its_success_per_kind_and_when() -> None:
+    metrics = PrometheusMetrics()
+    ade = (token(ADE, "ade-1", "Contoso ABM", days(241)), token(ADE, "ade-2", "Schools", days(20)))
+    vpp = (token(VPP, "vpp-1", "Contoso Apps", days(188)),)
+    metrics.observe(
+        checked(
+            at=days(-0.5),
+            cert=certificate(days(307)),
+            tokens=(TokenRead(ADE, ade), TokenRead(VPP, vpp)),
+        )
+    )
+    found = samples(metrics)
+    assert expiry(found, "default", PUSH) == {PUSH_NAME: days(307).timestamp()}
+    assert expiry(found, "default", ADE) == {
+        "Contoso ABM": days(241).timestamp(),
+        "Schools": days(20).timestamp(),
+    }
+    assert expiry(found, "default", VPP) == {"Contoso Apps": days(188).timestamp()}
+    assert [success(found, "default", k) for k in (PUSH, ADE, VPP)] == [1.0, 1.0, 1.0]
+    last = ("apns_bot_last_check_timestamp_seconds", (("tenant", "default"),))
+    assert found[last] == days(-0.5).timestamp()
+
+
+def test_a_kind_that_could_not_be_read_is_0_and_leaves_the_others_alone() -> None:
+    metrics = PrometheusMetrics()
+    ade = TokenRead(ADE, (token(ADE, "ade-1", "Contoso ABM", days(241)),))
+    vpp = TokenRead(VPP, (token(VPP, "vpp-1", "Contoso Apps", days(188)),))
+    metrics.observe(checked(tokens=(ade, vpp)))
+    metrics.observe(checked(at=days(1), tokens=(forbidden(ADE), vpp)))
+    found = samples(metrics)
+    assert success(found, "default", ADE) == 0.0
+    assert success(found, "default", VPP) == 1.0 and success(found, "default", PUSH) == 1.0
+    # what the last good read saw stays: an alert on the expiry keeps firing while Graph refuses
+    assert expiry(found, "default", ADE) == {"Contoso ABM": days(241).timestamp()}
+
+
+def test_a_kind_never_read_has_success_0_and_no_expiry() -> None:
+    metrics = PrometheusMetrics()
+    metrics.observe(checked(tokens=(forbidden(VPP),)))
+    found = samples(metrics)
+    assert success(found, "default", VPP) == 0.0
+    assert expiry(found, "default", VPP) == {}
+
+
+def test_a_failed_push_read_is_0_and_keeps_the_last_known_expiry() -> None:
+    metrics = PrometheusMetrics()
+    metrics.observe(checked(cert=certificate(days(30))))
+    metrics.observe(checked(at=days(1), error="Graph could not be reached (timed out)."))
+    found = samples(metrics)
+    assert success(found, "default", PUSH) == 0.0
+    assert expiry(found, "default", PUSH) == {PUSH_NAME: days(30).timestamp()}
+    last = ("apns_bot_last_check_timestamp_seconds", (("tenant", "default"),))
+    assert found[last] == days(1).timestamp()
+
+
+def test_items_that_disappeared_leave_at_the_tenants_next_check() -> None:
+    metrics = PrometheusMetrics()
+    two = (token(ADE, "ade-1", "Old", days(5)), token(ADE, "ade-2", "New", days(360)))
+    metrics.observe(checked("alpha", tokens=(TokenRead(ADE, two),)))
+    metrics.observe(checked("beta", tokens=(TokenRead(ADE, two),)))
+    metrics.observe(checked("alpha", at=days(1), tokens=(TokenRead(ADE, two[1:]),)))
+    found = samples(metrics)
+    assert expiry(found, "alpha", ADE) == {"New": days(360).timestamp()}
+    assert set(expiry(found, "beta", ADE)) == {"Old", "New"}  # not checked again yet
+
+    gone = TenantCertificate(apple_id=None, topic=None, serial=None, expires_at=None)
+    metrics.observe(checked("alpha", at=days(2), cert=gone, tokens=(TokenRead(ADE, ()),)))
+    found = samples(metrics)
+    assert expiry(found, "alpha", PUSH) == {} and expiry(found, "alpha", ADE) == {}
+    assert success(found, "alpha", PUSH) == 1.0 and success(found, "alpha", ADE) == 1.0
+
+
+def test_labels_hold_no_apple_id_and_stay_short() -> None:
+    metrics = PrometheusMetrics()
+    tokens = (
+        token(ADE, "ade-id-1", ABM_APPLE_ID, days(100)),  # named after its Apple ID
+        token(ADE, "ade-id-2", f"ABM ({ABM_APPLE_ID})", days(101)),
+        token(ADE, "ade-id-3", "x" * 500, days(102)),
+        token(ADE, "ade-id-4", 'quote " back\\slash\nnew line', days(103)),
+        token(ADE, "ade-id-5", None, days(104)),  # no tokenName: the organisation
+        token(ADE, "ade-id-6", "no expiry", None),  # nothing to show
+    )
+    metrics.observe(checked(tokens=(TokenRead(ADE, tokens),)))
+    text = metrics.exposition().body.decode()
+    assert "@" not in text and PUSH_APPLE_ID not in text and ABM_APPLE_ID not in text
+    names = expiry(samples(metrics), "default", ADE)
+    assert set(names) == {
+        "ade-id-1",
+        "ade-id-2",
+        "x" * (MAX_LABEL_CHARS - 1) + "…",
+        'quote " back\\slash new line',
+        "Contoso Ltd",
+    }
+
+
+def test_two_tokens_with_one_name_are_both_shown() -> None:
+    metrics = PrometheusMetrics()
+    twins = (token(VPP, "vpp-a", "Contoso", days(10)), token(VPP, "vpp-b", "Contoso", days(20)))
+    metrics.observe(checked(tokens=(TokenRead(VPP, twins),)))
+    assert expiry(samples(metrics), "default", VPP) == {
+        "Contoso": days(10).timestamp(),
+        "Contoso (vpp-b)": days(20).timestamp(),
+    }
+
+
+def test_label_is_printable_and_bounded() -> None:
+    assert label("a\tb\x00c") == "a b c"
+    assert label("") == "-"
+    assert len(label("é" * 1000)) == MAX_LABEL_CHARS
+
+
+def test_counters_start_at_zero_for_every_outcome_and_count() -> None:
+    metrics = PrometheusMetrics()
+    found = samples(metrics)
+    for name, outcomes in (
+        ("apns_bot_requests_total", RequestOutcome),
+        ("apns_bot_approvals_total", ApprovalOutcome),
+        ("apns_bot_uploads_total", UploadOutcome),
+    ):
+        for outcome in outcomes:
+            assert found[(name, (("kind", "push"), ("outcome", outcome.value)))] == 0.0
+    metrics.requested(RequestOutcome.SENT)
+    metrics.decided(ApprovalOutcome.APPROVED)
+    metrics.decided(ApprovalOutcome.APPROVED)
+    metrics.uploaded(UploadOutcome.FAILED, ADE)
+    found = samples(metrics)
+    assert found[("apns_bot_requests_total", (("kind", "push"), ("outcome", "sent")))] == 1.0
+    assert found[("apns_bot_approvals_total", (("kind", "push"), ("outcome", "approved")))] == 2.0
+    assert found[("apns_bot_uploads_total", (("kind", "ade"), ("outcome", "failed")))] == 1.0
+
+
+def test_each_bot_has_its_own_registry() -> None:
+    one, two = PrometheusMetrics(), PrometheusMetrics()
+    one.requested(RequestOutcome.BLOCKED)
+    one.observe(checked("alpha"))
+    found = samples(two)
+    assert found[("apns_bot_requests_total", (("kind", "push"), ("outcome", "blocked")))] == 0.0
+    assert expiry(found, "alpha", PUSH) == {}
