@@ -56,6 +56,11 @@ class RunningBot:
     slack: SlackSender
     clock: MovableClock
 
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:<port>``: the server's root (``/healthz``, ``/metrics``)."""
+        return self.url.removesuffix("/slack/events")
+
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until the bot's background work queued so far has finished."""
         done = threading.Event()
@@ -151,6 +156,7 @@ def start_bot(
             signing_secret=SIGNING_SECRET,
             loop_timeout=0.05,
             answering=deps.answering,
+            metrics=deps.metrics.exposition,
         )
         thread = threading.Thread(target=serve_until_closed, args=(server,), daemon=True)
         thread.start()

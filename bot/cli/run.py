@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from bot.errors import ApnsBotError, ConfigError
 from bot.runtime.compose import Deps, build_deps
 from bot.runtime.daily_check import DailyCheck
 from bot.runtime.executors import Answering
+from bot.runtime.metrics_http import METRICS_PATH, make_metrics_server
 from bot.runtime.scheduler import Ticker
 from bot.runtime.server import EVENTS_PATH, HEALTH_PATH, make_server
 from bot.runtime.slack_clients import unreachable
@@ -80,24 +82,78 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         raise ConfigError(
             ["SLACK_SIGNING_SECRET is missing: HTTP mode verifies every request with it."]
         )
+    address = http_address(args, env) if http else None
+    if address is not None and settings.metrics_port and settings.metrics_port == address[1]:
+        raise ConfigError(
+            [
+                f"APNS_METRICS_PORT={settings.metrics_port} is also the HTTP port: choose another "
+                "one, or leave APNS_METRICS_PORT unset to serve /metrics on the HTTP port."
+            ]
+        )
     logging.getLogger().setLevel(settings.log_level)
     deps = build_deps(settings, clock=args.clock, sleep=args.sleep)
     tickers: list[Ticker] = []
+    stop_metrics: Callable[[], None] | None = None
     try:
         identity = check_slack(deps, settings)
         app = build_app(settings, deps, http=http)
         log.info("signed in to Slack as %s", identity)
+        stop_metrics = start_metrics_server(deps, settings)
         deps.start_threads()  # the first burst after start-up must not start threads one by one
         tickers = start_jobs(deps, settings) + start_signin_polling(deps)
-        if http:
-            serve_http(app, settings, args, env, deps)
+        if address is not None:
+            serve_http(app, settings, address, deps)
         else:
             serve_socket_mode(app, settings, deps)
     finally:
         for ticker in tickers:
             ticker.stop()
+        if stop_metrics is not None:
+            stop_metrics()
         deps.close()
     return 0
+
+
+def start_metrics_server(deps: Deps, settings: Settings) -> Callable[[], None] | None:
+    """APNS_METRICS_PORT set: ``GET /metrics`` on a server of its own (either mode), bound to
+    APNS_METRICS_HOST; returns how to stop it. Unset: None (HTTP mode serves it beside Slack)."""
+    if settings.metrics_port is None:
+        return None
+    host, port = settings.metrics_host, settings.metrics_port
+    try:
+        server = make_metrics_server(deps.metrics.exposition, host, port)
+    except OSError as exc:
+        raise ApnsBotError(
+            f"Cannot serve metrics on {host}:{port} ({exc.strerror or type(exc).__name__}): "
+            "choose a free APNS_METRICS_PORT, or an address of this host for APNS_METRICS_HOST."
+        ) from None
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # waitress's loop ends so when its sockets close
+            server.run()
+
+    thread = threading.Thread(target=serve, name="apns-metrics", daemon=True)
+    thread.start()
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{server.effective_port}{METRICS_PATH}"
+    log.info("metrics: GET %s", url)
+    print(f"apns-bot metrics on {url}", flush=True)
+
+    def stop() -> None:
+        server.close()
+        thread.join(5)
+
+    return stop
+
+
+def http_address(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, int]:
+    """Where HTTP mode listens: --host/--port, else HOST/PORT, else 0.0.0.0:3000."""
+    host = args.host or env.get("HOST") or "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
+    try:
+        port = args.port if args.port is not None else int(env.get("PORT") or 3000)
+    except ValueError:
+        raise ConfigError([f"PORT={env.get('PORT')!r} must be a port number."]) from None
+    return host, port
 
 
 def start_signin_polling(deps: Deps, every: float = SIGNIN_POLL_SECONDS) -> list[Ticker]:
@@ -131,14 +187,8 @@ def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
     ]
 
 
-def serve_http(
-    app: Any, settings: Settings, args: argparse.Namespace, env: Mapping[str, str], deps: Deps
-) -> None:
-    host = args.host or env.get("HOST") or "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
-    try:
-        port = args.port if args.port is not None else int(env.get("PORT") or 3000)
-    except ValueError:
-        raise ConfigError([f"PORT={env.get('PORT')!r} must be a port number."]) from None
+def serve_http(app: Any, settings: Settings, address: tuple[str, int], deps: Deps) -> None:
+    host, port = address
     assert settings.slack is not None and settings.slack.signing_secret is not None  # run() checked
     server = make_server(
         app,
@@ -146,9 +196,12 @@ def serve_http(
         port,
         signing_secret=settings.slack.signing_secret.reveal(),
         answering=deps.answering,
+        # with APNS_METRICS_PORT, /metrics is served there only (start_metrics_server)
+        metrics=deps.metrics.exposition if settings.metrics_port is None else None,
     )
     bound = server.effective_port
-    log.info("HTTP mode: POST %s and GET %s on %s:%s", EVENTS_PATH, HEALTH_PATH, host, bound)
+    paths = HEALTH_PATH if settings.metrics_port is not None else f"{HEALTH_PATH}, {METRICS_PATH}"
+    log.info("HTTP mode: POST %s and GET %s on %s:%s", EVENTS_PATH, paths, host, bound)
     print(f"apns-bot listening on http://{host}:{bound}{EVENTS_PATH}", flush=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -30,6 +30,8 @@ from bot.config.fields import (
     check_tenant_id,
     is_placeholder,
     parse_approvers,
+    parse_bind_host,
+    parse_port,
     parse_remind_days,
     parse_seconds,
     resolve_cloud,
@@ -311,6 +313,13 @@ def load_settings(
     network_timeout = parse_seconds(
         r.get("APNS_NETWORK_TIMEOUT"), DEFAULT_NETWORK_TIMEOUT, r.problems, "APNS_NETWORK_TIMEOUT"
     )
+    metrics_port = parse_port(r.get("APNS_METRICS_PORT"), r.problems, "APNS_METRICS_PORT")
+    metrics_host = parse_bind_host(r.get("APNS_METRICS_HOST"), r.problems, "APNS_METRICS_HOST")
+    if r.get("APNS_METRICS_HOST") and r.get("APNS_METRICS_PORT") is None:
+        r.problem(
+            "APNS_METRICS_HOST is set but APNS_METRICS_PORT is not: set the port the metrics "
+            "server listens on, or remove APNS_METRICS_HOST."
+        )
     log_level = (r.get("LOG_LEVEL") or "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         r.problem(f"LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR.")
@@ -331,4 +340,6 @@ def load_settings(
         log_level=log_level,
         token_keys=token_keys,
         network_timeout=network_timeout,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )

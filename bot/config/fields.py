@@ -3,9 +3,10 @@ to ``problems`` (naming the key it was given) when the value is wrong."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
-from bot.config.model import CLOUDS, DEFAULT_REMIND_DAYS
+from bot.config.model import CLOUDS, DEFAULT_METRICS_HOST, DEFAULT_REMIND_DAYS
 
 GUID_PATTERN = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -14,6 +15,7 @@ _TENANT_DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 CHANNEL_PATTERN = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _APPROVER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
@@ -36,6 +38,33 @@ def parse_seconds(raw: str | None, default: float, problems: list[str], key: str
         problems.append(f"{key}={raw!r} must be a number of seconds between 0.1 and 300.")
         return default
     return value
+
+
+def parse_port(raw: str | None, problems: list[str], key: str) -> int | None:
+    """A TCP port to listen on, 1 to 65535 (0: any free one, announced at start); None unset."""
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5 and int(raw) <= 65535):
+        problems.append(
+            f"{key}={raw!r} must be a port number from 1 to 65535 (0: any free port, printed at start)."
+        )
+        return None
+    return int(raw)
+
+
+def parse_bind_host(raw: str | None, problems: list[str], key: str) -> str:
+    """An address to listen on: an IP address (``0.0.0.0``, ``::``) or a host name."""
+    if raw is None:
+        return DEFAULT_METRICS_HOST
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        if not _HOSTNAME.match(raw) or raw.replace(".", "").isdigit():
+            problems.append(
+                f"{key}={raw!r} must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0."
+            )
+            return DEFAULT_METRICS_HOST
+    return raw
 
 
 def parse_remind_days(raw: str | None, problems: list[str], key: str) -> tuple[int, ...]:

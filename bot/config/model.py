@@ -139,6 +139,7 @@ class TenantSettings:
         return tuple(v for v in self.viewers if v.startswith("S"))
 
 
+DEFAULT_METRICS_HOST = "127.0.0.1"  # loopback: nothing outside the host scrapes unless asked
 DEFAULT_NETWORK_TIMEOUT = 8.0  # seconds; a host silent this long is reported as timed out
 CONNECT_TIMEOUT = 5.0  # seconds; at most this long to open a connection, TLS handshake included
 
@@ -159,6 +160,10 @@ class Settings:
     token_keys: tuple[Secret, ...] = ()
     # APNS_NETWORK_TIMEOUT: the longest one outbound call may wait for an answer, in seconds
     network_timeout: float = DEFAULT_NETWORK_TIMEOUT
+    # APNS_METRICS_PORT / APNS_METRICS_HOST: a separate /metrics server (None: none; HTTP mode
+    # then serves /metrics beside /slack/events)
+    metrics_port: int | None = None
+    metrics_host: str = DEFAULT_METRICS_HOST
 
     @property
     def connect_timeout(self) -> float:

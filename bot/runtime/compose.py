@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.adapters.apple_ca import AppleTrustStore
 from bot.adapters.graph.retry import RetryPolicy
+from bot.adapters.metrics import PrometheusMetrics
 from bot.adapters.sealing import build_sealer
 from bot.adapters.slack_files import SlackFiles
 from bot.adapters.store import SqliteStore
@@ -32,7 +33,7 @@ from bot.usecases.applying import Applying, UploadRetry
 from bot.usecases.ports import Graphs, Store
 from bot.usecases.renewals import Renewals
 from bot.usecases.signins import DelegatedSignIns
-from bot.usecases.watch import Watch
+from bot.usecases.watch import CheckResult, Watch
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Deps(SlackContext):
     modals: Background
     answering: Answering  # requests the HTTP server is answering; follow-ups yield to them
     applying: Applying
+    metrics: PrometheusMetrics  # this bot's own registry: GET /metrics
     delegated: Delegated | None = None  # delegated sign-in, when some tenant uses it
 
     def start_threads(self) -> None:
@@ -96,6 +98,7 @@ def build_deps(
     slack = slack or build_web_client(settings, sleep)
     store = store or SqliteStore(settings.db_path, sealer=build_sealer(settings.token_keys))
     answering = Answering()
+    metrics = PrometheusMetrics()
     background = Background(answering=answering, defer=FOLLOW_UP_DEFER)
     modals = Background(MODAL_THREADS, name="apns-modal", answering=answering, defer=MODAL_DEFER)
     graphs = delegated_graphs(settings, store, clock)
@@ -138,12 +141,20 @@ def build_deps(
         retry=UploadRetry(sleep=sleep),
         graph_for=acting_graphs(graphs, graph) if graphs else None,
         gate=signins,
+        metrics=metrics,
     )
     if signins is not None:
         signins.attach(applying)
-    renewals = Renewals(settings, store, graph, notifier, approvers, trust, clock, applying)
+    renewals = Renewals(
+        settings, store, graph, notifier, approvers, trust, clock, applying, metrics=metrics
+    )
     notices = SlackWatchNotifier(slack, approvers)
-    watch = Watch(settings, store, graph, notices, clock, on_checked=home_tab.after_check)
+
+    def checked(result: CheckResult) -> None:  # every check refreshes the App Home and metrics
+        metrics.observe(result)
+        home_tab.after_check(result)
+
+    watch = Watch(settings, store, graph, notices, clock, on_checked=checked)
     return Deps(
         slack=slack,
         slack_trigger=build_trigger_client(slack),
@@ -159,6 +170,7 @@ def build_deps(
         approvers=approvers,
         renewals=renewals,
         applying=applying,
+        metrics=metrics,
         watch=watch,
         home=home_tab,
         signins=signins,

@@ -2,7 +2,8 @@
 
 Bolt's built-in server is a development server: measured on a 2-core machine it reset 30 of 500
 connections at 50 concurrent requests, while the same app under waitress lost none. ``/healthz``
-answers load balancers and orchestrators without touching Slack or Graph.
+answers load balancers and orchestrators without touching Slack or Graph; ``GET /metrics``
+answers Prometheus (``bot.runtime.metrics_http``) unless ``APNS_METRICS_PORT`` moved it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.adapters.metrics import Exposition
 from bot.runtime.executors import Answering
+from bot.runtime.metrics_http import METRICS_PATH, metrics_endpoint
 from bot.runtime.request_gate import MAX_BODY_BYTES, RequestGate
 
 if TYPE_CHECKING:
@@ -29,9 +32,11 @@ def wsgi_app(
     signing_secret: str,
     ready: Callable[[], bool] = lambda: True,
     answering: Answering | None = None,
+    metrics: Callable[[], Exposition] | None = None,
 ) -> Any:
     """One WSGI callable: ``POST /slack/events`` through the request gate (``bot.runtime.request_gate``:
-    size, signature, shape) to Bolt, ``GET /healthz``, 404 otherwise.
+    size, signature, shape) to Bolt, ``GET /healthz``, ``GET /metrics`` when ``metrics`` renders
+    them (never through the gate: Prometheus does not sign), 404 otherwise.
 
     ``answering`` counts the Slack requests in Bolt's hands (follow-up work waits for them).
     """
@@ -45,6 +50,7 @@ def wsgi_app(
             return bolt(environ, start_response)
 
     slack = RequestGate(counted, signing_secret)
+    scrape = metrics_endpoint(metrics) if metrics is not None else None
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
@@ -55,6 +61,8 @@ def wsgi_app(
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
             return [body]
+        if scrape is not None and environ.get("PATH_INFO") == METRICS_PATH:
+            return scrape(environ, start_response)
         if environ.get("PATH_INFO") != EVENTS_PATH:
             start_response("404 Not Found", [("Content-Length", "9")])
             return [b"Not Found"]
@@ -72,16 +80,18 @@ def make_server(
     threads: int = SERVER_THREADS,
     loop_timeout: float = 1.0,
     answering: Answering | None = None,
+    metrics: Callable[[], Exposition] | None = None,
 ) -> Any:
     """A waitress server bound to ``host:port`` (``port=0`` picks a free one); call ``.run()``.
 
     ``loop_timeout`` is how often the event loop wakes up, so also how soon it notices a close.
     ``answering``: the bot's ``Deps.answering``, so its follow-up work yields to acknowledgements.
+    ``metrics``: what ``GET /metrics`` answers (None: 404).
     """
     from waitress.server import create_server
 
     return create_server(
-        wsgi_app(app, signing_secret, answering=answering),
+        wsgi_app(app, signing_secret, answering=answering, metrics=metrics),
         host=host,
         port=port,
         threads=threads,

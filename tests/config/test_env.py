@@ -194,3 +194,39 @@ def test_network_timeout(raw: str, ok: bool) -> None:
     else:
         with pytest.raises(ConfigError, match="APNS_NETWORK_TIMEOUT"):
             load_settings(env)
+
+
+def test_metrics_are_served_beside_slack_unless_a_port_is_given() -> None:
+    settings = load_settings(MINIMAL)
+    assert (settings.metrics_port, settings.metrics_host) == (None, "127.0.0.1")
+    settings = load_settings({**MINIMAL, "APNS_METRICS_PORT": " 9464 "})
+    assert (settings.metrics_port, settings.metrics_host) == (9464, "127.0.0.1")
+    settings = load_settings({**MINIMAL, "APNS_METRICS_PORT": "9464", "APNS_METRICS_HOST": "::"})
+    assert settings.metrics_host == "::"
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"APNS_METRICS_PORT": "http"}, "APNS_METRICS_PORT='http' must be a port number"),
+        ({"APNS_METRICS_PORT": "65536"}, "APNS_METRICS_PORT='65536' must be a port number"),
+        ({"APNS_METRICS_PORT": "-1"}, "APNS_METRICS_PORT='-1' must be a port number"),
+        ({"APNS_METRICS_PORT": "９４６４"}, "must be a port number"),  # full-width digits
+        (
+            {"APNS_METRICS_PORT": "9464", "APNS_METRICS_HOST": "http://0.0.0.0"},
+            "APNS_METRICS_HOST='http://0.0.0.0' must be an address to listen on",
+        ),
+        (
+            {"APNS_METRICS_PORT": "9464", "APNS_METRICS_HOST": "999.1.1.1"},
+            "must be an address to listen on",
+        ),
+        (
+            {"APNS_METRICS_HOST": "127.0.0.2"},
+            "APNS_METRICS_HOST is set but APNS_METRICS_PORT is not",
+        ),
+    ],
+)
+def test_bad_metrics_settings_are_named(env: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**MINIMAL, **env})
+    assert problem in caught.value.user_message

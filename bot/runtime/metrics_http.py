@@ -1,0 +1,101 @@
+"""``GET /metrics``: the bot's Prometheus metrics, over HTTP.
+
+HTTP mode answers it on the Slack endpoint's own server (``bot.runtime.server``), before the Slack
+request gate: Prometheus does not sign its scrapes. With ``APNS_METRICS_PORT`` set (either mode)
+a small waitress server of its own answers it instead, bound to ``APNS_METRICS_HOST`` (default
+127.0.0.1), and the Slack endpoint does not. Only ``GET`` is answered (405 otherwise); the body is
+never read; every other path is 404.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from bot.adapters.metrics import Exposition
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+METRICS_PATH = "/metrics"
+METRICS_THREADS = 2  # one scraper, now and then
+
+
+def metrics_endpoint(exposition: Callable[[], Exposition]) -> WSGIApplication:
+    """The WSGI answer to a request for ``METRICS_PATH``."""
+
+    def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "GET":
+            return plain("405 Method Not Allowed", start_response, [("Allow", "GET")])
+        try:
+            answer = exposition()
+        except Exception:
+            log.exception("could not render the metrics")
+            return plain("500 Internal Server Error", start_response)
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", answer.content_type),
+                ("Content-Length", str(len(answer.body))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [answer.body]
+
+    return application
+
+
+def metrics_only(exposition: Callable[[], Exposition]) -> WSGIApplication:
+    """The metrics server's whole WSGI app: ``METRICS_PATH``, else 404."""
+    metrics = metrics_endpoint(exposition)
+
+    def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == METRICS_PATH:
+            return metrics(environ, start_response)
+        return plain("404 Not Found", start_response)
+
+    return application
+
+
+def make_metrics_server(
+    exposition: Callable[[], Exposition], host: str, port: int, *, loop_timeout: float = 1.0
+) -> Any:
+    """A waitress server for ``/metrics`` alone on ``host:port`` (``port=0``: a free one).
+
+    The socket is bound here, before waitress starts anything: an address in use or unknown is an
+    ``OSError`` with nothing left open (waitress would leave its threads and sockets behind), and
+    a host name is one address, not one server per address it resolves to."""
+    from waitress.server import create_server
+
+    family, _, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listening = socket.create_server(address, family=family)
+    return create_server(
+        metrics_only(exposition),
+        sockets=[listening],
+        threads=METRICS_THREADS,
+        ident="apns-bot",
+        clear_untrusted_proxy_headers=True,
+        asyncore_loop_timeout=loop_timeout,
+        max_request_body_size=0,  # a scrape has no body: refuse any with 413, unread
+    )
+
+
+def plain(
+    status: str, start_response: StartResponse, extra: list[tuple[str, str]] | None = None
+) -> list[bytes]:
+    body = status[4:].encode("ascii")
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            *(extra or []),
+        ],
+    )
+    return [body]

@@ -1,0 +1,129 @@
+"""``GET /metrics`` of a running bot in HTTP mode, over a real socket, read with prometheus_client's
+own parser: what the watch saw (through the real watch and the fake Graph), and the counters
+moving as a renewal is requested, refused, approved and uploaded."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.core.reminders import CheckState
+from bot.core.tokens import AppleToken, CredentialKind, ReadError, TokenRead
+from bot.slack.ids import Action
+from bot.usecases.watch import CheckResult
+from tests.clock import T0, days
+from tests.fakes.graph_server import FakeGraph
+from tests.fakes.graph_shapes import DEFAULT_EXPIRY
+from tests.fakes.slack_server import FakeSlack
+from tests.flows.test_renewal_flow import pending_request, renewal, submit
+from tests.harness import LEAD_1, OUTSIDER, RunningBot
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+APPLE_IDS = ("mdm-admin@contoso.example", "abm-admin@contoso.example")
+
+
+def scrape(base: str) -> tuple[str, Samples]:
+    """GET /metrics; the text and its samples by name and labels."""
+    response = httpx.get(f"{base}/metrics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    found: Samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return response.text, found
+
+
+def value(found: Samples, metric: str, **labels: str) -> float | None:
+    return found.get((metric, frozenset(labels.items())))
+
+
+def test_metrics_show_the_push_certificate_the_watch_read(
+    bot: RunningBot, fake_graph: FakeGraph
+) -> None:
+    [result] = bot.deps.watch.check_all()
+    assert result.state is CheckState.OK
+    text, found = scrape(bot.base)
+    expiry = value(
+        found,
+        "apns_bot_expiry_timestamp_seconds",
+        tenant="default",
+        kind="push",
+        name="push certificate",
+    )
+    assert expiry == DEFAULT_EXPIRY.timestamp()
+    assert value(found, "apns_bot_check_success", tenant="default", kind="push") == 1.0
+    last = value(found, "apns_bot_last_check_timestamp_seconds", tenant="default")
+    assert last == T0.timestamp()
+    assert not any(apple_id in text for apple_id in APPLE_IDS)
+
+
+def test_a_failed_read_is_0_beside_a_kind_read_fine(bot: RunningBot, fake_graph: FakeGraph) -> None:
+    vpp = AppleToken(
+        id="5a8c1e2f-0b3d-4c6e-9f7a-1b2c3d4e5f60",
+        kind=CredentialKind.VPP,
+        name="Contoso Apps and Books",
+        apple_id=APPLE_IDS[1],
+        organization="Contoso Ltd",
+        expires_at=days(188),
+        state="valid",
+    )
+    denied = ReadError("forbidden", "Graph answered 403: DeviceManagementServiceConfig.Read.All.")
+    bot.deps.metrics.observe(
+        CheckResult(
+            "default",
+            CheckState.FAILED,
+            T0,
+            error="Graph answered 403.",
+            tokens=(
+                TokenRead(CredentialKind.ADE, error=denied),
+                TokenRead(CredentialKind.VPP, (vpp,)),
+            ),
+        )
+    )
+    text, found = scrape(bot.base)
+    assert value(found, "apns_bot_check_success", tenant="default", kind="push") == 0.0
+    assert value(found, "apns_bot_check_success", tenant="default", kind="ade") == 0.0
+    assert value(found, "apns_bot_check_success", tenant="default", kind="vpp") == 1.0
+    name = "Contoso Apps and Books"
+    at = value(found, "apns_bot_expiry_timestamp_seconds", tenant="default", kind="vpp", name=name)
+    assert at == days(188).timestamp()
+    assert not any(apple_id in text for apple_id in APPLE_IDS)
+
+
+def counter(found: Samples, name: str, outcome: str) -> float | None:
+    return value(found, name, kind="push", outcome=outcome)
+
+
+def test_counters_move_with_a_renewal(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    _, before = scrape(bot.base)
+    assert counter(before, "apns_bot_requests_total", "sent") == 0.0
+
+    submit(bot, fake_slack, b"not a certificate")  # refused by the checks
+    fake_slack.wait_for("views.update")
+    request_id = pending_request(bot, fake_slack, renewal())
+    bot.slack.click(Action.APPROVE, request_id, OUTSIDER)
+    fake_slack.wait_for("response_url")
+    bot.slack.click(Action.APPROVE, request_id, LEAD_1)
+    fake_slack.wait_for("chat.postMessage", lambda c: "renewed" in c.params.get("text", ""))
+
+    text, after = scrape(bot.base)
+    assert counter(after, "apns_bot_requests_total", "blocked") == 1.0
+    assert counter(after, "apns_bot_requests_total", "sent") == 1.0
+    assert counter(after, "apns_bot_approvals_total", "refused") == 1.0
+    assert counter(after, "apns_bot_approvals_total", "approved") == 1.0
+    assert counter(after, "apns_bot_uploads_total", "applied") == 1.0
+    assert counter(after, "apns_bot_uploads_total", "failed") == 0.0
+    for user in (LEAD_1, OUTSIDER):
+        assert user not in text
+    assert not any(apple_id in text for apple_id in APPLE_IDS)
+
+
+def test_only_get_on_metrics_is_answered(bot: RunningBot) -> None:
+    post = httpx.post(f"{bot.base}/metrics", content=b"x=1", timeout=10)
+    assert post.status_code == 405 and post.headers["allow"] == "GET"
+    assert "apns_bot" not in post.text
+    assert httpx.get(f"{bot.base}/metrics/extra", timeout=10).status_code == 404
+    assert httpx.get(f"{bot.base}/metrics?name[]=x", timeout=10).status_code == 200
