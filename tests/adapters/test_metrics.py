@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.adapters.metrics import MAX_LABEL_CHARS, PUSH_NAME, PrometheusMetrics, label
@@ -231,3 +232,16 @@ def test_each_bot_has_its_own_registry() -> None:
     found = samples(two)
     assert found[("apns_bot_requests_total", (("kind", "push"), ("outcome", "blocked")))] == 0.0
     assert expiry(found, "alpha", PUSH) == {}
+
+
+def test_a_failure_inside_the_metrics_never_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics = PrometheusMetrics()
+
+    def broken(result: CheckResult) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(metrics._checks, "observe", broken)
+    metrics.observe(checked("alpha"))  # does not raise
+    assert "could not record the check of alpha" in caplog.text

@@ -12,8 +12,8 @@ from bot.core.tokens import AppleToken, CredentialKind, ReadError, TokenRead
 from bot.slack.ids import Action
 from bot.usecases.watch import CheckResult
 from tests.clock import T0, days
-from tests.fakes.graph_server import FakeGraph
-from tests.fakes.graph_shapes import DEFAULT_EXPIRY
+from tests.fakes.graph_server import FakeGraph, Fault
+from tests.fakes.graph_shapes import CERT_PATH, DEFAULT_EXPIRY
 from tests.fakes.slack_server import FakeSlack
 from tests.flows.test_renewal_flow import pending_request, renewal, submit
 from tests.harness import LEAD_1, OUTSIDER, RunningBot
@@ -56,6 +56,23 @@ def test_metrics_show_the_push_certificate_the_watch_read(
     last = value(found, "apns_bot_last_check_timestamp_seconds", tenant="default")
     assert last == T0.timestamp()
     assert not any(apple_id in text for apple_id in APPLE_IDS)
+
+
+def test_a_push_read_that_fails_later_is_0_and_keeps_the_expiry(
+    bot: RunningBot, fake_graph: FakeGraph
+) -> None:
+    bot.deps.watch.check_all()
+    bot.clock.advance(days=1)
+    fake_graph.inject("GET", CERT_PATH, Fault.forbidden())
+    [result] = bot.deps.watch.check_all()
+    assert result.state is CheckState.FAILED
+    _, found = scrape(bot.base)
+    assert value(found, "apns_bot_check_success", tenant="default", kind="push") == 0.0
+    name = "push certificate"
+    at = value(found, "apns_bot_expiry_timestamp_seconds", tenant="default", kind="push", name=name)
+    assert at == DEFAULT_EXPIRY.timestamp()
+    last = value(found, "apns_bot_last_check_timestamp_seconds", tenant="default")
+    assert last == days(1).timestamp()
 
 
 def test_a_failed_read_is_0_beside_a_kind_read_fine(bot: RunningBot, fake_graph: FakeGraph) -> None:
