@@ -89,8 +89,7 @@ class UploadOutcomeUnknown(GraphError):
 
     def __init__(self, cause: GraphError, *, kind: str, token_id: str) -> None:
         super().__init__(
-            f"{cause.user_message} The upload may or may not have reached Intune: apns-bot did "
-            "not send it again; read the token back before trying once more.",
+            cause.user_message,  # already says the change may have landed and to read it back
             status=cause.status,
             code=cause.code,
             request_id=cause.request_id,

@@ -60,9 +60,13 @@ class IntuneKey:
         return f"{self.cert.serial_number:016X}"
 
 
-@functools.cache
 def intune_key(slot: int = 1) -> IntuneKey:
     """A self-signed certificate like the one Intune gives for an ADE token (cached per slot)."""
+    return _intune_key(slot)
+
+
+@functools.cache
+def _intune_key(slot: int) -> IntuneKey:
     key = rsa_key(KEY_SLOT_BASE + slot)
     name = x509.Name(
         [
