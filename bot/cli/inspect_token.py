@@ -25,6 +25,7 @@ from bot.cli.inspect_cert import iso_datetime
 from bot.config import Settings, load_settings
 from bot.core.ade_token import MAX_TOKEN_FILE_BYTES
 from bot.core.token_checks import TokenInspection, detect_kind, inspect_token
+from bot.core.token_choice import choose_token
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import ApnsBotError, TokenFileError, UsageError
 
@@ -157,16 +158,12 @@ def pick_token(
     tokens: Sequence[AppleToken], wanted: str | None, kind: CredentialKind, where: str
 ) -> AppleToken:
     """The token named (id or name, any case), or the only one; ``ApnsBotError`` otherwise."""
-    if not tokens:
+    choice = choose_token(tokens, wanted)
+    if choice.token is not None:
+        return choice.token
+    if choice.why == "none":
         raise ApnsBotError(f"{where} has no {kind.label}: there is nothing to renew.")
-    if wanted is not None:
-        key = " ".join(wanted.split()).casefold()
-        for token in tokens:
-            if token.id.casefold() == key or " ".join((token.name or "").split()).casefold() == key:
-                return token
-    elif len(tokens) == 1:
-        return tokens[0]
-    names = ", ".join(f"{t.name or '(no name)'} ({t.id})" for t in tokens)
+    names = ", ".join(f"{t.name or '(no name)'} ({t.id})" for t in choice.candidates)
     asked = f"No {kind.label} named {wanted!r}" if wanted else f"{where} has several of them"
     raise ApnsBotError(f"{asked}; choose one with --token: {names}.")
 
