@@ -30,6 +30,7 @@ from asn1crypto import cms as asn1_cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from bot.core import der
 from bot.core.certinput import holds_private_key
@@ -122,6 +123,7 @@ class IntuneKey:
     sha256: str
     issuer_der: bytes = field(repr=False)
     not_after: str  # ISO date, informational
+    pem: str = field(default="", repr=False)  # the certificate as PEM, whatever Graph's armour
 
 
 def read_ade_token(data: bytes) -> AdeTokenFile:
@@ -302,6 +304,7 @@ def read_intune_key(value: str) -> IntuneKey:
         sha256=certificate.fingerprint(hashes.SHA256()).hex(":").upper(),
         issuer_der=issuer_der,
         not_after=certificate.not_valid_after_utc.date().isoformat(),
+        pem=certificate.public_bytes(Encoding.PEM).decode("ascii"),
     )
 
 

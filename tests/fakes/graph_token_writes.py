@@ -2,7 +2,8 @@
 
 - ``GET  /beta/deviceManagement/depOnboardingSettings/{id}/getEncryptionPublicKey()``: the PEM
   certificate of a key pair generated for that token (``tests.tokengen.intune_key``; ``set_key``
-  picks one), as ``{"@odata.context": ...#Edm.String, "value": PEM}``.
+  picks one), as ``{"@odata.context": ...#Edm.String, "value": PEM}`` (``bare_key``: the base64
+  without armour, since Microsoft does not document which one Intune sends).
 - ``POST .../depOnboardingSettings/{id}/uploadDepToken`` ``{"appleId", "depToken"}``: unwraps the
   S/MIME file, decrypts the CMS with that token's private key (cryptography's PKCS#7 support), reads
   ``access_token_expiry`` from Apple's ``-----BEGIN MESSAGE-----`` JSON and updates
@@ -64,6 +65,7 @@ class TokenWrites:
         self._pending: dict[tuple[str, str], _Pending] = {}
         self.lag_reads = 0
         self.sync_status = 200
+        self.bare_key = False  # getEncryptionPublicKey's value without PEM armour
 
     def key(self, tenant_id: str, token_id: str) -> IntuneKey:
         """Intune's key pair for one ADE token (slot 1 unless ``set_key`` chose another)."""
@@ -115,9 +117,11 @@ class TokenWrites:
         if operation == ("GET", ""):
             return Response(200, self._read(base_url, version, tenant_id, kind, token_id))
         if operation == ("GET", "/getencryptionpublickey()"):
+            pem = self.key(tenant_id, token_id).pem
+            value = "".join(pem.splitlines()[1:-1]) if self.bare_key else pem
             document = {
                 "@odata.context": f"{base_url}/{version}/$metadata#Edm.String",
-                "value": self.key(tenant_id, token_id).pem,
+                "value": value,
             }
             return Response(200, document)
         if operation == ("POST", "/synclicenses"):

@@ -165,3 +165,12 @@ def test_a_slow_graph_does_not_delay_the_acknowledgement(
     fake_graph.release()
     _, content = uploaded(fake_slack)
     assert content == intune_key(1).pem.encode()
+
+
+def test_a_key_graph_sends_without_armour_is_sent_as_pem(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    fake_graph.token_writes.bare_key = True
+    bot.slack.command("ade-key")
+    _, content = uploaded(fake_slack)
+    assert content == intune_key(1).pem.encode()

@@ -119,6 +119,8 @@ def _send(
     except TokenFileError:
         log.warning("ADE key for %s/%s is not a readable certificate", tenant.name, token.id)
         key = None
+    if key is not None and "-----BEGIN CERTIFICATE-----" not in pem:
+        pem = key.pem  # Graph gave the bare base64: Apple Business Manager wants a PEM file
     content = (pem if pem.endswith("\n") else pem + "\n").encode("utf-8")
     filename = key_filename(token)
     try:
