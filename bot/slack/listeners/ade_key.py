@@ -6,7 +6,7 @@ the key from Graph (``getEncryptionPublicKey``, a read: it rotates nothing) and 
 (``files_upload_v2`` into the DM opened with ``conversations.open``) run on the bot's executor. The
 same ``may_see`` rule applies. The token is the one NAME names (its Intune name or id), else the
 tenant's only ADE token; with several, the answer lists them. The button's value is
-``<tenant>|<token id>``. The key is public, yet only its size and the token's id (``ade_id``) are audited.
+``<tenant>|<token id>``. The audit keeps the file's size and the token's id (``ade_id``).
 """
 
 from __future__ import annotations
