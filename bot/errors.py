@@ -44,6 +44,11 @@ class CertificateError(ApnsBotError):
         self.code = code
 
 
+class TokenFileError(CertificateError):
+    """An uploaded file could not be read as an ADE server token or an Apps and Books (VPP) token;
+    ``code`` is a public pre-flight code (``bot.core.token_checks.CODES``)."""
+
+
 class AuthError(ApnsBotError):
     """Signing in to Microsoft Entra ID failed (quotes the AADSTS description when there is one)."""
 
@@ -74,6 +79,25 @@ class GraphError(ApnsBotError):
     def transient(self) -> bool:
         """True when the outcome of the call is unknown (timeout, 5xx, transport error)."""
         return self.status is None or self.status >= 500
+
+
+class UploadOutcomeUnknown(GraphError):
+    """A token upload (``uploadDepToken`` POST or the VPP token PATCH) may or may not have been
+    applied: Graph timed out, dropped the connection after sending, or answered 5xx. It was not
+    sent again; whoever uploads reads the token back (``get_ade_token``/``get_vpp_token``) before
+    any new attempt. ``cause`` is the error that left the outcome open."""
+
+    def __init__(self, cause: GraphError, *, kind: str, token_id: str) -> None:
+        super().__init__(
+            cause.user_message,  # already says the change may have landed and to read it back
+            status=cause.status,
+            code=cause.code,
+            request_id=cause.request_id,
+            client_request_id=cause.client_request_id,
+        )
+        self.cause = cause
+        self.kind = kind
+        self.token_id = token_id
 
 
 class SlackFileError(ApnsBotError):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.cli import check, doctor, inspect_cert, keygen, rekey, run, status
+from bot.cli import check, doctor, inspect_cert, inspect_token, keygen, rekey, run, status
 
-MODULES: list[ModuleType] = [run, status, check, doctor, inspect_cert, keygen, rekey]
+MODULES: list[ModuleType] = [run, status, check, doctor, inspect_cert, inspect_token, keygen, rekey]
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "run": (
@@ -31,6 +31,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "apns-bot inspect-cert MDM_Contoso_Certificate.pem --apple-id mdm@contoso.example",
         "apns-bot inspect-cert new.pem --against-graph --json",
         "apns-bot inspect-cert new.pem --offline  # never download Apple's CA files",
+    ),
+    "inspect-token": (
+        "apns-bot inspect-token Contoso_Token_2026-12-03_smime.p7m --public-key Intune_ADE.pem",
+        "apns-bot inspect-token sToken_for_Contoso.vpptoken --against-graph --json",
+        "apns-bot inspect-token token.p7m --against-graph --token 'Contoso ABM' --apple-id ID",
     ),
     "keygen": ('echo "APNS_TOKEN_KEY=$(apns-bot keygen)" >> .env',),
     "rekey": (

@@ -82,7 +82,7 @@ def read_certificates(data: bytes) -> list[x509.Certificate]:
         raise refuse("not_a_certificate", "empty")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         data = _from_utf16(data)
-    if _PUTTY_KEY.search(data) or any(_KEY_LABEL.search(m) for m in _BEGIN.findall(data)):
+    if holds_private_key(data):
         raise refuse("private_key_present")
     if _BEGIN.search(data):
         return _from_pem(data)
@@ -90,6 +90,14 @@ def read_certificates(data: bytes) -> list[x509.Certificate]:
     if _BARE_BASE64.fullmatch(stripped):
         return _from_der(_b64decode(stripped))
     return _from_der(data)
+
+
+def holds_private_key(data: bytes) -> bool:
+    """True when ``data`` has a PEM block of a private-key kind or a PuTTY key (text forms only;
+    a DER key or a PKCS#12 file is told by ``der.shape``). Nothing is decoded."""
+    return bool(_PUTTY_KEY.search(data)) or any(
+        _KEY_LABEL.search(label) for label in _BEGIN.findall(data)
+    )
 
 
 def _from_utf16(data: bytes) -> bytes:

@@ -9,7 +9,7 @@ from slack_bolt import App, BoltResponse
 
 from bot.config import Settings
 from bot.errors import internal_error
-from bot.slack.listeners import approval, commands, csr, history, home, renew, signin
+from bot.slack.listeners import ade_key, approval, commands, csr, history, home, renew, signin
 from bot.slack.log_hygiene import trim_library_logs
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def build_app(settings: Settings, deps: SlackContext, *, http: bool | None = Non
     verbs.update(renew.register(app, settings, deps))
     verbs.update(history.verbs(deps))
     verbs.update(csr.register(app, settings, deps))
+    verbs.update(ade_key.register(app, settings, deps))
     verbs.update(signin.verbs(deps))
     home.register(app, settings, deps)
     app.error(_handle_error)

@@ -8,13 +8,15 @@ from bot.core.messages import COMMAND as COMMAND  # the slash command, named in 
 
 
 class Action(StrEnum):
-    """``action_id`` of buttons and inputs; buttons carry only a request id as their value."""
+    """``action_id`` of buttons and inputs; buttons carry a request id or a tenant as their value
+    (*Get public key*: the tenant and the ADE token's id)."""
 
     APPROVE = "apns.approve"
     REJECT = "apns.reject"
     RETRY = "apns.retry"
     START_RENEWAL = "apns.start_renewal"
     GET_CSR = "apns.get_csr"
+    GET_ADE_KEY = "apns.get_ade_key"  # value: "<tenant>|<ADE token id>"
 
 
 class View(StrEnum):

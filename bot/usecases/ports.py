@@ -7,8 +7,8 @@ state). ``Store`` is all three plus ``close``; ``SqliteStore`` implements it. Ev
 aware datetimes and returns the frozen dataclasses of ``bot.core.requests``. The store plays them
 (``bot.adapters.store.SqliteStore``); a PostgreSQL store would too.
 
-Graph: ``GraphClient`` reads and writes one tenant's push certificate and lists its ADE and VPP
-tokens (``HttpGraphClient``).
+Graph: ``GraphClient`` reads and writes one tenant's push certificate, lists its ADE and VPP
+tokens, hands out Intune's ADE public key and uploads renewed tokens (``HttpGraphClient``).
 Metrics: ``Metrics`` (``bot.usecases.metrics``) counts requests, approvals and uploads by outcome.
 Slack: ``Notifier`` (renewals), ``WatchNotifier`` (the expiry watch), ``SignInNotifier`` (delegated
 sign-in) and ``Approvers`` (who may approve). Delegated sign-in: ``SignInTokens``, the sealed
@@ -231,6 +231,25 @@ class GraphClient(Protocol):
 
     def list_vpp_tokens(self) -> list[AppleToken]:
         """Every Apps and Books (VPP) token (none: an empty list)."""
+
+    def get_ade_token(self, token_id: str) -> AppleToken:
+        """One ADE token as Graph reports it now (the read-back after an upload)."""
+
+    def get_vpp_token(self, token_id: str) -> AppleToken:
+        """One Apps and Books token as Graph reports it now (the read-back after an upload)."""
+
+    def ade_public_key(self, token_id: str) -> str:
+        """Intune's public key for one ADE token (a PEM certificate) for Apple Business Manager."""
+
+    def upload_ade_token(self, token_id: str, apple_id: str, content: str) -> None:
+        """``uploadDepToken``, sent once: ``UploadOutcomeUnknown`` when it may or may not have
+        landed (read the token back before anything else); a plain ``GraphError`` when refused."""
+
+    def upload_vpp_token(self, token_id: str, content: str) -> None:
+        """The token's PATCH, sent once; failures as for ``upload_ade_token``."""
+
+    def sync_vpp_licenses(self, token_id: str) -> None:
+        """Ask Intune to sync the token's licences with Apple (harmless to repeat)."""
 
     def close(self) -> None: ...
 

@@ -10,7 +10,8 @@ many tenants.
 Tests steer it through ``FakeGraph`` (thread-safe): ``inject`` queues faults for the next matching
 requests, ``set_latency`` slows every answer, ``set_permission`` makes an app read-only, and
 ``requests`` records everything received. ``apple_tokens`` holds each tenant's ADE and VPP tokens
-(``tests.fakes.graph_tokens``: listing, paging, 403 per kind). Standalone, for benchmarks::
+(``tests.fakes.graph_tokens``: listing, paging, 403 per kind); ``token_writes`` renews them
+(``tests.fakes.graph_token_writes``: Intune's ADE key, uploads, read-back lag, licence syncs). Standalone, for benchmarks::
 
     python -m tests.fakes.graph_server --port 8443 --latency 2
 
@@ -42,6 +43,7 @@ from tests.fakes import graph_shapes as shapes
 from tests.fakes.entra import AppRegistration, Permission
 from tests.fakes.entra_delegated import DEVICE_CODE_GRANT, DelegatedEntra
 from tests.fakes.graph_faults import Fault, fault_response, forbidden, intune_error, unauthorized
+from tests.fakes.graph_token_writes import TokenWrites
 from tests.fakes.graph_tokens import AppleTokens
 from tests.fakes.https import HttpsServer, RecordedRequest, Response
 from tests.fakes.tls import TlsMaterial, make_tls_material
@@ -150,6 +152,8 @@ class FakeGraph:
             # or the bot's clock when a whole-bot test shares it (tests/harness.py).
             self.clock: Clock = MovableClock()
             self.apple_tokens = AppleTokens()  # ADE and VPP tokens per tenant
+            # their renewal: Intune's ADE keys, uploads, read-backs (lag), licence syncs
+            self.token_writes = TokenWrites(self.apple_tokens, lambda: self.clock())
             self.delegated.reset()
             if default_tenant:
                 self.add_tenant(FAKE_TENANT_ID)
@@ -459,6 +463,11 @@ class FakeGraph:
                     "value": self.csr(token.tenant_id),
                 },
             )
+        written = self.token_writes.answer(
+            request, version, self.url, token.tenant_id, app.permission, (request_id, crid)
+        )
+        if written is not None:
+            return written
         listed = self.apple_tokens.answer(
             request,
             version,

@@ -148,6 +148,23 @@ class AppleTokens:
         with self._lock:
             return [dict(token) for token in self._tokens.get((tenant_id, kind), [])]
 
+    def find(self, tenant_id: str, kind: TokenKind, token_id: str) -> dict[str, Any] | None:
+        """One token by id (a copy), or ``None``."""
+        with self._lock:
+            for token in self._tokens.get((tenant_id, kind), []):
+                if token.get("id") == token_id:
+                    return dict(token)
+        return None
+
+    def update(self, tenant_id: str, kind: TokenKind, token_id: str, **properties: Any) -> bool:
+        """Change one token's Graph properties; False when there is no such token."""
+        with self._lock:
+            for token in self._tokens.get((tenant_id, kind), []):
+                if token.get("id") == token_id:
+                    token.update(properties)
+                    return True
+        return False
+
     def deny(self, tenant_id: str, kind: TokenKind, denied: bool = True) -> None:
         with self._lock:
             if denied:

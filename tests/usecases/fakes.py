@@ -69,6 +69,8 @@ class FakeGraph:
         self.reads = 0
         self.ade_tokens: list[AppleToken] = []  # what list_ade_tokens returns
         self.vpp_tokens: list[AppleToken] = []
+        self.ade_key_pem = "-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n"
+        self.token_uploads: list[tuple[str, str, str]] = []  # (kind or "sync", token id, content)
 
     def __call__(self, tenant: TenantSettings) -> FakeGraph:
         return self
@@ -96,6 +98,35 @@ class FakeGraph:
 
     def list_vpp_tokens(self) -> list[AppleToken]:
         return list(self.vpp_tokens)
+
+    def get_ade_token(self, token_id: str) -> AppleToken:
+        return self._token(self.ade_tokens, token_id)
+
+    def get_vpp_token(self, token_id: str) -> AppleToken:
+        return self._token(self.vpp_tokens, token_id)
+
+    def ade_public_key(self, token_id: str) -> str:
+        self._token(self.ade_tokens, token_id)
+        return self.ade_key_pem
+
+    def upload_ade_token(self, token_id: str, apple_id: str, content: str) -> None:
+        self._token(self.ade_tokens, token_id)
+        self.token_uploads.append(("ade", token_id, content))
+
+    def upload_vpp_token(self, token_id: str, content: str) -> None:
+        self._token(self.vpp_tokens, token_id)
+        self.token_uploads.append(("vpp", token_id, content))
+
+    def sync_vpp_licenses(self, token_id: str) -> None:
+        self._token(self.vpp_tokens, token_id)
+        self.token_uploads.append(("sync", token_id, ""))
+
+    @staticmethod
+    def _token(tokens: list[AppleToken], token_id: str) -> AppleToken:
+        for token in tokens:
+            if token.id == token_id:
+                return token
+        raise GraphError(f"No token {token_id}.", status=404, code="ResourceNotFound")
 
     def close(self) -> None:
         return None

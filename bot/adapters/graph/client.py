@@ -30,6 +30,7 @@ from bot.adapters.entra.app_only import TokenProvider
 from bot.adapters.entra.providers import build_token_provider
 from bot.adapters.graph.errors import Call, error_from_response, error_from_transport, tls_error
 from bot.adapters.graph.retry import RetryPolicy
+from bot.adapters.graph.token_writes import AppleTokenWrites
 from bot.adapters.graph.tokens import (
     ADE_ACTION,
     ADE_PATH,
@@ -122,8 +123,9 @@ def parse_certificate(document: object) -> TenantCertificate:
     )
 
 
-class HttpGraphClient:
-    """The push-certificate operations of one tenant's Graph."""
+class HttpGraphClient(AppleTokenWrites):
+    """The push-certificate operations of one tenant's Graph (ADE and VPP token uploads, key
+    download and read-backs: ``AppleTokenWrites``)."""
 
     def __init__(
         self,
@@ -212,6 +214,9 @@ class HttpGraphClient:
 
     # --- plumbing ------------------------------------------------------------------------------
 
+    def _timestamp(self, value: object) -> datetime | None:
+        return parse_timestamp(value)
+
     def _get_json(self, path: str, action: str) -> Any:
         return self._json(self._send("GET", path, action), action)
 
@@ -233,8 +238,9 @@ class HttpGraphClient:
         *,
         json: dict[str, str] | None = None,
         writes: bool = False,
+        thing: str = "certificate",
     ) -> httpx.Response:
-        call = Call(method, action, self.tenant.client_id, self.tenant.tenant_id, writes)
+        call = Call(method, action, self.tenant.client_id, self.tenant.tenant_id, writes, thing)
         absolute = path.startswith(("https://", "http://"))  # a nextLink, checked by the caller
         policy = self._retry
         waited = 0.0

@@ -29,6 +29,7 @@ class Call:
     client_id: str
     tenant_id: str
     writes: bool = False  # a write may have been applied even when it failed
+    thing: str = "certificate"  # what a failed write's caller reads back ("ADE token"...)
 
 
 def readable_message(message: str) -> str:
@@ -135,7 +136,7 @@ def error_from_response(
         if call.writes:
             text += (
                 " Intune sometimes applies a change and still answers an error: read the "
-                "certificate back before trying again."
+                f"{call.thing} back before trying again."
             )
         else:
             text += " Intune may be having trouble; try again later."
@@ -163,7 +164,7 @@ def error_from_transport(
     text += "."
     if call.writes:
         text += (
-            " The change may or may not have reached Intune: read the certificate back before "
+            f" The change may or may not have reached Intune: read the {call.thing} back before "
             "trying again."
         )
     return GraphError(text + _ids(None, client_request_id), client_request_id=client_request_id)

@@ -86,13 +86,15 @@ def _send_csr(deps: SlackContext, tenant: TenantSettings, user_id: str, tell: Te
     except (SlackApiError, SlackClientError, OSError) as exc:
         why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
         log.error("cannot send the CSR to %s: %s", user_id, why)
-        tell(f":warning: The CSR could not be sent to you in a direct message ({why}). {_fix(why)}")
+        tell(
+            f":warning: The CSR could not be sent to you in a direct message ({why}). {dm_fix(why)}"
+        )
         return
     deps.store.audit(tenant.name, "csr_sent", user_id, deps.clock(), detail={"bytes": len(content)})
     tell(f":white_check_mark: `{CSR_FILENAME}` is in your direct messages, with the steps.")
 
 
-def _fix(error: str) -> str:
+def dm_fix(error: str) -> str:
     if error == "messages_tab_disabled":
         return (
             "Turn on App Home → Show Tabs → Messages Tab in the Slack app's settings "
@@ -103,7 +105,7 @@ def _fix(error: str) -> str:
     return "Try again in a minute."
 
 
-def _teller(deps: SlackContext, user_id: str, respond: Callable[..., Any] | None) -> Tell:
+def teller(deps: SlackContext, user_id: str, respond: Callable[..., Any] | None) -> Tell:
     """How a click hears back: ephemerally under the message clicked, or, from the Home tab
     (no ``response_url``), problems and refusals only, in the direct message (the file itself
     says success)."""
@@ -141,7 +143,7 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
     def handle_get_csr_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         user_id = str(body["user"]["id"])
-        tell = _teller(deps, user_id, keep_original(respond, body))
+        tell = teller(deps, user_id, keep_original(respond, body))
         tenant = clicked_tenant(settings, body)
         if tenant is None:
             deps.background.submit(tell, ":warning: That tenant is no longer configured.")

@@ -28,6 +28,10 @@ HELP_LINES = (
     (f"{COMMAND} status", "the push certificate: Apple ID, topic, expiry, days left"),
     (f"{COMMAND} csr", "get Intune's certificate signing request (CSR) and the renewal steps"),
     (f"{COMMAND} renew", "upload the renewed certificate from Apple for approval"),
+    (
+        f"{COMMAND} ade-key",
+        "Intune's public key for an ADE token, with the Apple Business Manager steps",
+    ),
     (f"{COMMAND} history", "the latest renewals, approvals and notices"),
     (f"{COMMAND} signin", "approvers, delegated sign-in: sign in to Microsoft as yourself"),
     (f"{COMMAND} signout", "make apns-bot forget your Microsoft sign-in"),

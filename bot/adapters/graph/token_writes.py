@@ -1,0 +1,153 @@
+"""Renewing Intune's ADE and Apps and Books (VPP) tokens on Microsoft Graph (``HttpGraphClient``).
+
+- ADE (Graph beta only, whatever ``GRAPH_URL`` names):
+  ``GET  deviceManagement/depOnboardingSettings/{id}/getEncryptionPublicKey()`` → ``{"value": PEM}``
+  (Intune's public key for Apple Business Manager; a function, so it changes nothing);
+  ``POST deviceManagement/depOnboardingSettings/{id}/uploadDepToken`` with ``{"appleId", "depToken"}``
+  → 204; ``GET deviceManagement/depOnboardingSettings/{id}`` reads one token back.
+- VPP (``GRAPH_URL``, v1.0 or beta): ``PATCH deviceAppManagement/vppTokens/{id}`` with
+  ``{"token": "<.vpptoken text>"}`` → 200 with the token (or 204);
+  ``POST deviceAppManagement/vppTokens/{id}/syncLicenses`` → 200 with the token (v1.0 docs) or 204;
+  ``GET deviceAppManagement/vppTokens/{id}`` reads one back.
+
+An upload is sent once: after a timeout, a connection lost once sent, or a 5xx, the outcome is
+unknown and ``UploadOutcomeUnknown`` says so (the caller reads the token back before anything
+else); only a 429 or a connection that never opened is tried again (``HttpGraphClient._send``). A
+refusal (4xx) is a plain ``GraphError``: nothing was applied. ``syncLicenses`` only asks Intune to
+sync, so it is retried like a read. Token contents never reach a log line or an error message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bot.adapters.graph.tokens import (
+    ADE_PATH,
+    VPP_PATH,
+    beta_base,
+    parse_ade_token,
+    parse_vpp_token,
+)
+from bot.core.tokens import AppleToken
+from bot.errors import ApnsBotError, GraphError, UploadOutcomeUnknown
+
+ADE_THING = "ADE token"
+VPP_THING = "Apps and Books (VPP) token"
+
+
+class EmptyTokenError(ApnsBotError, ValueError):
+    """An upload with an empty token, Apple ID or token id (Intune would clear or misplace it)."""
+
+
+def segment(token_id: str) -> str:
+    """A token id as one URL path segment (ids come from Graph, but never trusted as a path)."""
+    if not token_id or not token_id.strip():
+        raise EmptyTokenError("Refusing to call Graph: the token id is empty.")
+    return quote(token_id.strip(), safe="")
+
+
+class AppleTokenWrites:
+    """The token operations of ``HttpGraphClient`` (mixed in; it provides the plumbing below)."""
+
+    _base: str
+
+    def _timestamp(self, value: object) -> datetime | None:
+        raise NotImplementedError  # HttpGraphClient: parse_timestamp
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        action: str,
+        *,
+        json: dict[str, str] | None = None,
+        writes: bool = False,
+        thing: str = "certificate",
+    ) -> httpx.Response:
+        raise NotImplementedError  # HttpGraphClient._send
+
+    def _json(self, response: httpx.Response, action: str) -> Any:
+        raise NotImplementedError  # HttpGraphClient._json
+
+    # --- ADE ------------------------------------------------------------------------------------
+
+    def _ade(self, token_id: str, tail: str = "") -> str:
+        return beta_base(self._base) + f"{ADE_PATH}/{segment(token_id)}{tail}"
+
+    def ade_public_key(self, token_id: str) -> str:
+        """Intune's public key for one ADE token, exactly as Graph returns it (a PEM certificate)."""
+        action = "download Intune's public key for the ADE token"
+        response = self._send("GET", self._ade(token_id, "/getEncryptionPublicKey()"), action)
+        document = self._json(response, action)
+        value = document.get("value") if isinstance(document, dict) else None
+        if not isinstance(value, str) or not value.strip():
+            raise GraphError(f"Microsoft Graph answered the request to {action} without a key.")
+        return value
+
+    def get_ade_token(self, token_id: str) -> AppleToken:
+        """One ADE token as Graph reports it now (the read-back after an upload)."""
+        action = "read the ADE token"
+        document = self._json(self._send("GET", self._ade(token_id), action), action)
+        if not isinstance(document, dict):
+            raise GraphError(f"Microsoft Graph answered the request to {action} unexpectedly.")
+        return parse_ade_token(document, self._timestamp)
+
+    def upload_ade_token(self, token_id: str, apple_id: str, content: str) -> None:
+        """``uploadDepToken`` once; ``UploadOutcomeUnknown`` when it may or may not have landed."""
+        if not apple_id or not apple_id.strip():
+            raise EmptyTokenError("Refusing to upload: the Apple ID is empty.")
+        if not content or not content.strip():
+            raise EmptyTokenError("Refusing to upload: the server token is empty.")
+        body = {"appleId": apple_id.strip(), "depToken": content}
+        path = self._ade(token_id, "/uploadDepToken")
+        self._write("POST", path, "upload the ADE server token", body, ADE_THING, "ade", token_id)
+
+    # --- Apps and Books (VPP) -------------------------------------------------------------------
+
+    def _vpp(self, token_id: str, tail: str = "") -> str:
+        return f"{VPP_PATH}/{segment(token_id)}{tail}"
+
+    def get_vpp_token(self, token_id: str) -> AppleToken:
+        """One Apps and Books token as Graph reports it now (the read-back after an upload)."""
+        action = "read the Apps and Books (VPP) token"
+        document = self._json(self._send("GET", self._vpp(token_id), action), action)
+        if not isinstance(document, dict):
+            raise GraphError(f"Microsoft Graph answered the request to {action} unexpectedly.")
+        return parse_vpp_token(document, self._timestamp)
+
+    def upload_vpp_token(self, token_id: str, content: str) -> None:
+        """PATCH the token's ``token`` once; ``UploadOutcomeUnknown`` when it may have landed."""
+        if not content or not content.strip():
+            raise EmptyTokenError("Refusing to upload: the Apps and Books token is empty.")
+        action = "upload the Apps and Books (VPP) token"
+        path = self._vpp(token_id)
+        self._write("PATCH", path, action, {"token": content.strip()}, VPP_THING, "vpp", token_id)
+
+    def sync_vpp_licenses(self, token_id: str) -> None:
+        """Ask Intune to sync the token's licences with Apple (harmless to repeat)."""
+        self._send("POST", self._vpp(token_id, "/syncLicenses"), "sync the Apps and Books licences")
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _write(
+        self,
+        method: str,
+        path: str,
+        action: str,
+        body: dict[str, str],
+        thing: str,
+        kind: str,
+        token_id: str,
+    ) -> None:
+        try:
+            self._send(method, path, action, json=body, writes=True, thing=thing)
+        except UploadOutcomeUnknown:
+            raise
+        except GraphError as exc:
+            if exc.transient:
+                raise UploadOutcomeUnknown(exc, kind=kind, token_id=token_id) from exc
+            raise
