@@ -7,11 +7,11 @@ and approved certificates (marked with ``SEALED_PREFIX``; rows older than the ke
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from enum import Enum
 
 from bot.adapters.sealing import SEALED_PREFIX
+from bot.adapters.store.sql import Conn
 
 
 class Sealed(Enum):
@@ -38,7 +38,7 @@ _COLUMNS = (
 
 
 def rewrite_sealed(
-    conn: sqlite3.Connection, rewrite: Callable[[Sealed, str], str | None], *, write: bool
+    conn: Conn, rewrite: Callable[[Sealed, str], str | None], *, write: bool
 ) -> dict[Sealed, int]:
     """Pass every stored value through ``rewrite``; store what it returns (None: leave it), unless
     not ``write``. Returns how many values were (or would be) rewritten, per kind."""

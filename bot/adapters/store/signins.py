@@ -1,6 +1,6 @@
 """Delegated sign-in rows: saved sign-ins, pending device flows and the requests waiting on them.
 
-``SqliteSignIns`` works on the store's ``Database``; ``SqliteStore`` hands it those calls. Sealed columns
+``SqlSignIns`` works on the store's ``Database`` (SQLite or PostgreSQL); the store hands it those calls. Sealed columns
 arrive sealed and leave sealed: encryption is the caller's (``bot.adapters.sealing``), so nothing
 here ever holds a token or a device code in the clear. Every change that several replicas may race
 for is a compare-and-set: one poller per due flow, one finisher per completed flow.
@@ -8,11 +8,10 @@ for is a compare-and-set: one poller per due flow, one finisher per completed fl
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from bot.adapters.store.codec import from_text, to_text
-from bot.adapters.store.connection import Database
+from bot.adapters.store.sql import Conn, Database, Row
 from bot.core.signin import PendingSignIn, SavedSignIn, SignInWait
 
 _SIGNIN_COLUMNS = (
@@ -23,7 +22,7 @@ _FLOW_COLUMNS = (
 )
 
 
-def _signin(row: sqlite3.Row) -> SavedSignIn:
+def _signin(row: Row) -> SavedSignIn:
     return SavedSignIn(
         tenant=str(row["tenant"]),
         user_id=str(row["user_id"]),
@@ -35,7 +34,7 @@ def _signin(row: sqlite3.Row) -> SavedSignIn:
     )
 
 
-def _flow(row: sqlite3.Row) -> PendingSignIn:
+def _flow(row: Row) -> PendingSignIn:
     return PendingSignIn(
         tenant=str(row["tenant"]),
         user_id=str(row["user_id"]),
@@ -47,7 +46,7 @@ def _flow(row: sqlite3.Row) -> PendingSignIn:
     )
 
 
-class SqliteSignIns:
+class SqlSignIns:
     """The ``SignInStore`` role, on the store's database."""
 
     def __init__(self, db: Database) -> None:
@@ -119,7 +118,8 @@ class SqliteSignIns:
         """Store a new flow; False when the user already has one pending (keep that one)."""
         with self._db.transaction(write=True) as conn:
             cur = conn.execute(
-                f"INSERT OR IGNORE INTO device_flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                f"INSERT INTO device_flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                "ON CONFLICT DO NOTHING",
                 (
                     flow.tenant,
                     flow.user_id,
@@ -210,8 +210,10 @@ class SqliteSignIns:
         """``request_id`` uploads once ``user_id`` has signed in (replaces an earlier wait)."""
         with self._db.transaction(write=True) as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO signin_waits (request_id, tenant, user_id, created_at) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO signin_waits (request_id, tenant, user_id, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET "
+                "tenant = excluded.tenant, user_id = excluded.user_id, "
+                "created_at = excluded.created_at",
                 (request_id, tenant, user_id, to_text(at)),
             )
 
@@ -239,7 +241,7 @@ class SqliteSignIns:
         )
 
     @staticmethod
-    def _waiting(conn: sqlite3.Connection, tenant: str, user_id: str) -> tuple[str, ...]:
+    def _waiting(conn: Conn, tenant: str, user_id: str) -> tuple[str, ...]:
         rows = conn.execute(
             "SELECT request_id FROM signin_waits WHERE tenant = ? AND user_id = ? "
             "ORDER BY created_at, request_id",
