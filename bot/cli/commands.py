@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.cli import check, doctor, inspect_cert, keygen, rekey, run, status
+from bot.cli import check, doctor, inspect_cert, keygen, migrate_store, rekey, run, status
 
-MODULES: list[ModuleType] = [run, status, check, doctor, inspect_cert, keygen, rekey]
+MODULES: list[ModuleType] = [run, status, check, doctor, inspect_cert, keygen, rekey, migrate_store]
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "run": (
@@ -36,5 +36,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "rekey": (
         "apns-bot rekey --dry-run",
         "apns-bot rekey",
+    ),
+    "migrate-store": (
+        "apns-bot migrate-store --from sqlite:////data/apns-bot.sqlite3 \\",
+        "    --to postgresql://apns@db.internal:5432/apns",
     ),
 }

@@ -14,10 +14,10 @@ from bot.adapters.store.codec import from_text, to_text
 from bot.adapters.store.sql import Conn, Database, Row
 from bot.core.signin import PendingSignIn, SavedSignIn, SignInWait
 
-_SIGNIN_COLUMNS = (
+SIGNIN_COLUMNS = (
     "tenant, user_id, username, home_account_id, sealed_cache, signed_in_at, updated_at"
 )
-_FLOW_COLUMNS = (
+FLOW_COLUMNS = (
     "tenant, user_id, sealed_flow, interval_seconds, next_poll_at, expires_at, created_at"
 )
 
@@ -58,7 +58,7 @@ class SqlSignIns:
         """Insert or replace the user's sign-in (a new sign-in replaces an older account)."""
         with self._db.transaction(write=True) as conn:
             conn.execute(
-                f"INSERT INTO delegated_signins ({_SIGNIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                f"INSERT INTO delegated_signins ({SIGNIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (tenant, user_id) DO UPDATE SET username = excluded.username, "
                 "home_account_id = excluded.home_account_id, sealed_cache = excluded.sealed_cache, "
                 "signed_in_at = excluded.signed_in_at, updated_at = excluded.updated_at",
@@ -88,14 +88,14 @@ class SqlSignIns:
     def get_signin(self, tenant: str, user_id: str) -> SavedSignIn | None:
         with self._db.transaction(write=False) as conn:
             row = conn.execute(
-                f"SELECT {_SIGNIN_COLUMNS} FROM delegated_signins WHERE tenant = ? AND user_id = ?",  # noqa: S608
+                f"SELECT {SIGNIN_COLUMNS} FROM delegated_signins WHERE tenant = ? AND user_id = ?",  # noqa: S608
                 (tenant, user_id),
             ).fetchone()
         return None if row is None else _signin(row)
 
     def list_signins(self, tenant: str | None = None) -> list[SavedSignIn]:
         """Saved sign-ins, most recently used first."""
-        query = f"SELECT {_SIGNIN_COLUMNS} FROM delegated_signins"  # noqa: S608
+        query = f"SELECT {SIGNIN_COLUMNS} FROM delegated_signins"  # noqa: S608
         params: list[str] = []
         if tenant is not None:
             query, params = query + " WHERE tenant = ?", [tenant]
@@ -118,7 +118,7 @@ class SqlSignIns:
         """Store a new flow; False when the user already has one pending (keep that one)."""
         with self._db.transaction(write=True) as conn:
             cur = conn.execute(
-                f"INSERT INTO device_flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                f"INSERT INTO device_flows ({FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
                 "ON CONFLICT DO NOTHING",
                 (
                     flow.tenant,
@@ -135,7 +135,7 @@ class SqlSignIns:
     def get_device_flow(self, tenant: str, user_id: str) -> PendingSignIn | None:
         with self._db.transaction(write=False) as conn:
             row = conn.execute(
-                f"SELECT {_FLOW_COLUMNS} FROM device_flows WHERE tenant = ? AND user_id = ?",  # noqa: S608
+                f"SELECT {FLOW_COLUMNS} FROM device_flows WHERE tenant = ? AND user_id = ?",  # noqa: S608
                 (tenant, user_id),
             ).fetchone()
         return None if row is None else _flow(row)
@@ -144,7 +144,7 @@ class SqlSignIns:
         self, tenant: str | None = None, *, due_by: datetime | None = None
     ) -> list[PendingSignIn]:
         """Pending flows (``due_by``: only those whose next poll is due by then), oldest first."""
-        query = f"SELECT {_FLOW_COLUMNS} FROM device_flows WHERE 1 = 1"  # noqa: S608
+        query = f"SELECT {FLOW_COLUMNS} FROM device_flows WHERE 1 = 1"  # noqa: S608
         params: list[str] = []
         if tenant is not None:
             query, params = query + " AND tenant = ?", [*params, tenant]

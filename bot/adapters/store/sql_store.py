@@ -15,7 +15,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from bot.adapters.store import notices, resealing
+from bot.adapters.store import copying, notices, resealing
 from bot.adapters.store import statements as stmt
 from bot.adapters.store.codec import (
     check_event_name,
@@ -82,6 +82,10 @@ class SqlStore:
 
     def schema_version(self) -> int:
         return self._db.schema_version()
+
+    def copy_into(self, target: SqlStore) -> dict[str, int]:
+        """Every row into ``target``, which must be empty (``copying``); counts per table."""
+        return copying.copy_all(self._db, target._db)
 
     def probe_write(self, at: datetime) -> None:
         """Write a row and roll it back (``doctor``): ``StoreError`` when writing is refused."""
