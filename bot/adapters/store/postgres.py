@@ -116,14 +116,14 @@ class PgDatabase:
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[PgConn]:
         """One transaction on a pooled connection: committed when the block ends, rolled back
-        on any exception. ``psycopg`` errors come out as ``StoreError``."""
+        on any exception. ``psycopg`` errors come out as ``StoreError``. ``write`` changes
+        nothing here: what a write transaction reads before it acts is locked row by row
+        (``for_update``, ``lock``), so reads need no round trip of their own."""
         pool = self._pool
         if pool is None:
             raise StoreError("The database has been closed.")
         try:
             with pool.connection() as conn, conn.transaction():
-                if not write:
-                    conn.execute("SET TRANSACTION READ ONLY")
                 yield PgConn(conn)
         except psycopg.Error as exc:
             raise self._fail(exc) from exc
