@@ -78,7 +78,9 @@ class SqlStore:
         """Every sealed value through ``rewrite`` in one transaction (``resealing``); a write
         transaction only when ``write``."""
         with self._db.transaction(write=write) as conn:
-            return resealing.rewrite_sealed(conn, rewrite, write=write)
+            return resealing.rewrite_sealed(
+                conn, rewrite, write=write, for_update=self._db.for_update
+            )
 
     def schema_version(self) -> int:
         return self._db.schema_version()

@@ -12,6 +12,7 @@ import pytest
 
 from bot.adapters.sealing import Sealer, generate_key
 from bot.adapters.store import SqlStore
+from bot.adapters.store.resealing import Sealed
 from bot.config import Secret
 from bot.core.signin import PendingSignIn, SavedSignIn
 from tests.adapters.store.conftest import Backend
@@ -140,3 +141,25 @@ def test_plain_rows_from_before_stay_readable_and_foreign_ones_come_back_empty(
         missing = keyless.get_request(sealed.id)
         assert missing is not None and missing.certificate_pem == ""
     assert sealed.id in caplog.text and "APNS_TOKEN_KEY" in caplog.text
+
+
+def test_every_sealed_value_is_rewritten_in_one_pass_and_a_dry_run_writes_nothing(
+    store: SqlStore,
+) -> None:
+    store.create_request(request())
+    store.save_signin(saved(cache="cache-v1"))
+    store.add_device_flow(flow())
+
+    def again(kind: Sealed, value: str) -> str | None:
+        return None if value.endswith("-v2") else f"{value}-v2"
+
+    counted = store.rewrite_sealed(again, write=False)
+    assert counted == {Sealed.SIGNIN: 1, Sealed.DEVICE_FLOW: 1, Sealed.CERTIFICATE: 1}
+    signin = store.get_signin("default", "ULEAD")
+    assert signin is not None and signin.sealed_cache == "cache-v1"  # a dry run
+    assert store.rewrite_sealed(again) == counted
+    signin = store.get_signin("default", "ULEAD")
+    pending = store.get_device_flow("default", "ULEAD")
+    assert signin is not None and signin.sealed_cache == "cache-v1-v2"
+    assert pending is not None and pending.sealed_flow == "sealed-flow-v2"
+    assert store.rewrite_sealed(again) == dict.fromkeys(Sealed, 0)
