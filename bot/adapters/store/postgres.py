@@ -1,7 +1,7 @@
 """``PostgresStore``: the ``Store`` port on PostgreSQL, for replicas on several hosts.
 
 The SQL is ``SqlStore``'s (``sql``); ``PgDatabase`` supplies transactions from a psycopg 3
-connection pool, row locks (``SELECT … FOR UPDATE``) for what a write transaction reads before it
+connection pool, row locks (``SELECT … FOR NO KEY UPDATE``) for what a write transaction reads before it
 acts, and transaction-scoped advisory locks on names. Every guarantee is the database's, never an
 in-process lock, so it holds across any number of processes.
 
@@ -75,7 +75,9 @@ class PgConn:
 class PgDatabase:
     """A migrated PostgreSQL database behind a connection pool (``sql.Database``)."""
 
-    for_update = " FOR UPDATE"
+    # rows a write transaction reads, then changes: held until it ends; NO KEY lets the foreign-key
+    # checks of other transactions (an audit event, an approval for that request) go ahead
+    for_update = " FOR NO KEY UPDATE"
 
     def __init__(
         self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, timeout: float = DEFAULT_TIMEOUT
