@@ -9,6 +9,7 @@ test starts a real one.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import subprocess
 import sys
@@ -16,12 +17,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.adapters.store.postgres import PostgresStore
 from bot.core.requests import Status
 from bot.slack.ids import Action
 from tests.adapters.store.fixtures import request
+from tests.clock import iso, real_now
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
 from tests.flows.test_renewal_flow import patches, pending_request
@@ -79,6 +82,38 @@ def test_both_replicas_running_the_daily_check_at_once_post_each_reminder_once(
         barrier.reset()
         later = list(pool.map(run, bots * 3))
     assert sorted(r.posted for r in later) == [(), (), (), (), (), ("reminder 3",)]
+
+
+def test_check_processes_on_two_hosts_at_once_post_the_reminder_once(
+    bot_env: dict[str, str],
+    pg_url: str,
+    fake_graph: FakeGraph,
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+) -> None:
+    """``apns-bot check`` from cron on three hosts at the same minute: real processes (with the
+    real clock, so the expiry is an offset from it), one database, one reminder."""
+    fake_graph.set_entity(expirationDateTime=iso(real_now() + timedelta(days=6.5)))
+    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**keep, **bot_env, "APNS_DATABASE_URL": pg_url, "PYTHONPATH": root}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "check"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=90) for p in procs]
+    assert [p.returncode for p in procs] == [1, 1, 1], [err for _, err in outputs]
+    lines = [out.strip() for out, _ in outputs]
+    assert all(line.startswith("CRITICAL default: 6 days left") for line in lines), lines
+    assert sum(line.endswith("posted: reminder 7") for line in lines) == 1
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
 
 _MID_UPLOAD = """
