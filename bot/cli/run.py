@@ -19,7 +19,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from bot.config import Settings, load_settings
 from bot.errors import ApnsBotError, ConfigError
 from bot.runtime.compose import Deps, build_deps
-from bot.runtime.daily_check import DailyCheck, claim_in
+from bot.runtime.daily_check import DailyCheck, RunClaims
 from bot.runtime.executors import Answering
 from bot.runtime.scheduler import Ticker
 from bot.runtime.server import EVENTS_PATH, HEALTH_PATH, make_server
@@ -119,7 +119,7 @@ def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
         settings.check_time,
         ZoneInfo(settings.timezone),
         deps.clock,
-        claim=claim_in(deps.store, deps.clock),  # one replica runs each day's check
+        claims=RunClaims(deps.store, deps.clock),  # one replica runs each day's check
     )
     log.info("daily certificate check at %s (next %s)", settings.check_time, daily.next_run)
     return [

@@ -1,45 +1,63 @@
-"""The daily check shared by replicas: one runs each day's check, and a replica that died during
-one does not hold back the next (on every backend)."""
+"""The daily check shared by replicas: one runs each day's check, one that died during a check
+holds back no later day, and its unfinished run is taken over (on every backend)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.runtime.daily_check import DailyCheck, claim_in
+from bot.adapters.store import SqlStore
+from bot.runtime.daily_check import TAKEOVER_AFTER, DailyCheck, RunClaims
 from tests.adapters.store.conftest import Backend
 from tests.clock import MovableClock
 
+ZONE = ZoneInfo("Europe/Berlin")
 
-def test_each_day_s_check_is_run_by_one_replica_and_a_dead_one_blocks_no_later_day(
+
+def replica(store: SqlStore, clock: MovableClock, run: Callable[[], object]) -> DailyCheck:
+    return DailyCheck(run, time(9), ZONE, clock, RunClaims(store, clock))
+
+
+def test_each_day_s_check_is_run_by_one_replica(backend: Backend) -> None:
+    clock = MovableClock()
+    runs: list[str] = []
+    with backend.open() as one, backend.open() as two:
+        replicas = [
+            replica(one, clock, lambda: runs.append("one")),
+            replica(two, clock, lambda: runs.append("two")),
+        ]
+        for day in range(3):
+            clock.set(replicas[0].next_run + timedelta(seconds=1))
+            assert [r.tick() for r in replicas].count(True) == 1, day
+            assert [r.tick() for r in replicas] == [False, False]
+            clock.set(clock() + TAKEOVER_AFTER)  # the run finished: nobody takes it over
+            assert [r.tick() for r in replicas] == [False, False]
+        assert len(runs) == 3
+
+
+def test_a_replica_dying_mid_check_is_taken_over_and_blocks_no_later_day(
     backend: Backend,
 ) -> None:
     clock = MovableClock()
-    zone = ZoneInfo("Europe/Berlin")
     runs: list[str] = []
+
+    def dies() -> None:
+        raise RuntimeError("killed mid-check")
+
     with backend.open() as one, backend.open() as two:
-        replicas = {
-            name: DailyCheck(
-                lambda n=name: runs.append(n), time(9), zone, clock, claim_in(s, clock)
-            )
-            for name, s in (("one", one), ("two", two))
-        }
-        for day in range(3):
-            clock.set(replicas["one"].next_run + timedelta(seconds=1))
-            ran = [check.tick() for check in replicas.values()]
-            assert ran.count(True) == 1, day
-            assert [check.tick() for check in replicas.values()] == [False, False]
-        assert len(runs) == 3
-
-        def dies(_: object = None) -> None:
-            raise RuntimeError("killed mid-check")
-
-        crashing = DailyCheck(dies, time(9), zone, clock, claim_in(one, clock))
-        clock.set(crashing.next_run + timedelta(seconds=1))
+        dying, other = replica(one, clock, dies), replica(two, clock, lambda: runs.append("two"))
+        clock.set(dying.next_run + timedelta(seconds=1))
         with pytest.raises(RuntimeError):
-            crashing.tick()
-        assert replicas["two"].tick() is False  # that day was claimed by the replica that died
-        clock.set(replicas["two"].next_run + timedelta(seconds=1))
-        assert replicas["two"].tick() is True  # the next day is not held back
+            dying.tick()
+        assert other.tick() is False  # claimed by the replica that is dying
+        clock.set(clock() + TAKEOVER_AFTER - timedelta(seconds=1))
+        assert other.tick() is False
+        clock.advance(seconds=1)
+        assert other.tick() is True and runs == ["two"]  # never finished: taken over, once
+        assert other.tick() is False
+        clock.set(other.next_run + timedelta(seconds=1))
+        assert other.tick() is True  # the next day is its own
+        assert runs == ["two", "two"]
