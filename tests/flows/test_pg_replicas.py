@@ -2,8 +2,8 @@
 
 Each bot opens its own connection pool, as a replica on another host would; no lock in this
 process is shared between them, so what holds here holds because the database makes it hold.
-Where a second process matters (one killed mid-upload, approvals raced from two processes) the
-test starts a real one.
+Where a second process matters (one killed mid-upload, approvals raced from two processes,
+``apns-bot check`` from cron on several hosts) the test starts real ones.
 """
 
 from __future__ import annotations
@@ -117,20 +117,27 @@ def test_check_processes_on_two_hosts_at_once_post_the_reminder_once(
 
 
 _MID_UPLOAD = """
-import signal, sys
-from datetime import datetime
-from bot.adapters.store.postgres import PostgresStore
-from bot.core.requests import Status
-store = PostgresStore(sys.argv[1], pool_size=1)
-assert store.transition(sys.argv[2], Status.APPROVED, Status.APPLYING, datetime.fromisoformat(sys.argv[3]))
-print("uploading", flush=True)
-signal.pause()
+import os, sys
+from bot.config import load_settings
+from bot.runtime.compose import build_deps
+from tests.clock import MovableClock
+deps = build_deps(load_settings(os.environ), clock=MovableClock())
+print("ready", flush=True)
+deps.applying.apply(sys.argv[1], actor=sys.argv[2])  # killed while Graph holds its answer
 """
 
 
 def test_a_replica_killed_mid_upload_leaves_it_for_the_other_to_settle(
-    start_bot: Callable[..., RunningBot], pg_url: str, fake_slack: FakeSlack, fake_graph: FakeGraph
+    start_bot: Callable[..., RunningBot],
+    bot_env: dict[str, str],
+    pg_url: str,
+    fake_slack: FakeSlack,
+    fake_graph: FakeGraph,
+    tmp_path: Path,
 ) -> None:
+    """The dying replica is a process of its own with the bot's real composition (``build_deps``:
+    the upload use case, the Graph adapter, the PostgreSQL store), killed with SIGKILL after it
+    claimed the upload, while the fake Graph holds its answer."""
     first = start_bot(APNS_DATABASE_URL=pg_url)
     request_id = pending_request(first, fake_slack)
     now = first.clock()
@@ -138,18 +145,28 @@ def test_a_replica_killed_mid_upload_leaves_it_for_the_other_to_settle(
     assert first.deps.store.transition(
         request_id, Status.PENDING, Status.APPROVED, now, require_approvals=1
     )
+    first.wait_idle()
+    fake_graph.hold()
+    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "APNS_TEST_NOW") if k in os.environ}
+    root = str(Path(__file__).resolve().parents[2])
     dying = subprocess.Popen(
-        [sys.executable, "-c", _MID_UPLOAD, pg_url, request_id, now.isoformat()],
+        [sys.executable, "-c", _MID_UPLOAD, request_id, LEAD_1],
+        cwd=tmp_path,
+        env={**keep, **bot_env, "APNS_DATABASE_URL": pg_url, "PYTHONPATH": root},
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        assert dying.stdout is not None and dying.stdout.readline().strip() == "uploading"
+        assert dying.stdout is not None and dying.stdout.readline().strip() == "ready"
+        fake_graph.wait_held(timeout=60)  # its read before the PATCH: the upload is under way
+        claimed = first.deps.store.get_request(request_id)
+        assert claimed is not None and claimed.status is Status.APPLYING
     finally:
         dying.send_signal(signal.SIGKILL)
         dying.wait(timeout=30)
         if dying.stdout is not None:
             dying.stdout.close()
+        fake_graph.release()
     assert dying.returncode == -signal.SIGKILL
 
     second = start_bot(APNS_DATABASE_URL=pg_url)  # the other replica
