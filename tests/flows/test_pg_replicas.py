@@ -8,7 +8,6 @@ Where a second process matters (one killed mid-upload, approvals raced from two 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -16,14 +15,12 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.store.postgres import PostgresStore
 from bot.core.requests import Status
 from bot.slack.ids import Action
-from tests.adapters.store.fixtures import request
 from tests.clock import iso, real_now
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
@@ -32,6 +29,24 @@ from tests.flows.test_watch import check, expire_in, posts
 from tests.harness import GROUP_LEAD, LEAD_1, LEAD_2, MovableClock, RunningBot
 
 CLICKS = 20
+ROOT = str(Path(__file__).resolve().parents[2])
+
+# a replica of its own: the bot's real composition on the settings in its environment
+_BOT_PROCESS = """
+import os, sys
+from bot.config import load_settings
+from bot.runtime.compose import build_deps
+from tests.clock import MovableClock
+deps = build_deps(load_settings(os.environ), clock=MovableClock())
+"""
+
+
+def process_env(bot_env: dict[str, str], pg_url: str) -> dict[str, str]:
+    """What a replica's process gets: a shell's basics, the settings, the shared database (and the
+    suite's anchor for "now", which ``MovableClock`` starts at)."""
+    keep = ("PATH", "HOME", "LANG", "APNS_TEST_NOW")
+    basics = {k: os.environ[k] for k in keep if k in os.environ}
+    return {**basics, **bot_env, "APNS_DATABASE_URL": pg_url, "PYTHONPATH": ROOT}
 
 
 def test_twenty_approvals_split_across_two_replicas_give_one_patch(
@@ -94,9 +109,7 @@ def test_check_processes_on_two_hosts_at_once_post_the_reminder_once(
     """``apns-bot check`` from cron on three hosts at the same minute: real processes (with the
     real clock, so the expiry is an offset from it), one database, one reminder."""
     fake_graph.set_entity(expirationDateTime=iso(real_now() + timedelta(days=6.5)))
-    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    root = str(Path(__file__).resolve().parents[2])
-    env = {**keep, **bot_env, "APNS_DATABASE_URL": pg_url, "PYTHONPATH": root}
+    env = process_env(bot_env, pg_url)
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "bot", "check"],
@@ -116,15 +129,13 @@ def test_check_processes_on_two_hosts_at_once_post_the_reminder_once(
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
 
-_MID_UPLOAD = """
-import os, sys
-from bot.config import load_settings
-from bot.runtime.compose import build_deps
-from tests.clock import MovableClock
-deps = build_deps(load_settings(os.environ), clock=MovableClock())
+_MID_UPLOAD = (
+    _BOT_PROCESS
+    + """
 print("ready", flush=True)
 deps.applying.apply(sys.argv[1], actor=sys.argv[2])  # killed while Graph holds its answer
 """
+)
 
 
 def test_a_replica_killed_mid_upload_leaves_it_for_the_other_to_settle(
@@ -147,12 +158,10 @@ def test_a_replica_killed_mid_upload_leaves_it_for_the_other_to_settle(
     )
     first.wait_idle()
     fake_graph.hold()
-    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "APNS_TEST_NOW") if k in os.environ}
-    root = str(Path(__file__).resolve().parents[2])
     dying = subprocess.Popen(
         [sys.executable, "-c", _MID_UPLOAD, request_id, LEAD_1],
         cwd=tmp_path,
-        env={**keep, **bot_env, "APNS_DATABASE_URL": pg_url, "PYTHONPATH": root},
+        env=process_env(bot_env, pg_url),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -183,54 +192,63 @@ def test_a_replica_killed_mid_upload_leaves_it_for_the_other_to_settle(
     assert [e.event for e in history].count("reconciled") == 1
 
 
-def _approve_from_process(
-    url: str, request_id: str, users: list[str], at: str, barrier: Any, out: Any
+_APPROVER = (
+    _BOT_PROCESS
+    + """
+from concurrent.futures import ThreadPoolExecutor
+request_id, users = sys.argv[1], sys.argv[2].split(",")
+print("ready", flush=True)
+assert sys.stdin.readline().strip() == "go"  # both processes are released together
+with ThreadPoolExecutor(max_workers=len(users)) as pool:
+    list(pool.map(lambda user: deps.renewals.approve(request_id, user), users))
+deps.close()
+print("done", flush=True)
+"""
+)
+
+
+def test_twenty_approvals_from_two_bot_processes_give_one_patch(
+    start_bot: Callable[..., RunningBot],
+    bot_env: dict[str, str],
+    pg_url: str,
+    fake_slack: FakeSlack,
+    fake_graph: FakeGraph,
+    tmp_path: Path,
 ) -> None:
-    """One replica's share of the clicks: approve, then try to take the upload."""
-    moment = datetime.fromisoformat(at)
-    with PostgresStore(url, pool_size=len(users)) as store:
-
-        def one(user: str) -> bool:
-            barrier.wait(timeout=60)
-            store.add_approval(request_id, user, moment)
-            store.transition(
-                request_id, Status.PENDING, Status.APPROVED, moment, require_approvals=1
-            )
-            return store.transition(request_id, Status.APPROVED, Status.APPLYING, moment)
-
-        with ThreadPoolExecutor(max_workers=len(users)) as pool:
-            out.put(sum(pool.map(one, users)))
-
-
-def test_twenty_approvals_from_two_processes_have_one_uploader(pg_url: str) -> None:
-    req = request(requester="UREQ")
-    with PostgresStore(pg_url) as store:
-        store.create_request(req)
-    at = (req.created_at + timedelta(minutes=1)).isoformat()
-    ctx = multiprocessing.get_context("spawn")
-    barrier, out = ctx.Barrier(CLICKS), ctx.Queue()
-    users = [f"U{i % 7}" for i in range(CLICKS)]  # repeated clicks among seven approvers
+    """Two processes, each the bot's real composition (``build_deps``) on one PostgreSQL, approve
+    the same request from ten threads each at once: one upload, one "renewed" message."""
+    first = start_bot(APNS_DATABASE_URL=pg_url)
+    request_id = pending_request(first, fake_slack)
+    first.wait_idle()
+    approvers = [LEAD_1, LEAD_2, GROUP_LEAD]
+    users = [approvers[i % 3] for i in range(CLICKS)]
+    env = process_env(bot_env, pg_url)
     procs = [
-        ctx.Process(
-            target=_approve_from_process, args=(pg_url, req.id, users[p::2], at, barrier, out)
+        subprocess.Popen(
+            [sys.executable, "-c", _APPROVER, request_id, ",".join(users[p::2])],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for p in range(2)
     ]
-    for p in procs:
-        p.start()
-    wins = [out.get(timeout=90) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-        assert p.exitcode == 0
-    out.close()
-    out.join_thread()
-    assert sum(wins) == 1
-    with PostgresStore(pg_url) as store:
-        stored = store.get_request(req.id)
-        assert stored is not None and stored.status is Status.APPLYING and stored.attempts == 1
-        # clicks that arrive once the request is approved are not recorded (it is no longer open)
-        assert stored.approvers and set(stored.approvers) <= set(users)
-        assert len(set(stored.approvers)) == len(stored.approvers)
-        events = [e.event for e in store.history("default", request_id=req.id, limit=100)]
-        assert events.count("applying") == 1
-        assert events.count("approved") == len(stored.approvers)
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        outputs = [proc.communicate("go\n", timeout=90) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in outputs]
+    assert len(patches(fake_graph)) == 1
+    fake_slack.wait_for("chat.postMessage", lambda c: "renewed" in c.params.get("text", ""))
+    assert len(posts(fake_slack, "renewed")) == 1
+    stored = first.deps.store.get_request(request_id)
+    assert stored is not None and stored.status is Status.APPLIED and stored.attempts == 1
+    events = [e.event for e in first.deps.store.history("default", request_id=request_id)]
+    assert events.count("applying") == 1
