@@ -65,7 +65,11 @@ def migrate(conn: psycopg.Connection[Any], where: str) -> int:
     import psycopg
 
     with conn.transaction():
-        _run(conn, "SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_SPACE, MIGRATION_LOCK))
+        _run(
+            conn,
+            "SELECT pg_advisory_xact_lock(%s::integer, %s::integer)",
+            (LOCK_SPACE, MIGRATION_LOCK),
+        )
         _run(
             conn,
             "CREATE TABLE IF NOT EXISTS schema_version ("

@@ -108,7 +108,7 @@ class PgDatabase:
         return StoreError(f"The database {self.label} could not be used: {detail}")
 
     def lock(self, conn: Any, name: str) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (LOCK_SPACE, name))
+        conn.execute("SELECT pg_advisory_xact_lock(?::integer, hashtext(?))", (LOCK_SPACE, name))
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -148,5 +148,4 @@ class PostgresStore(SqlStore):
     ) -> None:
         db = PgDatabase(url, pool_size=pool_size, timeout=timeout)
         super().__init__(db, sealer=sealer)
-        self._pg = db
         self.label = db.label
