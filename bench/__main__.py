@@ -5,6 +5,7 @@
     python -m bench --only ack           # ack | approve | footprint | cert (repeatable)
     python -m bench --write-docs         # also rewrite docs/benchmarks.md from this run
     python -m bench --docs-from bench/results/<run>.json   # rewrite it from a saved run
+    python -m bench --only ack --only approve --database-url postgresql://postgres@127.0.0.1/test
 
 Prints a Markdown table, writes the full figures as JSON to bench/results/ (git-ignored) and exits
 1 when a target is missed. Processes it starts are stopped whatever happens; all traffic stays on
@@ -165,7 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="JSON",
         help="rewrite docs/benchmarks.md from a saved bench/results/*.json, run nothing",
     )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="the bot's store on PostgreSQL (a fresh schema per round) instead of SQLite",
+    )
     args = parser.parse_args(argv)
+    scenarios.DATABASE_URL = args.database_url
     if args.docs_from is not None:
         saved = json.loads(args.docs_from.read_text())
         docs = REPO / "docs" / "benchmarks.md"
@@ -214,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "make bench" + (" ARGS=--quick" if args.quick else ""),
         "runs": {name: runs(name) for name in selected},
+        "store": "PostgreSQL" if args.database_url else "SQLite",
     }
     table = report.table(results, verdicts)
     print()

@@ -14,6 +14,8 @@ import json
 import math
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from bench.procs import (
 )
 from bot.slack.ids import Action
 from tests.harness import CHANNEL
+from tests.pg import fresh_schema
 
 ACK_REQUESTS = 500
 ACK_CONCURRENCY = 50
@@ -45,6 +48,19 @@ APPROVALS_PER_ROUND = 3
 FOOTPRINT_REQUESTS = 1000
 FOOTPRINT_CONCURRENCY = 10
 FOOTPRINT_GRAPH_LATENCY = 0.3
+# --database-url: the bot's store on PostgreSQL (a fresh schema per round) instead of SQLite
+DATABASE_URL: str | None = None
+
+
+@contextmanager
+def store_settings(settings: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The bot's settings with its store: SQLite in the scratch folder, or a fresh PostgreSQL
+    schema (dropped afterwards) when ``DATABASE_URL`` is set."""
+    if DATABASE_URL is None:
+        yield settings
+        return
+    with fresh_schema(DATABASE_URL) as url:
+        yield {**settings, "APNS_DATABASE_URL": url}
 
 
 def _measure_burst(
@@ -130,7 +146,7 @@ def ack_round(workdir: Path) -> dict[str, Any]:
     with FakesProcess(workdir / "fakes", ACK_GRAPH_LATENCY) as fakes:
         bodies = mix(WARM_UP + ACK_REQUESTS, fakes.slack_base, fakes.file)
         port = free_port()
-        with spawn_bot(fakes.settings, port, workdir) as bot:
+        with store_settings(fakes.settings) as settings, spawn_bot(settings, port, workdir) as bot:
             wait_answering(bot, port)
             _warm_graph(fakes, port)
             bot_stats = _measure_burst(bot, port, bodies, fakes)
@@ -171,7 +187,11 @@ def approve_round(workdir: Path) -> dict[str, Any]:
     with FakesProcess(workdir / "fakes", latency) as fakes:
         port = free_port()
         url = events_url(port)
-        with spawn_bot(fakes.settings, port, workdir) as bot, httpx.Client(timeout=10) as client:
+        with (
+            store_settings(fakes.settings) as settings,
+            spawn_bot(settings, port, workdir) as bot,
+            httpx.Client(timeout=10) as client,
+        ):
             wait_answering(bot, port)
             for n in range(APPROVALS_PER_ROUND):
                 entry = fakes.file if n == 0 else fakes.ask("new_file")

@@ -7,8 +7,27 @@ from pathlib import Path
 
 import pytest
 
+from tests import pg
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.tls import TlsMaterial, make_tls_material
+
+# PostgreSQL-only modules (test_pg_*.py) run when APNS_TEST_DATABASE_URL names a server; the
+# contract suite's postgresql half is parametrized away (tests/adapters/store/conftest.py).
+collect_ignore_glob = [] if pg.URL else ["**/test_pg_*.py"]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if pg.URL is None:
+        terminalreporter.write_line(pg.HOW_TO_RUN, yellow=True)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema's URL, dropped afterwards (only in tests that need the server)."""
+    if pg.URL is None:
+        raise pytest.UsageError(pg.HOW_TO_RUN)
+    with pg.fresh_schema(pg.URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

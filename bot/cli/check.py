@@ -7,7 +7,7 @@ permission, Graph unreachable).
 
 With Slack settings (``SLACK_BOT_TOKEN``) it is the same check ``apns-bot run`` performs daily:
 it posts the due reminder, changes made outside the bot and a failing check in the tenant's
-channel, marking each in the database at ``APNS_DB_PATH``, so running it from cron next to (or
+channel, marking each in the database (``APNS_DATABASE_URL``, else ``APNS_DB_PATH``), so running it from cron next to (or
 instead of) the bot never posts anything twice as long as both use the same database. Without Slack
 settings, or with ``--no-post``, it only reads Graph and prints: it neither posts nor opens the
 database.
@@ -51,7 +51,8 @@ def register(sub: Any) -> None:
             "Check the push certificate once and print one line per tenant. Exit status: 0 while "
             "more days are left than the largest reminder threshold, 1 inside the reminder window "
             "or expired, 2 when the check failed. With SLACK_BOT_TOKEN set, due reminders and "
-            "changes are posted (once, shared with `apns-bot run` through APNS_DB_PATH)."
+            "changes are posted (once, shared with `apns-bot run` through APNS_DATABASE_URL or "
+            "APNS_DB_PATH)."
         ),
     )
     parser.add_argument(

@@ -5,9 +5,29 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.cli import check, doctor, inspect_cert, inspect_token, keygen, rekey, run, status
+from bot.cli import (
+    check,
+    doctor,
+    inspect_cert,
+    inspect_token,
+    keygen,
+    migrate_store,
+    rekey,
+    run,
+    status,
+)
 
-MODULES: list[ModuleType] = [run, status, check, doctor, inspect_cert, inspect_token, keygen, rekey]
+MODULES: list[ModuleType] = [
+    run,
+    status,
+    check,
+    doctor,
+    inspect_cert,
+    inspect_token,
+    keygen,
+    rekey,
+    migrate_store,
+]
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "run": (
@@ -41,5 +61,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "rekey": (
         "apns-bot rekey --dry-run",
         "apns-bot rekey",
+    ),
+    "migrate-store": (
+        "apns-bot migrate-store --from sqlite:////data/apns-bot.sqlite3 \\",
+        "    --to postgresql://apns@db.internal:5432/apns",
     ),
 }

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,15 +79,27 @@ def check_settings(env: Mapping[str, str], where: str) -> tuple[list[Result], Se
 
 
 def check_database(settings: Settings) -> Result:
-    from bot.adapters.store import SqliteStore
+    """Reachable, migrated to this version's schema, and writable (a row written, rolled back)."""
+    from bot.adapters.store import SqliteStore, open_store, store_label
 
+    if settings.database_url is not None:
+        fix = "check APNS_DATABASE_URL: server, port, user, database, and that the user may create tables"
+    else:
+        fix = f"make {settings.db_path.parent} writable"
     try:
-        with SqliteStore(settings.db_path) as store:
-            pragmas = store.pragmas()
+        with open_store(settings) as store:
+            version = store.schema_version()
+            store.probe_write(datetime.now(UTC))
+            engine = (
+                f"journal {store.pragmas().get('journal_mode')}"
+                if isinstance(store, SqliteStore)
+                else "PostgreSQL"
+            )
     except (ApnsBotError, OSError) as exc:
         detail = exc.user_message if isinstance(exc, ApnsBotError) else str(exc)
-        return Result("database", "FAIL", detail, f"make {settings.db_path.parent} writable")
-    return Result("database", "PASS", f"{settings.db_path} (journal {pragmas.get('journal_mode')})")
+        return Result("database", "FAIL", detail, fix)
+    detail = f"{store_label(settings)} ({engine}, schema version {version}, writable)"
+    return Result("database", "PASS", detail)
 
 
 def check_slack(settings: Settings) -> list[Result]:

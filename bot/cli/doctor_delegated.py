@@ -54,7 +54,7 @@ def _opens(sealer: Sealer, sealed: str) -> bool:
 
 
 def delegated_state(settings: Settings, tenant: TenantSettings) -> list[Result]:
-    from bot.adapters.store import SqliteStore
+    from bot.adapters.store import open_store
 
     prefix = "" if len(settings.tenants) == 1 else f"{tenant.name}: "
     sealer = build_sealer(settings.token_keys)
@@ -68,7 +68,7 @@ def delegated_state(settings: Settings, tenant: TenantSettings) -> list[Result]:
             )
         ]
     try:
-        with SqliteStore(settings.db_path, sealer=sealer) as store:
+        with open_store(settings, sealer=sealer) as store:
             signins = store.list_signins(tenant.name)
             flows = store.list_device_flows(tenant.name)
     except ApnsBotError as exc:
@@ -108,7 +108,7 @@ def delegated_state(settings: Settings, tenant: TenantSettings) -> list[Result]:
 
 def token_key_state(settings: Settings) -> list[Result]:
     """With ``APNS_TOKEN_KEY=new,old``: is anything stored still sealed with an older key?"""
-    from bot.adapters.store import SqliteStore
+    from bot.adapters.store import open_store
     from bot.adapters.store.resealing import Sealed, fernet_token
 
     sealer = build_sealer(settings.token_keys)
@@ -122,7 +122,7 @@ def token_key_state(settings: Settings) -> list[Result]:
             older[kind] += 1
 
     try:
-        with SqliteStore(settings.db_path, sealer=sealer) as store:
+        with open_store(settings, sealer=sealer) as store:
             store.rewrite_sealed(count, write=False)
     except ApnsBotError as exc:
         return [Result("token key", "FAIL", exc.user_message, DATABASE_FIX)]

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.adapters.sealing import SEALED_PREFIX, Sealer, build_sealer
-from bot.adapters.store import SqliteStore
+from bot.adapters.store import open_store
 from bot.adapters.store.resealing import Sealed, fernet_token
 from bot.config import load_settings
 from bot.errors import ConfigError, SealError
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if sealer is None:
         raise ConfigError(["APNS_TOKEN_KEY is not set: there is no key to seal with."])
     policy = Resealing(sealer)
-    with SqliteStore(settings.db_path, sealer=sealer) as store:
+    with open_store(settings, sealer=sealer) as store:
         changed = store.rewrite_sealed(policy, write=not args.dry_run)
     verb = "would seal again" if args.dry_run else "sealed again"
     for kind in Sealed:

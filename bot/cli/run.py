@@ -20,7 +20,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from bot.config import Settings, load_settings
 from bot.errors import ApnsBotError, ConfigError
 from bot.runtime.compose import Deps, build_deps
-from bot.runtime.daily_check import DailyCheck
+from bot.runtime.daily_check import DailyCheck, RunClaims
 from bot.runtime.executors import Answering
 from bot.runtime.metrics_http import METRICS_PATH, make_metrics_server
 from bot.runtime.scheduler import Ticker
@@ -171,7 +171,11 @@ def start_jobs(deps: Deps, settings: Settings) -> list[Ticker]:
     APNS_TIMEZONE."""
     deps.background.submit(deps.watch.check_all)
     daily = DailyCheck(
-        deps.watch.check_all, settings.check_time, ZoneInfo(settings.timezone), deps.clock
+        deps.watch.check_all,
+        settings.check_time,
+        ZoneInfo(settings.timezone),
+        deps.clock,
+        claims=RunClaims(deps.store, deps.clock),  # one replica runs each day's check
     )
     log.info("daily certificate check at %s (next %s)", settings.check_time, daily.next_run)
     return [

@@ -277,6 +277,14 @@ def load_settings(
         r.problem(missing_key_problem(f"auth_mode = delegated in {tenants_file}"))
 
     db_path = Path(r.get("APNS_DB_PATH") or DEFAULT_DB_PATH).expanduser()
+    database_url = r.get("APNS_DATABASE_URL")
+    if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+        # never echo the value: it may hold a password
+        r.problem(
+            "APNS_DATABASE_URL must be a PostgreSQL URL (postgresql://user@host:5432/database); "
+            "leave it unset to use the SQLite file at APNS_DB_PATH."
+        )
+        database_url = None
     ca_bundle = r.path("SSL_CERT_FILE", must_exist=True) or r.path(
         "REQUESTS_CA_BUNDLE", must_exist=True
     )
@@ -331,6 +339,7 @@ def load_settings(
         slack=slack,
         tenants=tenants,
         db_path=db_path,
+        database_url=Secret(database_url) if database_url else None,
         ca_bundle=ca_bundle,
         apple_ca_dir=apple_ca_dir,
         required_approvals=required_approvals,

@@ -149,6 +149,8 @@ class Settings:
     slack: SlackSettings | None
     tenants: Mapping[str, TenantSettings]
     db_path: Path = Path(DEFAULT_DB_PATH)
+    # APNS_DATABASE_URL: postgresql://… selects PostgreSQL (replicas on several hosts); None: SQLite
+    database_url: Secret | None = None
     ca_bundle: Path | None = None
     apple_ca_dir: Path | None = None
     required_approvals: int = 1

@@ -16,7 +16,7 @@ from bot.adapters.graph.retry import RetryPolicy
 from bot.adapters.metrics import PrometheusMetrics
 from bot.adapters.sealing import build_sealer
 from bot.adapters.slack_files import SlackFiles
-from bot.adapters.store import SqliteStore
+from bot.adapters.store import open_store
 from bot.config import Settings
 from bot.core.chain import TrustAnchors
 from bot.runtime.delegated import Delegated, acting_graphs, delegated_graphs, graph_factory
@@ -96,7 +96,7 @@ def build_deps(
     """Real adapters by default; tests override the clock and the sleep between retries (and
     rarely anything else)."""
     slack = slack or build_web_client(settings, sleep)
-    store = store or SqliteStore(settings.db_path, sealer=build_sealer(settings.token_keys))
+    store = store or open_store(settings, sealer=build_sealer(settings.token_keys))
     answering = Answering()
     metrics = PrometheusMetrics()
     background = Background(answering=answering, defer=FOLLOW_UP_DEFER)

@@ -3,9 +3,10 @@
 Store: small role protocols, one per kind of caller.
 ``RequestStore`` serves the renewal flow, ``AuditLog`` everything that records or shows history,
 ``NoticeStore`` the expiry watch (once-only reminders, last-known certificate, "check failing"
-state). ``Store`` is all three plus ``close``; ``SqliteStore`` implements it. Every method takes
-aware datetimes and returns the frozen dataclasses of ``bot.core.requests``. The store plays them
-(``bot.adapters.store.SqliteStore``); a PostgreSQL store would too.
+state). ``Store`` is all the roles plus ``close``. Every method takes aware datetimes and returns
+the frozen dataclasses of ``bot.core.requests``. ``bot.adapters.store.SqlStore`` plays them, on
+SQLite (``SqliteStore``) or PostgreSQL (``PostgresStore``), with the same guarantees across
+processes.
 
 Graph: ``GraphClient`` reads and writes one tenant's push certificate, lists its ADE and VPP
 tokens, hands out Intune's ADE public key and uploads renewed tokens (``HttpGraphClient``).

@@ -21,7 +21,17 @@ from bot.config.env import EXAMPLE_NOTE
 from tests.harness import UseEnv, apns_bot
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = ["run", "status", "check", "doctor", "inspect-cert", "inspect-token", "keygen", "rekey"]
+COMMANDS = [
+    "run",
+    "status",
+    "check",
+    "doctor",
+    "inspect-cert",
+    "inspect-token",
+    "keygen",
+    "rekey",
+    "migrate-store",
+]
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.adapters.store import SCHEMA_VERSION
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
 from tests.harness import UseEnv, apns_bot
@@ -54,3 +55,31 @@ def test_settings_problems_are_listed_and_graph_still_checked(
     out = capsys.readouterr().out
     assert "FAIL  settings" in out and "APNS_CHANNEL" in out
     assert "PASS  graph read" in out
+
+
+def test_the_database_check_names_the_schema_version_and_write_access(
+    bot_env: dict[str, str],
+    use_env: UseEnv,
+    fake_slack: FakeSlack,
+    fake_graph: FakeGraph,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_env(bot_env)
+    apns_bot(["doctor"])
+    [line] = [x for x in capsys.readouterr().out.splitlines() if "  database" in x]
+    assert "PASS" in line and f"schema version {SCHEMA_VERSION}, writable" in line
+
+
+def test_an_unreachable_postgresql_fails_the_database_check_without_its_password(
+    bot_env: dict[str, str],
+    use_env: UseEnv,
+    fake_slack: FakeSlack,
+    fake_graph: FakeGraph,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = "postgresql://apns:hunter2-secret@127.0.0.1:1/apns?connect_timeout=2"
+    use_env({**bot_env, "APNS_DATABASE_URL": url})
+    assert apns_bot(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  database" in out and "postgresql://apns@127.0.0.1:1/apns" in out
+    assert "check APNS_DATABASE_URL" in out and "hunter2" not in out

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from bot.adapters.entra.public_client import PublicClient
 from bot.adapters.sealing import Sealer, build_sealer
-from bot.adapters.store import SqliteStore
+from bot.adapters.store import open_store
 from bot.config import Settings, TenantSettings
 from bot.core.messages import COMMAND
 from bot.core.signin import SavedSignIn
@@ -204,7 +204,7 @@ def open_reader(
     sealer = build_sealer(settings.token_keys)
     if sealer is None:
         raise AuthError(f"Delegated sign-in for {tenant.label} needs APNS_TOKEN_KEY.")
-    store = SqliteStore(settings.db_path, sealer=sealer)
+    store = open_store(settings, sealer=sealer)
     tokens = DelegatedTokens(settings, store, sealer, _utcnow, read_only=read_only)
     return TenantReader(tokens, tenant, store.close)
 

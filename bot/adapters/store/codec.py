@@ -1,14 +1,15 @@
-"""Conversions between the core's dataclasses and SQLite columns, and the audit-detail guard."""
+"""Conversions between the core's dataclasses and the store's columns (the same on SQLite and
+PostgreSQL: times are ISO 8601 text, JSON is text), and the audit-detail guard."""
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.adapters.store.sql import Row
 from bot.core.model import TenantCertificate
 from bot.core.requests import (
     ApplyResult,
@@ -144,11 +145,11 @@ def request_params(req: ChangeRequest) -> tuple[object, ...]:
     )
 
 
-def approval_from_row(row: sqlite3.Row) -> Approval:
+def approval_from_row(row: Row) -> Approval:
     return Approval(user_id=str(row["user_id"]), at=from_text(row["at"]))
 
 
-def request_from_row(row: sqlite3.Row, approvals: tuple[Approval, ...]) -> ChangeRequest:
+def request_from_row(row: Row, approvals: tuple[Approval, ...]) -> ChangeRequest:
     rejection = None
     if row["rejected_by"] is not None:
         rejection = Rejection(
@@ -197,7 +198,7 @@ def request_from_row(row: sqlite3.Row, approvals: tuple[Approval, ...]) -> Chang
     )
 
 
-def event_from_row(row: sqlite3.Row) -> AuditEvent:
+def event_from_row(row: Row) -> AuditEvent:
     detail = json.loads(str(row["detail"]))
     return AuditEvent(
         id=int(row["id"]),

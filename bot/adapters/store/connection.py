@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot.adapters.store.schema import migrate
+from bot.adapters.store.sql import Conn
 from bot.errors import StoreError
 
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's write to finish
@@ -98,7 +99,13 @@ def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
 
 
 class Database:
-    """A migrated SQLite file, with transactions serialised across threads."""
+    """A migrated SQLite file, with transactions serialised across threads (``sql.Database``).
+
+    A write transaction holds SQLite's one write lock from its first statement, so nothing it
+    reads can change before it commits: ``for_update`` is empty and ``lock`` has nothing to add.
+    """
+
+    for_update = ""
 
     def __init__(self, path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = Path(path)
@@ -111,6 +118,12 @@ class Database:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+    def lock(self, conn: Conn, name: str) -> None:
+        """Nothing to do: the write transaction already excludes every other writer."""
+
+    def schema_version(self) -> int:
+        return int(self.pragmas()["user_version"])
 
     @property
     def closed(self) -> bool:

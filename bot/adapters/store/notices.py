@@ -9,10 +9,10 @@ small JSON documents: the last certificate seen, "check failing since", and the 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 
 from bot.adapters.store.codec import dumps, from_text, to_text
+from bot.adapters.store.sql import Conn
 from bot.core.requests import JSONValue
 
 
@@ -21,16 +21,16 @@ def _check_key(tenant: str, key: str) -> None:
         raise ValueError("tenant and key must be non-empty")
 
 
-def mark_once(conn: sqlite3.Connection, tenant: str, key: str, at: datetime) -> bool:
+def mark_once(conn: Conn, tenant: str, key: str, at: datetime) -> bool:
     _check_key(tenant, key)
     cur = conn.execute(
-        "INSERT OR IGNORE INTO notices (tenant, key, at) VALUES (?, ?, ?)",
+        "INSERT INTO notices (tenant, key, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         (tenant, key, to_text(at)),
     )
     return cur.rowcount == 1
 
 
-def marked(conn: sqlite3.Connection, tenant: str, prefix: str) -> list[tuple[str, datetime]]:
+def marked(conn: Conn, tenant: str, prefix: str) -> list[tuple[str, datetime]]:
     rows = conn.execute(
         "SELECT key, at FROM notices WHERE tenant = ? AND substr(key, 1, ?) = ? ORDER BY at, key",
         (tenant, len(prefix), prefix),
@@ -39,7 +39,7 @@ def marked(conn: sqlite3.Connection, tenant: str, prefix: str) -> list[tuple[str
 
 
 def with_prefix(
-    conn: sqlite3.Connection, prefix: str, tenant: str | None = None
+    conn: Conn, prefix: str, tenant: str | None = None
 ) -> list[tuple[str, str, JSONValue, datetime]]:
     """State under keys starting with ``prefix`` (of one tenant, or every one): (tenant, key,
     value, updated)."""
@@ -59,15 +59,15 @@ def with_prefix(
     ]
 
 
-def get_raw(conn: sqlite3.Connection, tenant: str, key: str) -> str | None:
-    row = conn.execute(
-        "SELECT value FROM tenant_state WHERE tenant = ? AND key = ?", (tenant, key)
-    ).fetchone()
+def get_raw(conn: Conn, tenant: str, key: str, for_update: str = "") -> str | None:
+    """The stored text; ``for_update`` (``Database.for_update``) locks the row until commit."""
+    sql = "SELECT value FROM tenant_state WHERE tenant = ? AND key = ?" + for_update  # noqa: S608
+    row = conn.execute(sql, (tenant, key)).fetchone()
     return None if row is None else str(row["value"])
 
 
-def get(conn: sqlite3.Connection, tenant: str, key: str) -> JSONValue:
-    raw = get_raw(conn, tenant, key)
+def get(conn: Conn, tenant: str, key: str, for_update: str = "") -> JSONValue:
+    raw = get_raw(conn, tenant, key, for_update)
     if raw is None:
         return None
     value: JSONValue = json.loads(raw)
@@ -75,13 +75,13 @@ def get(conn: sqlite3.Connection, tenant: str, key: str) -> JSONValue:
 
 
 def put_raw(
-    conn: sqlite3.Connection, tenant: str, key: str, text: str, at: datetime, only_if_absent: bool
+    conn: Conn, tenant: str, key: str, text: str, at: datetime, only_if_absent: bool
 ) -> bool:
     _check_key(tenant, key)
     if only_if_absent:
         cur = conn.execute(
-            "INSERT OR IGNORE INTO tenant_state (tenant, key, value, updated_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO tenant_state (tenant, key, value, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (tenant, key, text, to_text(at)),
         )
         return cur.rowcount == 1
@@ -95,7 +95,7 @@ def put_raw(
 
 
 def put(
-    conn: sqlite3.Connection,
+    conn: Conn,
     tenant: str,
     key: str,
     value: JSONValue,
@@ -106,23 +106,22 @@ def put(
 
 
 def replace(
-    conn: sqlite3.Connection,
+    conn: Conn,
     tenant: str,
     key: str,
     expected: JSONValue,
     value: JSONValue,
     at: datetime,
+    for_update: str,
 ) -> bool:
     """Store ``value`` only while ``expected`` is what is stored (run in a write transaction)."""
-    if get(conn, tenant, key) != expected or expected is None:
+    if expected is None or get(conn, tenant, key, for_update) != expected:
         return False
     return put(conn, tenant, key, value, at, only_if_absent=False)
 
 
-def delete(
-    conn: sqlite3.Connection, tenant: str, key: str, expected: JSONValue | None = None
-) -> bool:
-    if expected is not None and get(conn, tenant, key) != expected:
+def delete(conn: Conn, tenant: str, key: str, expected: JSONValue | None, for_update: str) -> bool:
+    if expected is not None and get(conn, tenant, key, for_update) != expected:
         return False
     cur = conn.execute("DELETE FROM tenant_state WHERE tenant = ? AND key = ?", (tenant, key))
     return cur.rowcount == 1

@@ -7,11 +7,11 @@ and approved certificates (marked with ``SEALED_PREFIX``; rows older than the ke
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from enum import Enum
 
 from bot.adapters.sealing import SEALED_PREFIX
+from bot.adapters.store.sql import Conn
 
 
 class Sealed(Enum):
@@ -38,14 +38,19 @@ _COLUMNS = (
 
 
 def rewrite_sealed(
-    conn: sqlite3.Connection, rewrite: Callable[[Sealed, str], str | None], *, write: bool
+    conn: Conn,
+    rewrite: Callable[[Sealed, str], str | None],
+    *,
+    write: bool,
+    for_update: str = "",
 ) -> dict[Sealed, int]:
     """Pass every stored value through ``rewrite``; store what it returns (None: leave it), unless
-    not ``write``. Returns how many values were (or would be) rewritten, per kind."""
+    not ``write`` (when it does, ``for_update`` keeps a running bot from changing the rows meanwhile). Returns how many values were (or would be) rewritten, per kind."""
     counts = {kind: 0 for kind, *_ in _COLUMNS}
     for kind, table, column, keys in _COLUMNS:
         # table and column names are this module's constants, never input
-        rows = conn.execute(f"SELECT {', '.join(keys)}, {column} FROM {table}").fetchall()  # noqa: S608
+        select = f"SELECT {', '.join(keys)}, {column} FROM {table}{for_update if write else ''}"  # noqa: S608
+        rows = conn.execute(select).fetchall()
         for row in rows:
             if not row[column]:
                 continue  # nothing to seal

@@ -1,5 +1,8 @@
 """The database schema as an ordered list of migrations, tracked in ``PRAGMA user_version``.
 
+The same list migrates PostgreSQL (``pg_schema``: each statement translated, the version kept in
+a ``schema_version`` table): one schema, one story, two engines.
+
 Migration *n* (1-based) brings a database from version *n-1* to *n*. Append new migrations to
 ``MIGRATIONS``; never edit or reorder one that has shipped. Each is a tuple of single SQL
 statements run inside one ``BEGIN IMMEDIATE`` transaction together with the version bump, so
@@ -123,11 +126,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _too_new(path: Path, version: int) -> StoreError:
+def too_new(
+    where: object, version: int, setting: str = "APNS_DB_PATH at another file"
+) -> StoreError:
+    """The refusal for a database a newer apns-bot wrote (on either engine)."""
     return StoreError(
-        f"The database {path} was written by a newer apns-bot (schema version {version}; this "
-        f"version understands up to {SCHEMA_VERSION}). Upgrade apns-bot, or point APNS_DB_PATH at "
-        "another file."
+        f"The database {where} was written by a newer apns-bot (schema version {version}; this "
+        f"version understands up to {SCHEMA_VERSION}). Upgrade apns-bot, or point {setting}."
     )
 
 
@@ -139,7 +144,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
     """
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
-        raise _too_new(path, version)
+        raise too_new(path, version)
     if version == SCHEMA_VERSION:
         return version
     conn.execute("BEGIN IMMEDIATE")
@@ -147,7 +152,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
         # Read again under the write lock: another replica may have migrated meanwhile.
         before = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if before > SCHEMA_VERSION:
-            raise _too_new(path, before)
+            raise too_new(path, before)
         for number in range(before + 1, SCHEMA_VERSION + 1):
             try:
                 for statement in MIGRATIONS[number - 1]:

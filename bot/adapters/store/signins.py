@@ -1,6 +1,6 @@
 """Delegated sign-in rows: saved sign-ins, pending device flows and the requests waiting on them.
 
-``SqliteSignIns`` works on the store's ``Database``; ``SqliteStore`` hands it those calls. Sealed columns
+``SqlSignIns`` works on the store's ``Database`` (SQLite or PostgreSQL); the store hands it those calls. Sealed columns
 arrive sealed and leave sealed: encryption is the caller's (``bot.adapters.sealing``), so nothing
 here ever holds a token or a device code in the clear. Every change that several replicas may race
 for is a compare-and-set: one poller per due flow, one finisher per completed flow.
@@ -8,22 +8,21 @@ for is a compare-and-set: one poller per due flow, one finisher per completed fl
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from bot.adapters.store.codec import from_text, to_text
-from bot.adapters.store.connection import Database
+from bot.adapters.store.sql import Conn, Database, Row
 from bot.core.signin import PendingSignIn, SavedSignIn, SignInWait
 
-_SIGNIN_COLUMNS = (
+SIGNIN_COLUMNS = (
     "tenant, user_id, username, home_account_id, sealed_cache, signed_in_at, updated_at"
 )
-_FLOW_COLUMNS = (
+FLOW_COLUMNS = (
     "tenant, user_id, sealed_flow, interval_seconds, next_poll_at, expires_at, created_at"
 )
 
 
-def _signin(row: sqlite3.Row) -> SavedSignIn:
+def _signin(row: Row) -> SavedSignIn:
     return SavedSignIn(
         tenant=str(row["tenant"]),
         user_id=str(row["user_id"]),
@@ -35,7 +34,7 @@ def _signin(row: sqlite3.Row) -> SavedSignIn:
     )
 
 
-def _flow(row: sqlite3.Row) -> PendingSignIn:
+def _flow(row: Row) -> PendingSignIn:
     return PendingSignIn(
         tenant=str(row["tenant"]),
         user_id=str(row["user_id"]),
@@ -47,7 +46,7 @@ def _flow(row: sqlite3.Row) -> PendingSignIn:
     )
 
 
-class SqliteSignIns:
+class SqlSignIns:
     """The ``SignInStore`` role, on the store's database."""
 
     def __init__(self, db: Database) -> None:
@@ -59,7 +58,7 @@ class SqliteSignIns:
         """Insert or replace the user's sign-in (a new sign-in replaces an older account)."""
         with self._db.transaction(write=True) as conn:
             conn.execute(
-                f"INSERT INTO delegated_signins ({_SIGNIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                f"INSERT INTO delegated_signins ({SIGNIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (tenant, user_id) DO UPDATE SET username = excluded.username, "
                 "home_account_id = excluded.home_account_id, sealed_cache = excluded.sealed_cache, "
                 "signed_in_at = excluded.signed_in_at, updated_at = excluded.updated_at",
@@ -89,14 +88,14 @@ class SqliteSignIns:
     def get_signin(self, tenant: str, user_id: str) -> SavedSignIn | None:
         with self._db.transaction(write=False) as conn:
             row = conn.execute(
-                f"SELECT {_SIGNIN_COLUMNS} FROM delegated_signins WHERE tenant = ? AND user_id = ?",  # noqa: S608
+                f"SELECT {SIGNIN_COLUMNS} FROM delegated_signins WHERE tenant = ? AND user_id = ?",  # noqa: S608
                 (tenant, user_id),
             ).fetchone()
         return None if row is None else _signin(row)
 
     def list_signins(self, tenant: str | None = None) -> list[SavedSignIn]:
         """Saved sign-ins, most recently used first."""
-        query = f"SELECT {_SIGNIN_COLUMNS} FROM delegated_signins"  # noqa: S608
+        query = f"SELECT {SIGNIN_COLUMNS} FROM delegated_signins"  # noqa: S608
         params: list[str] = []
         if tenant is not None:
             query, params = query + " WHERE tenant = ?", [tenant]
@@ -119,7 +118,8 @@ class SqliteSignIns:
         """Store a new flow; False when the user already has one pending (keep that one)."""
         with self._db.transaction(write=True) as conn:
             cur = conn.execute(
-                f"INSERT OR IGNORE INTO device_flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                f"INSERT INTO device_flows ({FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                "ON CONFLICT DO NOTHING",
                 (
                     flow.tenant,
                     flow.user_id,
@@ -135,7 +135,7 @@ class SqliteSignIns:
     def get_device_flow(self, tenant: str, user_id: str) -> PendingSignIn | None:
         with self._db.transaction(write=False) as conn:
             row = conn.execute(
-                f"SELECT {_FLOW_COLUMNS} FROM device_flows WHERE tenant = ? AND user_id = ?",  # noqa: S608
+                f"SELECT {FLOW_COLUMNS} FROM device_flows WHERE tenant = ? AND user_id = ?",  # noqa: S608
                 (tenant, user_id),
             ).fetchone()
         return None if row is None else _flow(row)
@@ -144,7 +144,7 @@ class SqliteSignIns:
         self, tenant: str | None = None, *, due_by: datetime | None = None
     ) -> list[PendingSignIn]:
         """Pending flows (``due_by``: only those whose next poll is due by then), oldest first."""
-        query = f"SELECT {_FLOW_COLUMNS} FROM device_flows WHERE 1 = 1"  # noqa: S608
+        query = f"SELECT {FLOW_COLUMNS} FROM device_flows WHERE 1 = 1"  # noqa: S608
         params: list[str] = []
         if tenant is not None:
             query, params = query + " AND tenant = ?", [*params, tenant]
@@ -210,8 +210,10 @@ class SqliteSignIns:
         """``request_id`` uploads once ``user_id`` has signed in (replaces an earlier wait)."""
         with self._db.transaction(write=True) as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO signin_waits (request_id, tenant, user_id, created_at) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO signin_waits (request_id, tenant, user_id, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET "
+                "tenant = excluded.tenant, user_id = excluded.user_id, "
+                "created_at = excluded.created_at",
                 (request_id, tenant, user_id, to_text(at)),
             )
 
@@ -239,7 +241,7 @@ class SqliteSignIns:
         )
 
     @staticmethod
-    def _waiting(conn: sqlite3.Connection, tenant: str, user_id: str) -> tuple[str, ...]:
+    def _waiting(conn: Conn, tenant: str, user_id: str) -> tuple[str, ...]:
         rows = conn.execute(
             "SELECT request_id FROM signin_waits WHERE tenant = ? AND user_id = ? "
             "ORDER BY created_at, request_id",

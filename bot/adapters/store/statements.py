@@ -6,7 +6,6 @@ value travels as a bound parameter.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from bot.adapters.store.codec import (
     request_from_row,
     to_text,
 )
+from bot.adapters.store.sql import Conn, Row
 from bot.core.requests import (
     ApplyResult,
     Approval,
@@ -42,35 +42,42 @@ def marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def approvals(conn: sqlite3.Connection, request_id: str) -> tuple[Approval, ...]:
+def approvals(conn: Conn, request_id: str) -> tuple[Approval, ...]:
     rows = conn.execute(
         "SELECT user_id, at FROM approvals WHERE request_id = ? ORDER BY at, rowid", (request_id,)
     ).fetchall()
     return tuple(approval_from_row(row) for row in rows)
 
 
-def load(conn: sqlite3.Connection, row: sqlite3.Row) -> ChangeRequest:
+def load(conn: Conn, row: Row) -> ChangeRequest:
     return request_from_row(row, approvals(conn, str(row["id"])))
 
 
-def load_by_id(conn: sqlite3.Connection, request_id: str) -> ChangeRequest | None:
+def load_by_id(conn: Conn, request_id: str) -> ChangeRequest | None:
     row = conn.execute(f"{SELECT_REQUEST} WHERE id = ?", (request_id,)).fetchone()
     return None if row is None else load(conn, row)
 
 
-def insert_approval(
-    conn: sqlite3.Connection, request_id: str, tenant: str, user_id: str, at: datetime
-) -> bool:
-    """INSERT OR IGNORE against UNIQUE(request_id, user_id): True only the first time."""
+def tenant_and_status(conn: Conn, request_id: str, for_update: str) -> Row | None:
+    """The request's tenant and status; ``for_update`` (``Database.for_update``) locks the row
+    for the rest of the write transaction."""
+    sql = "SELECT tenant, status FROM change_requests WHERE id = ?" + for_update  # noqa: S608
+    row: Row | None = conn.execute(sql, (request_id,)).fetchone()
+    return row
+
+
+def insert_approval(conn: Conn, request_id: str, tenant: str, user_id: str, at: datetime) -> bool:
+    """An insert that yields to UNIQUE(request_id, user_id): True only the first time."""
     cur = conn.execute(
-        "INSERT OR IGNORE INTO approvals (request_id, tenant, user_id, at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO approvals (request_id, tenant, user_id, at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
         (request_id, tenant, user_id, to_text(at)),
     )
     return cur.rowcount == 1
 
 
 def insert_audit(
-    conn: sqlite3.Connection,
+    conn: Conn,
     tenant: str,
     event: str,
     actor: str,
@@ -81,10 +88,10 @@ def insert_audit(
     """Append one audit event; ``detail_text`` comes from ``codec.detail_to_json`` (checked)."""
     cur = conn.execute(
         "INSERT INTO audit_events (tenant, request_id, at, actor, event, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (tenant, request_id, to_text(at), actor, str(event), detail_text),
     )
-    return int(cur.lastrowid or 0)
+    return int(cur.fetchone()["id"])
 
 
 def quotable(text: str, limit: int = 500) -> str:

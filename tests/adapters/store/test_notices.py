@@ -1,44 +1,31 @@
-"""SqliteStore's audit trail, once-only notices and per-tenant state."""
+"""The store contract, on every backend: audit trail, once-only notices and per-tenant state."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from bot.adapters.store import SNAPSHOT_KEY, SqliteStore
+from bot.adapters.store import SNAPSHOT_KEY, SqlStore
 from bot.core.model import TenantCertificate
 from bot.core.requests import ApplyResult, JSONValue, Rejection, Status
+from tests.adapters.store.conftest import Backend
 from tests.adapters.store.fixtures import (
     CURRENT,
     NOT_AFTER,
     PEM,
     PEM_BODY,
     T0,
-    raw,
     request,
 )
 
 LATER = T0 + timedelta(hours=1)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "apns-bot.sqlite3"
-
-
-@pytest.fixture
-def store(db: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(db) as opened:
-        yield opened
-
-
 # --- audit --------------------------------------------------------------------------------------
 
 
-def test_history_is_per_tenant_newest_first(store: SqliteStore) -> None:
+def test_history_is_per_tenant_newest_first(store: SqlStore) -> None:
     for i in range(5):
         store.audit("default", "reminder_posted", "system", T0 + timedelta(days=i), detail={"i": i})
     store.audit("contoso", "check_failed", "system", T0, detail={"status": 403})
@@ -54,7 +41,7 @@ def test_history_is_per_tenant_newest_first(store: SqliteStore) -> None:
     )
 
 
-def test_request_creation_is_audited_with_facts_not_the_certificate(store: SqliteStore) -> None:
+def test_request_creation_is_audited_with_facts_not_the_certificate(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     (event,) = store.history("default", request_id=req.id)
@@ -89,7 +76,7 @@ def test_request_creation_is_audited_with_facts_not_the_certificate(store: Sqlit
     ],
 )
 def test_audit_refuses_details_that_could_carry_a_certificate_or_secret(
-    store: SqliteStore, detail: dict[str, JSONValue]
+    store: SqlStore, detail: dict[str, JSONValue]
 ) -> None:
     with pytest.raises(ValueError):
         store.audit("default", "external_change", "system", T0, detail=detail)
@@ -97,7 +84,7 @@ def test_audit_refuses_details_that_could_carry_a_certificate_or_secret(
 
 
 @pytest.mark.parametrize("event", ["", "Approved", "approved!", "a", "drop table"])
-def test_audit_refuses_odd_event_names(store: SqliteStore, event: str) -> None:
+def test_audit_refuses_odd_event_names(store: SqlStore, event: str) -> None:
     with pytest.raises(ValueError, match="lower_snake_case"):
         store.audit("default", event, "system", T0)
     with pytest.raises(ValueError, match="lower_snake_case"):
@@ -105,7 +92,7 @@ def test_audit_refuses_odd_event_names(store: SqliteStore, event: str) -> None:
 
 
 def test_a_whole_renewal_leaves_no_certificate_body_in_the_audit_trail(
-    store: SqliteStore, db: Path
+    store: SqlStore, backend: Backend
 ) -> None:
     req, rejected = request(), request()
     store.create_request(req)
@@ -120,14 +107,14 @@ def test_a_whole_renewal_leaves_no_certificate_body_in_the_audit_trail(
     pasted = Rejection("UB", LATER, f"this one instead:\n{PEM}")
     store.transition(rejected.id, Status.PENDING, Status.REJECTED, LATER, rejection=pasted)
 
-    audit_rows = raw(db, "SELECT * FROM audit_events")
+    audit_rows = backend.raw("SELECT * FROM audit_events")
     assert len(audit_rows) == 7
     assert not any(PEM_BODY in str(value) for row in audit_rows for value in row)
     assert not any("BEGIN" in str(value) for row in audit_rows for value in row)
     assert store.history("default", limit=1)[0].detail["reason"].startswith("[withheld")  # type: ignore[union-attr]
 
 
-def test_long_rejection_reasons_are_shortened_in_the_audit_detail(store: SqliteStore) -> None:
+def test_long_rejection_reasons_are_shortened_in_the_audit_detail(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     reason = "no " * 400
@@ -144,18 +131,18 @@ def test_long_rejection_reasons_are_shortened_in_the_audit_detail(store: SqliteS
 # --- notices ------------------------------------------------------------------------------------
 
 
-def test_a_notice_is_marked_once_per_tenant_across_reopen(db: Path) -> None:
+def test_a_notice_is_marked_once_per_tenant_across_reopen(backend: Backend) -> None:
     key = "reminder:0B7002EFEA6BA6D0:2026-03-20T08:00:00+00:00:30"
-    with SqliteStore(db) as store:
+    with backend.open() as store:
         assert store.mark_notice_once("default", key, T0)
         assert not store.mark_notice_once("default", key, LATER)
         assert store.mark_notice_once("contoso", key, LATER)
-    with SqliteStore(db) as reopened:
+    with backend.open() as reopened:
         assert not reopened.mark_notice_once("default", key, LATER)
         assert reopened.list_notices("default") == [(key, T0)]
 
 
-def test_list_notices_by_prefix(store: SqliteStore) -> None:
+def test_list_notices_by_prefix(store: SqlStore) -> None:
     store.mark_notice_once("default", "reminder:A:30", T0)
     store.mark_notice_once("default", "reminder:A:14", LATER)
     store.mark_notice_once("default", "reminder:B:30", LATER + timedelta(1))
@@ -173,7 +160,7 @@ def test_list_notices_by_prefix(store: SqliteStore) -> None:
 # --- per-tenant state ---------------------------------------------------------------------------
 
 
-def test_state_set_get_only_if_absent_and_delete(store: SqliteStore) -> None:
+def test_state_set_get_only_if_absent_and_delete(store: SqlStore) -> None:
     assert store.get_state("default", "check_failing") is None
     since: JSONValue = {"since": T0.isoformat(), "code": "Forbidden", "n": [1, 2.5]}
     assert store.set_state("default", "check_failing", since, T0, only_if_absent=True)
@@ -189,7 +176,7 @@ def test_state_set_get_only_if_absent_and_delete(store: SqliteStore) -> None:
     assert store.get_state("default", "check_failing") is None
 
 
-def test_states_are_listed_by_key_prefix_across_tenants(store: SqliteStore) -> None:
+def test_states_are_listed_by_key_prefix_across_tenants(store: SqlStore) -> None:
     store.set_state("fabrikam", "retry:reminder:7", {"refused": "a"}, T0)
     store.set_state("contoso", "retry:change:1", {"refused": "b"}, LATER)
     store.set_state("contoso", "check_failing", {"since": "c"}, T0)
@@ -205,7 +192,7 @@ def test_states_are_listed_by_key_prefix_across_tenants(store: SqliteStore) -> N
         store.list_states("")  # every tenant's every state is not a question the bot asks
 
 
-def test_of_two_claims_on_the_same_mark_only_one_wins(store: SqliteStore) -> None:
+def test_of_two_claims_on_the_same_mark_only_one_wins(store: SqlStore) -> None:
     refused: JSONValue = {"refused": "t0", "since": "t0"}
     store.set_state("default", "retry:reminder:30", refused, T0)
     first = store.replace_state("default", "retry:reminder:30", refused, {"posting": "a"}, LATER)
@@ -218,14 +205,14 @@ def test_of_two_claims_on_the_same_mark_only_one_wins(store: SqliteStore) -> Non
     assert store.list_states("retry:", "default") == []
 
 
-def test_snapshot_round_trips_and_its_key_is_reserved(db: Path) -> None:
-    with SqliteStore(db) as store:
+def test_snapshot_round_trips_and_its_key_is_reserved(backend: Backend) -> None:
+    with backend.open() as store:
         assert store.get_snapshot("default") is None
         store.set_snapshot("default", CURRENT, T0)
         renewed = TenantCertificate("mdm@example.com", CURRENT.topic, "1C2D", T0 + timedelta(365))
         store.set_snapshot("contoso", renewed, T0)
         with pytest.raises(ValueError, match="reserved"):
             store.set_state("default", SNAPSHOT_KEY, {}, T0)
-    with SqliteStore(db) as reopened:
+    with backend.open() as reopened:
         assert reopened.get_snapshot("default") == CURRENT
         assert reopened.get_snapshot("contoso") == renewed

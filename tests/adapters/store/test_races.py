@@ -1,20 +1,19 @@
-"""SqliteStore under contention: threads, several stores on one file, several processes."""
+"""The store under contention, on every backend: threads, several stores on one database (as
+replicas), several processes."""
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 from typing import TypeVar
 
-import pytest
-
-from bot.adapters.store import SqliteStore
+from bot.adapters.store import SqlStore
 from bot.core.request_policy import open_request_of_another
 from bot.core.requests import ChangeRequest, Status
+from tests.adapters.store.conftest import Backend
 from tests.adapters.store.fixtures import T0, request
 
 LATER = T0 + timedelta(hours=1)
@@ -22,18 +21,7 @@ T = TypeVar("T")
 ROUNDS = 40
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "apns-bot.sqlite3"
-
-
-@pytest.fixture
-def store(db: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(db) as opened:
-        yield opened
-
-
-def events(store: SqliteStore, request_id: str) -> list[str]:
+def events(store: SqlStore, request_id: str) -> list[str]:
     return [e.event for e in reversed(store.history("default", request_id=request_id, limit=100))]
 
 
@@ -51,11 +39,11 @@ def race(n: int, work: Callable[[int], T]) -> list[T]:
 
 
 def test_people_submitting_at_once_store_one_request_and_the_rest_are_told_whose(
-    store: SqliteStore, db: Path
+    store: SqlStore, backend: Backend
 ) -> None:
     """A pending request belongs to its requester: of several people submitting at once (two
     stores on one file, as two replicas), exactly one request is stored, whatever the order."""
-    others = SqliteStore(db)
+    others = backend.open()
     people = [f"U{n}" for n in range(8)]
     mine = [request(requester=person) for person in people]
 
@@ -75,7 +63,7 @@ def test_people_submitting_at_once_store_one_request_and_the_rest_are_told_whose
     assert {b.id for b in blocked_by if b is not None} == {stored.id}
 
 
-def test_approvers_clicking_at_once_are_each_recorded_once(store: SqliteStore) -> None:
+def test_approvers_clicking_at_once_are_each_recorded_once(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     users = ["UA", "UB", "UC", "UA", "UB", "UC"]  # everyone double-clicks
@@ -85,7 +73,7 @@ def test_approvers_clicking_at_once_are_each_recorded_once(store: SqliteStore) -
     assert loaded is not None and sorted(loaded.approvers) == ["UA", "UB", "UC"]
 
 
-def _approved(store: SqliteStore, count: int) -> list[ChangeRequest]:
+def _approved(store: SqlStore, count: int) -> list[ChangeRequest]:
     made = [request() for _ in range(count)]
     for req in made:
         store.create_request(req)
@@ -93,7 +81,7 @@ def _approved(store: SqliteStore, count: int) -> list[ChangeRequest]:
     return made
 
 
-def test_threads_racing_to_apply_have_exactly_one_winner(store: SqliteStore) -> None:
+def test_threads_racing_to_apply_have_exactly_one_winner(store: SqlStore) -> None:
     for req in _approved(store, ROUNDS):
         wins = race(
             8, lambda _, r=req: store.transition(r.id, Status.APPROVED, Status.APPLYING, LATER)
@@ -104,8 +92,8 @@ def test_threads_racing_to_apply_have_exactly_one_winner(store: SqliteStore) -> 
         assert events(store, req.id).count("applying") == 1
 
 
-def test_two_stores_on_one_file_racing_have_exactly_one_winner(db: Path) -> None:
-    with SqliteStore(db) as one, SqliteStore(db) as two, SqliteStore(db) as three:
+def test_three_stores_on_one_database_racing_have_exactly_one_winner(backend: Backend) -> None:
+    with backend.open() as one, backend.open() as two, backend.open() as three:
         stores = [one, two, three]
         for req in _approved(one, ROUNDS):
             wins = race(
@@ -119,9 +107,9 @@ def test_two_stores_on_one_file_racing_have_exactly_one_winner(db: Path) -> None
 
 
 def _race_in_process(
-    path: str, ids: list[str], barrier: threading.Barrier, out: multiprocessing.Queue[str]
+    backend: Backend, ids: list[str], barrier: threading.Barrier, out: multiprocessing.Queue[str]
 ) -> None:
-    with SqliteStore(Path(path)) as store:
+    with backend.open() as store:
         for request_id in ids:
             barrier.wait()
             if store.transition(request_id, Status.APPROVED, Status.APPLYING, LATER):
@@ -129,15 +117,15 @@ def _race_in_process(
     out.put("done")
 
 
-def test_processes_racing_to_apply_have_exactly_one_winner(db: Path) -> None:
-    with SqliteStore(db) as store:
+def test_processes_racing_to_apply_have_exactly_one_winner(backend: Backend) -> None:
+    with backend.open() as store:
         ids = [req.id for req in _approved(store, 12)]
     ctx = multiprocessing.get_context("spawn")
     workers = 3
     barrier = ctx.Barrier(workers)
     out: multiprocessing.Queue[str] = ctx.Queue()
     procs = [
-        ctx.Process(target=_race_in_process, args=(str(db), ids, barrier, out))
+        ctx.Process(target=_race_in_process, args=(backend, ids, barrier, out))
         for _ in range(workers)
     ]
     for p in procs:

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.sealing import Sealer, generate_key
-from bot.adapters.store import SqliteStore
+from bot.adapters.store import SqlStore
+from bot.adapters.store.resealing import Sealed
 from bot.config import Secret
 from bot.core.signin import PendingSignIn, SavedSignIn
-from tests.adapters.store.fixtures import PEM, PEM_BODY, T0, raw, request
+from tests.adapters.store.conftest import Backend
+from tests.adapters.store.fixtures import PEM, PEM_BODY, T0, request
 
 KEY = Secret(generate_key())
 
@@ -32,13 +34,13 @@ def flow(user: str = "ULEAD", *, due: datetime = T0) -> PendingSignIn:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "s.sqlite3", sealer=Sealer([KEY])) as opened:
+def store(backend: Backend) -> Iterator[SqlStore]:
+    with backend.open(Sealer([KEY])) as opened:
         yield opened
 
 
 def test_saved_sign_ins_are_listed_most_recent_first_and_replaced_per_user(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     store.save_signin(saved("UA", at=T0))
     store.save_signin(saved("UB", at=T0 + timedelta(hours=1)))
@@ -54,7 +56,7 @@ def test_saved_sign_ins_are_listed_most_recent_first_and_replaced_per_user(
     assert store.list_signins("other") == []
 
 
-def test_a_refresh_never_resurrects_a_sign_in_removed_meanwhile(store: SqliteStore) -> None:
+def test_a_refresh_never_resurrects_a_sign_in_removed_meanwhile(store: SqlStore) -> None:
     store.save_signin(saved("UA"))
     assert store.delete_signin("default", "UA", "UA.home")
     assert not store.update_signin_cache("default", "UA", "UA.home", "late", T0)
@@ -65,7 +67,7 @@ def test_a_refresh_never_resurrects_a_sign_in_removed_meanwhile(store: SqliteSto
     assert not store.delete_signin("default", "UA")
 
 
-def test_one_flow_per_person_and_only_due_flows_are_listed(store: SqliteStore) -> None:
+def test_one_flow_per_person_and_only_due_flows_are_listed(store: SqlStore) -> None:
     assert store.add_device_flow(flow("UA", due=T0))
     assert not store.add_device_flow(flow("UA", due=T0 + timedelta(hours=1)))
     assert store.add_device_flow(flow("UB", due=T0 + timedelta(seconds=30)))
@@ -74,7 +76,7 @@ def test_one_flow_per_person_and_only_due_flows_are_listed(store: SqliteStore) -
     assert store.get_device_flow("default", "UB") == flow("UB", due=T0 + timedelta(seconds=30))
 
 
-def test_a_due_poll_is_claimed_by_exactly_one_of_many(store: SqliteStore) -> None:
+def test_a_due_poll_is_claimed_by_exactly_one_of_many(store: SqlStore) -> None:
     store.add_device_flow(flow("UA"))
     [due] = store.list_device_flows(due_by=T0)
     with ThreadPoolExecutor(8) as pool:
@@ -89,7 +91,7 @@ def test_a_due_poll_is_claimed_by_exactly_one_of_many(store: SqliteStore) -> Non
     )
 
 
-def test_finishing_a_flow_hands_its_waiting_requests_to_one_caller(store: SqliteStore) -> None:
+def test_finishing_a_flow_hands_its_waiting_requests_to_one_caller(store: SqlStore) -> None:
     first, second = request(), request()
     store.create_request(first)
     store.create_request(second)
@@ -107,35 +109,57 @@ def test_finishing_a_flow_hands_its_waiting_requests_to_one_caller(store: Sqlite
     assert store.finish_device_flow("default", "UA") == ()
 
 
-def test_the_certificate_is_sealed_in_the_file_and_read_back_in_the_clear(
-    tmp_path: Path, store: SqliteStore
+def test_the_certificate_is_sealed_in_the_database_and_read_back_in_the_clear(
+    backend: Backend, store: SqlStore
 ) -> None:
     req = request()
     store.create_request(req)
     assert store.get_request(req.id) == req
     assert [r.certificate_pem for r in store.list_requests("default")] == [PEM]
-    path = tmp_path / "s.sqlite3"
-    [(column,)] = raw(path, "SELECT certificate_pem FROM change_requests")
+    [(column,)] = backend.raw("SELECT certificate_pem FROM change_requests")
     assert isinstance(column, str) and column.startswith("sealed:v1:") and PEM_BODY not in column
-    stored = b"".join(p.read_bytes() for p in tmp_path.glob("s.sqlite3*"))
-    assert PEM_BODY.encode() not in stored
+    if backend.name == "sqlite":  # nor anywhere in the file, its WAL or shared memory
+        path = Path(backend.target)
+        stored = b"".join(p.read_bytes() for p in path.parent.glob(f"{path.name}*"))
+        assert PEM_BODY.encode() not in stored
 
 
 def test_plain_rows_from_before_stay_readable_and_foreign_ones_come_back_empty(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "s.sqlite3"
     plain, sealed = request(), request()
-    with SqliteStore(path) as before:
+    with backend.open() as before:
         before.create_request(plain)
-    with SqliteStore(path, sealer=Sealer([Secret(generate_key())])) as other:
+    with backend.open(Sealer([Secret(generate_key())])) as other:
         other.create_request(sealed)
-    with caplog.at_level(logging.WARNING), SqliteStore(path, sealer=Sealer([KEY])) as now:
+    with caplog.at_level(logging.WARNING), backend.open(Sealer([KEY])) as now:
         assert now.get_request(plain.id) == plain
         unreadable = now.get_request(sealed.id)
         assert unreadable is not None and unreadable.certificate_pem == ""
         assert len(now.list_requests("default")) == 2  # a foreign row never breaks a listing
-    with SqliteStore(path) as keyless:
+    with backend.open() as keyless:
         missing = keyless.get_request(sealed.id)
         assert missing is not None and missing.certificate_pem == ""
     assert sealed.id in caplog.text and "APNS_TOKEN_KEY" in caplog.text
+
+
+def test_every_sealed_value_is_rewritten_in_one_pass_and_a_dry_run_writes_nothing(
+    store: SqlStore,
+) -> None:
+    store.create_request(request())
+    store.save_signin(saved(cache="cache-v1"))
+    store.add_device_flow(flow())
+
+    def again(kind: Sealed, value: str) -> str | None:
+        return None if value.endswith("-v2") else f"{value}-v2"
+
+    counted = store.rewrite_sealed(again, write=False)
+    assert counted == {Sealed.SIGNIN: 1, Sealed.DEVICE_FLOW: 1, Sealed.CERTIFICATE: 1}
+    signin = store.get_signin("default", "ULEAD")
+    assert signin is not None and signin.sealed_cache == "cache-v1"  # a dry run
+    assert store.rewrite_sealed(again) == counted
+    signin = store.get_signin("default", "ULEAD")
+    pending = store.get_device_flow("default", "ULEAD")
+    assert signin is not None and signin.sealed_cache == "cache-v1-v2"
+    assert pending is not None and pending.sealed_flow == "sealed-flow-v2"
+    assert store.rewrite_sealed(again) == dict.fromkeys(Sealed, 0)

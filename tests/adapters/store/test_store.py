@@ -1,15 +1,13 @@
-"""SqliteStore on a real file: round trips, approvals, compare-and-set, expiry."""
+"""The store contract, on every backend: round trips, approvals, compare-and-set, expiry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, timedelta
-from pathlib import Path
 
 import pytest
 
-from bot.adapters.store import SqliteStore
+from bot.adapters.store import SqlStore
 from bot.core.requests import ApplyResult, Approval, Failure, Rejection, Status
 from bot.errors import StoreError
 from tests.adapters.store.fixtures import NOT_AFTER, T0, every_field_set, request
@@ -17,25 +15,14 @@ from tests.adapters.store.fixtures import NOT_AFTER, T0, every_field_set, reques
 LATER = T0 + timedelta(hours=1)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "apns-bot.sqlite3"
-
-
-@pytest.fixture
-def store(db: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(db) as opened:
-        yield opened
-
-
-def events(store: SqliteStore, request_id: str) -> list[str]:
+def events(store: SqlStore, request_id: str) -> list[str]:
     return [e.event for e in reversed(store.history("default", request_id=request_id, limit=100))]
 
 
 # --- round trips --------------------------------------------------------------------------------
 
 
-def test_every_field_round_trips(store: SqliteStore) -> None:
+def test_every_field_round_trips(store: SqlStore) -> None:
     original = every_field_set()
     store.create_request(original)
     loaded = store.get_request(original.id)
@@ -51,13 +38,13 @@ def test_every_field_round_trips(store: SqliteStore) -> None:
     assert all(t is not None and t.tzinfo is UTC for t in times)
 
 
-def test_minimal_request_round_trips(store: SqliteStore) -> None:
+def test_minimal_request_round_trips(store: SqlStore) -> None:
     original = request(current=None, warnings=(), reason=None)
     store.create_request(original)
     assert store.get_request(original.id) == original
 
 
-def test_unknown_request_is_none_and_duplicate_id_is_refused(store: SqliteStore) -> None:
+def test_unknown_request_is_none_and_duplicate_id_is_refused(store: SqlStore) -> None:
     assert store.get_request("req_nope") is None
     req = request()
     store.create_request(req)
@@ -66,12 +53,12 @@ def test_unknown_request_is_none_and_duplicate_id_is_refused(store: SqliteStore)
     assert events(store, req.id) == ["requested"]
 
 
-def test_naive_datetimes_are_refused(store: SqliteStore) -> None:
+def test_naive_datetimes_are_refused(store: SqlStore) -> None:
     with pytest.raises(ValueError, match="naive"):
         store.create_request(request(expires_at=T0.replace(tzinfo=None)))
 
 
-def test_list_requests_per_tenant_newest_first_with_filter_and_limit(store: SqliteStore) -> None:
+def test_list_requests_per_tenant_newest_first_with_filter_and_limit(store: SqlStore) -> None:
     made = [request(created=T0 + timedelta(minutes=i)) for i in range(4)]
     for req in made:
         store.create_request(req)
@@ -86,7 +73,7 @@ def test_list_requests_per_tenant_newest_first_with_filter_and_limit(store: Sqli
     assert store.list_requests("fabrikam") == []
 
 
-def test_requests_in_spans_tenants_oldest_first(store: SqliteStore) -> None:
+def test_requests_in_spans_tenants_oldest_first(store: SqlStore) -> None:
     a, b = request("a", created=T0), request("b", created=T0 + timedelta(seconds=1))
     for req in (b, a):
         store.create_request(req)
@@ -96,7 +83,7 @@ def test_requests_in_spans_tenants_oldest_first(store: SqliteStore) -> None:
     assert store.requests_in(Status.APPLYING) == []
 
 
-def test_set_approval_message(store: SqliteStore) -> None:
+def test_set_approval_message(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     assert store.set_approval_message(req.id, "C0123ABCD", "1700000000.000200")
@@ -109,7 +96,7 @@ def test_set_approval_message(store: SqliteStore) -> None:
 # --- approvals ----------------------------------------------------------------------------------
 
 
-def test_approval_is_recorded_once(store: SqliteStore) -> None:
+def test_approval_is_recorded_once(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     first = store.add_approval(req.id, "UA", LATER)
@@ -121,7 +108,7 @@ def test_approval_is_recorded_once(store: SqliteStore) -> None:
     assert events(store, req.id) == ["requested", "approved", "approved"]
 
 
-def test_approval_on_a_closed_request_is_not_recorded(store: SqliteStore) -> None:
+def test_approval_on_a_closed_request_is_not_recorded(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     store.transition(req.id, Status.PENDING, Status.EXPIRED, LATER)
@@ -134,7 +121,7 @@ def test_approval_on_a_closed_request_is_not_recorded(store: SqliteStore) -> Non
 # --- compare-and-set ----------------------------------------------------------------------------
 
 
-def test_transition_is_compare_and_set(store: SqliteStore) -> None:
+def test_transition_is_compare_and_set(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     assert not store.transition(req.id, Status.APPROVED, Status.APPLYING, LATER)
@@ -149,20 +136,20 @@ def test_transition_is_compare_and_set(store: SqliteStore) -> None:
     [(Status.PENDING, Status.APPLYING), (Status.APPLIED, Status.APPLYING)],
 )
 def test_illegal_transitions_are_programming_errors(
-    store: SqliteStore, start: Status, end: Status
+    store: SqlStore, start: Status, end: Status
 ) -> None:
     with pytest.raises(ValueError, match="not an allowed transition"):
         store.transition("req_x", start, end, LATER)
 
 
-def test_required_fields_for_rejected_and_failed(store: SqliteStore) -> None:
+def test_required_fields_for_rejected_and_failed(store: SqlStore) -> None:
     with pytest.raises(ValueError, match="rejection"):
         store.transition("req_x", Status.PENDING, Status.REJECTED, LATER)
     with pytest.raises(ValueError, match="failure"):
         store.transition("req_x", Status.APPLYING, Status.FAILED, LATER)
 
 
-def test_enough_approvals_are_part_of_the_compare(store: SqliteStore) -> None:
+def test_enough_approvals_are_part_of_the_compare(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     store.add_approval(req.id, "UREQ", LATER)  # the requester's own never counts
@@ -172,7 +159,7 @@ def test_enough_approvals_are_part_of_the_compare(store: SqliteStore) -> None:
     assert store.transition(req.id, Status.PENDING, Status.APPROVED, LATER, require_approvals=1)
 
 
-def test_apply_fail_retry_apply_keeps_the_facts(store: SqliteStore) -> None:
+def test_apply_fail_retry_apply_keeps_the_facts(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     store.add_approval(req.id, "UA", LATER)
@@ -208,7 +195,7 @@ def test_apply_fail_retry_apply_keeps_the_facts(store: SqliteStore) -> None:
     }
 
 
-def test_rejection_is_stored(store: SqliteStore) -> None:
+def test_rejection_is_stored(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     rejection = Rejection("UA", LATER, "wrong Apple ID")
@@ -228,7 +215,7 @@ def test_rejection_is_stored(store: SqliteStore) -> None:
 # --- expiry -------------------------------------------------------------------------------------
 
 
-def test_expire_due_moves_only_overdue_pending_requests_once(store: SqliteStore) -> None:
+def test_expire_due_moves_only_overdue_pending_requests_once(store: SqlStore) -> None:
     due = request(created=T0)
     fresh = request(created=T0 + timedelta(hours=12))
     approved = request(created=T0)
@@ -248,7 +235,7 @@ def test_expire_due_moves_only_overdue_pending_requests_once(store: SqliteStore)
     assert still == {due.id: Status.EXPIRED, fresh.id: Status.PENDING, approved.id: Status.APPROVED}
 
 
-def test_expired_requests_reload_identically(store: SqliteStore) -> None:
+def test_expired_requests_reload_identically(store: SqlStore) -> None:
     req = request()
     store.create_request(req)
     (moved,) = store.expire_due(T0 + timedelta(days=2))

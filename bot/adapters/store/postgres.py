@@ -1,0 +1,151 @@
+"""``PostgresStore``: the ``Store`` port on PostgreSQL, for replicas on several hosts.
+
+The SQL is ``SqlStore``'s (``sql``); ``PgDatabase`` supplies transactions from a psycopg 3
+connection pool, row locks (``SELECT … FOR NO KEY UPDATE``) for what a write transaction reads before it
+acts, and transaction-scoped advisory locks on names. Every guarantee is the database's, never an
+in-process lock, so it holds across any number of processes.
+
+The URL may carry a password: it is used to connect and nowhere else. Messages name the database
+by ``display_url`` (user, host, port, database) and have the password scrubbed from any text a
+driver error carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool
+
+from bot.adapters.store.pg_schema import LOCK_SPACE, current_version, migrate
+from bot.adapters.store.sql_store import SqlStore
+from bot.errors import StoreError
+
+if TYPE_CHECKING:
+    from bot.adapters.sealing import Sealer
+
+DEFAULT_POOL_SIZE = 10  # Bolt's listener threads and the bot's executors share it
+DEFAULT_TIMEOUT = 10.0  # seconds to connect, or to wait for a free pooled connection
+
+
+def _parts(url: str) -> dict[str, Any]:
+    try:
+        return dict(conninfo_to_dict(url))
+    except psycopg.ProgrammingError:
+        return {}
+
+
+def display_url(url: str) -> str:
+    """The database a URL names, for messages: ``postgresql://user@host:port/db``, no password."""
+    parts = _parts(url)
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    host = parts.get("host") or "localhost"
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with the URL's password (and the URL itself) replaced by ``***``."""
+    password = str(_parts(url).get("password") or "")
+    text = text.replace(url, display_url(url))
+    return text.replace(password, "***") if password else text
+
+
+def _pyformat(sql: str) -> str:
+    """The shared SQL's ``?`` placeholders as psycopg's ``%s`` (no statement holds ``%``)."""
+    if "%" in sql:
+        raise ValueError("store SQL must not contain '%'")
+    return sql.replace("?", "%s")
+
+
+class PgConn:
+    """A pooled connection speaking the shared SQL (``sql.Conn``)."""
+
+    def __init__(self, conn: psycopg.Connection[DictRow]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[DictRow]:
+        return self._conn.execute(_pyformat(sql), parameters)
+
+
+class PgDatabase:
+    """A migrated PostgreSQL database behind a connection pool (``sql.Database``)."""
+
+    # rows a write transaction reads, then changes: held until it ends; NO KEY lets the foreign-key
+    # checks of other transactions (an audit event, an approval for that request) go ahead
+    for_update = " FOR NO KEY UPDATE"
+
+    def __init__(
+        self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self._url = url
+        self.label = display_url(url)
+        try:
+            with psycopg.connect(
+                url, connect_timeout=max(1, int(timeout)), row_factory=dict_row
+            ) as conn:
+                migrate(conn, self.label)
+        except psycopg.Error as exc:
+            raise self._fail(exc) from exc
+        self._pool: ConnectionPool[psycopg.Connection[DictRow]] | None = ConnectionPool(
+            url,
+            kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(timeout))},
+            min_size=1,
+            max_size=pool_size,
+            timeout=timeout,
+            check=ConnectionPool.check_connection,  # a server restart costs no failed request
+            name="apns-store",
+            open=False,
+        )
+        self._pool.open(wait=False)
+
+    def _fail(self, exc: BaseException) -> StoreError:
+        detail = scrub(str(exc).strip() or type(exc).__name__, self._url)
+        return StoreError(f"The database {self.label} could not be used: {detail}")
+
+    def lock(self, conn: Any, name: str) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(?::integer, hashtext(?))", (LOCK_SPACE, name))
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[PgConn]:
+        """One transaction on a pooled connection: committed when the block ends, rolled back
+        on any exception. ``psycopg`` errors come out as ``StoreError``. ``write`` changes
+        nothing here: what a write transaction reads before it acts is locked row by row
+        (``for_update``, ``lock``), so reads need no round trip of their own."""
+        pool = self._pool
+        if pool is None:
+            raise StoreError("The database has been closed.")
+        try:
+            with pool.connection() as conn, conn.transaction():
+                yield PgConn(conn)
+        except psycopg.Error as exc:
+            raise self._fail(exc) from exc
+
+    def schema_version(self) -> int:
+        with self.transaction(write=False) as conn:
+            return current_version(conn._conn)
+
+
+class PostgresStore(SqlStore):
+    """The bot's state in PostgreSQL (``APNS_DATABASE_URL``), shared by replicas on any host."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        sealer: Sealer | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        db = PgDatabase(url, pool_size=pool_size, timeout=timeout)
+        super().__init__(db, sealer=sealer)
+        self.label = db.label

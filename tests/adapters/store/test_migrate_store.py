@@ -1,0 +1,111 @@
+"""``apns-bot migrate-store``: a populated SQLite store copied into an empty one of every backend."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.adapters.sealing import Sealer, generate_key
+from bot.adapters.store import SqliteStore, SqlStore
+from bot.config import Secret
+from bot.core.requests import ApplyResult, Status
+from bot.core.signin import PendingSignIn, SavedSignIn
+from tests.adapters.store.conftest import Backend
+from tests.adapters.store.fixtures import CURRENT, T0, every_field_set, request
+from tests.harness import UseEnv, apns_bot
+
+KEY = Secret(generate_key())
+LATER = T0 + timedelta(hours=1)
+
+
+def populate(store: SqlStore) -> None:
+    applied, waiting = request(), request(tenant="contoso", requester="UOTHER")
+    store.create_request(applied)
+    store.create_request(every_field_set())
+    store.create_request(waiting)
+    for user in ("UA", "UB"):
+        store.add_approval(applied.id, user, LATER)
+    store.transition(applied.id, Status.PENDING, Status.APPROVED, LATER, require_approvals=1)
+    store.transition(applied.id, Status.APPROVED, Status.APPLYING, LATER)
+    result = ApplyResult(applied.topic, applied.serial, applied.not_after)
+    store.transition(applied.id, Status.APPLYING, Status.APPLIED, LATER, result=result)
+    store.audit("default", "reminder_posted", "system", LATER, detail={"threshold": "30"})
+    store.mark_notice_once("default", "reminder:A:30", T0)
+    store.mark_notice_once("contoso", "reminder:B:14", LATER)
+    store.set_state("default", "retry:reminder:7", {"since": "t0"}, T0)
+    store.set_snapshot("default", CURRENT, T0)
+    store.save_signin(SavedSignIn("contoso", "UA", "a@contoso.com", "UA.home", "sealed", T0, T0))
+    flow = PendingSignIn("contoso", "UB", "sealed-flow", 5, T0, LATER, T0)
+    store.add_device_flow(flow)
+    store.add_signin_wait(waiting.id, "contoso", "UB", T0)
+
+
+def everything(store: SqlStore) -> dict[str, Any]:
+    """What the store's callers can read, from every table."""
+    tenants = ("default", "contoso")
+    requests = {t: store.list_requests(t) for t in tenants}
+    return {
+        "requests": requests,
+        "history": {t: [replace(e, id=0) for e in store.history(t, limit=100)] for t in tenants},
+        "notices": {t: store.list_notices(t) for t in tenants},
+        "state": store.list_states("retry:"),
+        "snapshot": store.get_snapshot("default"),
+        "signins": store.list_signins(),
+        "flows": store.list_device_flows(),
+        "waits": [store.signin_wait(r.id) for r in requests["contoso"]],
+    }
+
+
+def url_of(backend: Backend) -> str:
+    return f"sqlite:///{backend.target}" if backend.name == "sqlite" else backend.target
+
+
+def test_every_table_is_copied_once_and_a_second_copy_is_refused(
+    backend: Backend, tmp_path: Path, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "old" / "apns-bot.sqlite3"
+    with SqliteStore(source, sealer=Sealer([KEY])) as old:
+        populate(old)
+        before = everything(old)
+    use_env({})
+
+    assert (
+        apns_bot(["migrate-store", "--from", f"sqlite:///{source}", "--to", url_of(backend)]) == 0
+    )
+    out = capsys.readouterr().out
+    for counted in (
+        "requests: 3",
+        "approvals: 4",
+        "history events: 9",
+        "notice marks: 2",
+        "state values: 2",
+        "sealed sign-ins: 1",
+        "device flows: 1",
+        "sign-in waits: 1",
+    ):
+        assert counted in out
+    with backend.open(Sealer([KEY])) as new:
+        after = everything(new)
+    assert after == before
+    assert after["waits"] != [None]  # the wait survived, joined to its flow
+
+    again = ["migrate-store", "--from", f"sqlite:///{source}", "--to", url_of(backend)]
+    assert apns_bot(again) != 0
+    assert "not empty" in capsys.readouterr().err
+
+
+def test_a_missing_source_is_refused_before_anything_is_created(
+    tmp_path: Path, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_env({})
+    missing, target = tmp_path / "nope.sqlite3", tmp_path / "new.sqlite3"
+    assert (
+        apns_bot(["migrate-store", "--from", f"sqlite:///{missing}", "--to", f"sqlite:///{target}"])
+        != 0
+    )
+    assert "no SQLite store" in capsys.readouterr().err
+    assert not missing.exists() and not target.exists()
