@@ -196,6 +196,8 @@ class Origin(StrEnum):
 def change_origin(change: Change, applied: Iterable[ChangeRequest]) -> Origin:
     """Tell the bot's own renewals (``applied`` requests, newest first) from outside changes."""
     for request in applied:
+        if request.token is not None:  # an ADE or VPP token, not the push certificate
+            continue
         uploaded = {request.serial} | ({request.result.serial} if request.result else set())
         if change.current.serial in uploaded:
             return Origin.BOT

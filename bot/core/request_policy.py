@@ -177,9 +177,11 @@ def open_request_of_another(
     pending: Iterable[ChangeRequest],
     requester: str,
     now: datetime,
+    target: str = "push",
 ) -> ChangeRequest | None:
     """The pending request of someone other than ``requester`` that a new request of theirs must
-    wait for (the oldest, if several), or None.
+    wait for (the oldest, if several), or None. Only requests renewing the same ``target``
+    (``ChangeRequest.target``: the push certificate, or one ADE/VPP token) count.
 
     Pending requests belong to their requester: a new request replaces only its own requester's
     pending one, never someone else's. The store applies this rule in the same transaction as
@@ -189,7 +191,10 @@ def open_request_of_another(
     waiting = [
         r
         for r in pending
-        if r.status is Status.PENDING and r.requester != requester and not is_expired(r, now)
+        if r.status is Status.PENDING
+        and r.requester != requester
+        and r.target == target
+        and not is_expired(r, now)
     ]
     return min(waiting, key=lambda r: (r.created_at, r.id), default=None)
 

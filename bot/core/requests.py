@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from bot.core.model import TenantCertificate
+from bot.core.tokens import CredentialKind
 
 JSONValue = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
 
@@ -136,6 +137,32 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class TokenChange:
+    """What a request renews when it is an ADE or Apps and Books (VPP) token, not the push
+    certificate: the token (as Graph reported it when the request was made) and the new file's
+    facts. The file's content itself travels in ``ChangeRequest.certificate_pem`` (the request's
+    sealed payload column), never here.
+
+    ``new_expiry``: the VPP file's ``expDate`` (an ADE file is encrypted: unknown until Intune
+    opened it). ``current_modified``: Graph's ``lastModifiedDateTime`` when the request was made,
+    so a read-back can tell whether an upload whose answer was lost has landed.
+    """
+
+    kind: CredentialKind  # ADE or VPP
+    token_id: str
+    token_name: str | None = None
+    organization: str | None = None
+    current_apple_id: str | None = None
+    current_expiry: datetime | None = None
+    current_modified: datetime | None = None
+    new_expiry: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return self.token_name or self.token_id
+
+
+@dataclass(frozen=True)
 class ChangeRequest:
     id: str
     tenant: str
@@ -160,6 +187,16 @@ class ChangeRequest:
     result: ApplyResult | None = None
     failure: Failure | None = None
     attempts: int = 0
+    token: TokenChange | None = None  # None: the push certificate
+
+    @property
+    def kind(self) -> CredentialKind:
+        return self.token.kind if self.token is not None else CredentialKind.PUSH
+
+    @property
+    def target(self) -> str:
+        """What the request renews, as a key: ``push``, or ``ade:<id>`` / ``vpp:<id>``."""
+        return "push" if self.token is None else f"{self.token.kind.value}:{self.token.token_id}"
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -167,6 +204,8 @@ class ChangeRequest:
 
     @property
     def is_first_upload(self) -> bool:
+        if self.token is not None:
+            return False
         return self.current is None or not self.current.exists
 
     @property
@@ -218,6 +257,7 @@ def new_change_request(
     warnings: tuple[RequestWarning, ...] = (),
     reason: str | None = None,
     current: TenantCertificate | None = None,
+    token: TokenChange | None = None,
 ) -> ChangeRequest:
     """A fresh pending request that expires ``ttl`` after ``now``."""
     reason = reason.strip() if reason else None
@@ -237,6 +277,7 @@ def new_change_request(
         warnings=warnings,
         reason=reason or None,
         current=current,
+        token=token,
     )
 
 

@@ -164,7 +164,11 @@ class Renewals:
         and a request belongs to its requester: a new one replaces only their own."""
         now = self.clock()
         for older in self.store.list_requests(newest.tenant, statuses=[Status.PENDING]):
-            if older.id == newest.id or older.requester != newest.requester:
+            if (
+                older.id == newest.id
+                or older.requester != newest.requester
+                or older.target != newest.target
+            ):
                 continue
             why = f"superseded by a newer request ({newest.id})"
             if self.store.transition(

@@ -21,7 +21,9 @@ from bot.core.requests import (
     Rejection,
     RequestWarning,
     Status,
+    TokenChange,
 )
+from bot.core.tokens import CredentialKind
 
 # --- time ---------------------------------------------------------------------------------------
 
@@ -99,6 +101,62 @@ def warnings_from_json(text: Any) -> tuple[RequestWarning, ...]:
     )
 
 
+def token_change_to_json(change: TokenChange | None) -> str | None:
+    """The ADE/VPP part of a request (never the token's content: that is the sealed column)."""
+    if change is None:
+        return None
+    return dumps(
+        {
+            "kind": change.kind.value,
+            "id": change.token_id,
+            "name": change.token_name,
+            "organization": change.organization,
+            "current_apple_id": change.current_apple_id,
+            "current_expiry": opt_text(change.current_expiry),
+            "current_modified": opt_text(change.current_modified),
+            "new_expiry": opt_text(change.new_expiry),
+        }
+    )
+
+
+def token_change_from_json(text: Any) -> TokenChange | None:
+    if text is None:
+        return None
+    data = json.loads(str(text))
+    return TokenChange(
+        kind=CredentialKind(str(data["kind"])),
+        token_id=str(data["id"]),
+        token_name=opt_str(data.get("name")),
+        organization=opt_str(data.get("organization")),
+        current_apple_id=opt_str(data.get("current_apple_id")),
+        current_expiry=opt_time(data.get("current_expiry")),
+        current_modified=opt_time(data.get("current_modified")),
+        new_expiry=opt_time(data.get("new_expiry")),
+    )
+
+
+def request_detail(request: ChangeRequest) -> dict[str, JSONValue]:
+    """The ``requested`` audit event's detail: what is renewed, never the file's content."""
+    if request.token is None:
+        return {
+            "apple_id": request.apple_id,
+            "topic": request.topic,
+            "serial": request.serial,
+            "not_after": to_text(request.not_after),
+            "sha256": request.sha256,
+        }
+    change = request.token
+    return {
+        "kind": change.kind.value,
+        "target_id": change.token_id,
+        "target_name": change.token_name,
+        "organization": change.organization,
+        "apple_id": request.apple_id or None,
+        "new_expiry": opt_text(change.new_expiry),
+        "sha256": request.sha256,
+    }
+
+
 # --- rows -> dataclasses ------------------------------------------------------------------------
 
 REQUEST_COLUMNS = (
@@ -106,7 +164,7 @@ REQUEST_COLUMNS = (
     "warnings, reason, current_snapshot, status, created_at, expires_at, updated_at, "
     "rejected_by, rejected_at, rejection_reason, message_channel, message_ts, "
     "applied_topic, applied_serial, applied_expiry, "
-    "failure_code, failure_message, failure_request_id, attempts"
+    "failure_code, failure_message, failure_request_id, attempts, token_change"
 )
 
 
@@ -142,6 +200,7 @@ def request_params(req: ChangeRequest) -> tuple[object, ...]:
         failure.message if failure else None,
         failure.request_id if failure else None,
         req.attempts,
+        token_change_to_json(req.token),
     )
 
 
@@ -195,6 +254,7 @@ def request_from_row(row: Row, approvals: tuple[Approval, ...]) -> ChangeRequest
         result=result,
         failure=failure,
         attempts=int(row["attempts"]),
+        token=token_change_from_json(row["token_change"]),
     )
 
 

@@ -121,6 +121,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX signin_waits_by_user ON signin_waits (tenant, user_id)",
     ),
+    # 3: a request may renew an ADE or Apps and Books (VPP) token instead of the push certificate:
+    # what it renews, as JSON (NULL: the push certificate). The token file itself goes in the
+    # sealed certificate_pem column, the request's payload whatever its kind.
+    ("ALTER TABLE change_requests ADD COLUMN token_change TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -21,6 +21,7 @@ from bot.adapters.store.codec import (
     check_event_name,
     detail_to_json,
     event_from_row,
+    request_detail,
     request_params,
     snapshot_from_json,
     snapshot_to_json,
@@ -117,15 +118,7 @@ class SqlStore:
         *,
         unless: Callable[[list[ChangeRequest]], ChangeRequest | None] | None = None,
     ) -> ChangeRequest | None:
-        detail = detail_to_json(
-            {
-                "apple_id": request.apple_id,
-                "topic": request.topic,
-                "serial": request.serial,
-                "not_after": to_text(request.not_after),
-                "sha256": request.sha256,
-            }
-        )
+        detail = detail_to_json(request_detail(request))
         with self._db.transaction(write=True) as conn:
             if unless is not None:
                 self._db.lock(conn, f"pending-requests:{request.tenant}")
