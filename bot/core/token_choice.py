@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-from bot.core.tokens import AppleToken
+from bot.core.model import TenantCertificate
+from bot.core.status import Urgency, urgency
+from bot.core.tokens import AppleToken, token_urgency
 
 Why = Literal["none", "several", "unknown"]
 
@@ -40,3 +43,27 @@ def choose_token(tokens: Sequence[AppleToken], wanted: str | None) -> TokenChoic
     if len(everything) == 1:
         return TokenChoice(everything[0])
     return TokenChoice(None, "several", everything)
+
+
+def most_urgent(
+    certificate: TenantCertificate | None, tokens: Sequence[AppleToken], now: datetime
+) -> AppleToken | None:
+    """The token to preselect when asking what to renew, or None for the push certificate: the
+    highest urgency on the certificate's scale, then the earliest expiry; the certificate wins
+    ties (it is what most people come for)."""
+    best: AppleToken | None = None
+    best_key = (
+        _key(urgency(certificate, now), certificate.expires_at)
+        if certificate is not None
+        else _key(None, None)
+    )
+    for token in tokens:
+        key = _key(token_urgency(token, now), token.expires_at)
+        if key > best_key:
+            best, best_key = token, key
+    return best
+
+
+def _key(found: Urgency | None, expires_at: datetime | None) -> tuple[int, float]:
+    rank = found.rank if found is not None else -1
+    return rank, -expires_at.timestamp() if expires_at is not None else float("-inf")

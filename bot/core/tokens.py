@@ -67,6 +67,7 @@ class AppleToken:
     state: str | None = None
     last_sync: datetime | None = None
     sync_error: str | None = None
+    last_modified: datetime | None = None  # Graph's lastModifiedDateTime (renewal read-backs)
 
     def days_left(self, now: datetime) -> int | None:
         """Whole days until expiry (negative once expired); ``None`` when Graph gave no expiry."""

@@ -33,6 +33,7 @@ from bot.usecases.applying import Applying, UploadRetry
 from bot.usecases.ports import Graphs, Store
 from bot.usecases.renewals import Renewals
 from bot.usecases.signins import DelegatedSignIns
+from bot.usecases.token_renewals import TokenRenewals
 from bot.usecases.watch import CheckResult, Watch
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ def build_deps(
         clock=clock,
         approvers=approvers,
         renewals=renewals,
+        token_renewals=TokenRenewals(settings, graph, renewals, clock, metrics=metrics),
         applying=applying,
         metrics=metrics,
         watch=watch,

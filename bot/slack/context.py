@@ -20,6 +20,7 @@ from bot.slack.home_tab import HomePublisher
 from bot.usecases.ports import Executor, Graphs, Store
 from bot.usecases.renewals import Renewals
 from bot.usecases.signins import DelegatedSignIns
+from bot.usecases.token_renewals import TokenRenewals
 from bot.usecases.watch import Watch
 
 
@@ -41,6 +42,7 @@ class SlackContext:
     clock: Callable[[], datetime]
     approvers: ApproverDirectory
     renewals: Renewals
+    token_renewals: TokenRenewals
     watch: Watch
     home: HomePublisher
     signins: DelegatedSignIns | None = None  # delegated sign-in, when some tenant uses it

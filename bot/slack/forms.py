@@ -93,3 +93,70 @@ def parse_reject_reason(view: dict[str, Any]) -> tuple[str | None, str | None]:
     request_id = metadata(view).get("request_id")
     reason = _text(_values(view), Block.REJECT_REASON, Input.VALUE)
     return (request_id if isinstance(request_id, str) else None), reason
+
+
+@dataclass(frozen=True)
+class TokenForm:
+    """The ADE/VPP token form: what it renews (from its metadata) and what was typed."""
+
+    tenant: str | None
+    kind: str | None  # "ade" or "vpp"
+    token_id: str | None
+    apple_id: str | None  # ADE only
+    file: UploadedFile | None
+    reason: str | None
+
+
+def _one_file(values: dict[str, Any], block: str) -> UploadedFile | str:
+    """The single uploaded file in ``block``, or why there is none."""
+    files = _field(values, block, Input.FILE).get("files")
+    if not isinstance(files, list) or len(files) != 1 or not isinstance(files[0], dict):
+        return "Attach exactly one token file from Apple Business Manager."
+    entry = files[0]
+    url = entry.get("url_private_download") or entry.get("url_private")
+    if not url:
+        return "Slack sent no download link for the file; attach it again."
+    return UploadedFile(
+        id=str(entry.get("id", "")),
+        name=str(entry.get("name") or entry.get("title") or "token"),
+        url=str(url),
+        size=entry.get("size") if isinstance(entry.get("size"), int) else None,
+    )
+
+
+def _meta_text(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def parse_token_form(view: dict[str, Any]) -> tuple[TokenForm, dict[str, str]]:
+    """The submitted token form and field errors (block id -> message)."""
+    values = _values(view)
+    meta = metadata(view)
+    errors: dict[str, str] = {}
+    kind = _meta_text(meta, "kind")
+    apple_id = None
+    if kind == "ade":
+        apple_id = _text(values, Block.APPLE_ID, Input.VALUE) or ""
+        if len(apple_id) > 254 or not _EMAIL.match(apple_id):
+            errors[Block.APPLE_ID] = "Enter the Apple ID (an e-mail address) of the MDM server."
+    found = _one_file(values, Block.TOKEN_FILE)
+    if isinstance(found, str):
+        errors[Block.TOKEN_FILE] = found
+    form = TokenForm(
+        tenant=_meta_text(meta, "tenant"),
+        kind=kind,
+        token_id=_meta_text(meta, "token"),
+        apple_id=apple_id,
+        file=found if isinstance(found, UploadedFile) else None,
+        reason=_text(values, Block.REASON, Input.VALUE),
+    )
+    return form, errors
+
+
+def parse_choice(view: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The chooser's (tenant from metadata, the option chosen: ``push`` or ``ade|<id>``...)."""
+    tenant = _meta_text(metadata(view), "tenant")
+    selected = _object(_field(_values(view), Block.RENEW_WHAT, Input.VALUE).get("selected_option"))
+    value = selected.get("value")
+    return tenant, (value if isinstance(value, str) and value else None)

@@ -258,6 +258,10 @@ class HomeRefreshingNotifier:
         self._inner.post_renewed(request, observed)
         self._refresh(request.tenant)
 
+    def post_token_renewed(self, request: ChangeRequest, expiry: datetime | None) -> None:
+        self._inner.post_token_renewed(request, expiry)
+        self._refresh(request.tenant)
+
     def post_failed(self, request: ChangeRequest) -> None:
         self._inner.post_failed(request)
         self._refresh(request.tenant)

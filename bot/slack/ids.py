@@ -23,6 +23,8 @@ class View(StrEnum):
     """``callback_id`` of modals."""
 
     RENEW = "apns.renew"
+    RENEW_CHOOSE = "apns.renew_choose"  # what to renew: the push certificate or an ADE/VPP token
+    RENEW_TOKEN = "apns.renew_token"  # noqa: S105 - an ADE/VPP token form (metadata: tenant, kind, id)
     REJECT_REASON = "apns.reject_reason"
 
 
@@ -31,6 +33,8 @@ class Block(StrEnum):
 
     APPLE_ID = "apple_id"
     CERTIFICATE = "certificate"
+    TOKEN_FILE = "token_file"  # noqa: S105 - a block id, not a secret
+    RENEW_WHAT = "renew_what"
     REASON = "reason"
     REJECT_REASON = "reject_reason"
 

@@ -20,6 +20,7 @@ from bot.core.signin import SignInWait
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.views.approval import renewed_notice, request_message
 from bot.slack.views.blocks import to_dicts
+from bot.slack.views.token_approval import token_renewed_notice, what_is
 from bot.usecases.signin_messages import failure_mrkdwn
 
 log = logging.getLogger(__name__)
@@ -79,15 +80,20 @@ class SlackNotifier:
         expiry = observed.expires_at or request.not_after
         self._post(tenant.channel, renewed_notice(tenant, expiry, self.clock()))
 
+    def post_token_renewed(self, request: ChangeRequest, expiry: datetime | None) -> None:
+        tenant = self.settings.tenants[request.tenant]
+        self._post(tenant.channel, token_renewed_notice(request, tenant, expiry, self.clock()))
+
     def post_failed(self, request: ChangeRequest) -> None:
         tenant = self.settings.tenants[request.tenant]
         failure = request.failure
         detail = f"`{failure.code}`: {failure_mrkdwn(failure)}" if failure else "unknown error"
         if failure and failure.request_id:
             detail += f" (request-id `{failure.request_id}`)"
+        what = "the APNs certificate" if request.token is None else f"the {what_is(request)}"
         self._post(
             tenant.channel,
-            f":x: Uploading the APNs certificate to Intune failed — {detail}. "
+            f":x: Uploading {what} to Intune failed — {detail}. "
             f"{self.approvers.mentions(tenant)} can press *Retry upload* on the request.",
             thread_ts=request.message_ts,
         )

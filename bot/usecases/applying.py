@@ -31,6 +31,7 @@ from bot.core.requests import (
 from bot.errors import ApnsBotError, GraphError, internal_error
 from bot.usecases.metrics import NO_METRICS, ApprovalOutcome, Metrics, UploadOutcome
 from bot.usecases.ports import ActingGraphs, ApplyGate, GraphClient, Graphs, Notifier, Store
+from bot.usecases.token_applying import TokenApplying
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,16 @@ class Applying:
         self.graph_for = graph_for
         self.gate = gate
         self.metrics = metrics
+        self.tokens = TokenApplying(  # ADE and VPP token requests, after the same claim
+            store,
+            notifier,
+            clock,
+            self._finish_failed,
+            self.refresh,
+            attempts=self.retry.attempts,
+            wait=self.retry.wait,
+            metrics=metrics,
+        )
 
     # --- apply -----------------------------------------------------------------------------
     def apply(self, request_id: str, *, actor: str, retry: bool = False) -> str | None:
@@ -108,6 +119,9 @@ class Applying:
         self.notifier.update_request(request)
         try:
             client = self.graph_for(tenant, actor) if self.graph_for else self.graph(tenant)
+            if request.token is not None:
+                self.tokens.apply(request, client)
+                return None
             current = client.get_certificate()
             if is_in_place(request, current):  # a retry after a lost answer, or a replica
                 self._finish(request, current)
@@ -226,6 +240,9 @@ class Applying:
             tenant = self.settings.tenants.get(request.tenant)
             if tenant is None or not _lease_over(request, now, APPLYING_LEASE):
                 continue
+            if request.token is not None:
+                self._reconcile_token(request, self.graph(tenant))
+                continue
             try:
                 observed = self.graph(tenant).get_certificate()
             except ApnsBotError as exc:
@@ -255,6 +272,16 @@ class Applying:
             actor = self.gate.resume_as(request, tenant) if self.gate is not None else "system"
             if actor is not None:
                 self.apply(request.id, actor=actor)
+
+    def _reconcile_token(self, request: ChangeRequest, client: GraphClient) -> None:
+        try:
+            self.tokens.reconcile(request, client)
+        except ApnsBotError as exc:
+            log.warning("cannot reconcile %s yet: %s", request.id, exc.user_message)
+            return
+        self.store.audit(
+            request.tenant, Event.RECONCILED, "system", self.clock(), request_id=request.id
+        )
 
 
 def _lease_over(request: ChangeRequest, now: datetime, lease: timedelta) -> bool:

@@ -275,6 +275,10 @@ class Notifier(Protocol):
 
     def post_renewed(self, request: ChangeRequest, observed: TenantCertificate) -> None: ...
 
+    def post_token_renewed(self, request: ChangeRequest, expiry: datetime | None) -> None:
+        """An ADE/VPP token request was applied; ``expiry`` None: Intune does not show the new
+        expiry yet (it will after its next sync with Apple)."""
+
     def post_failed(self, request: ChangeRequest) -> None: ...
 
 

@@ -67,6 +67,15 @@ class Submission:
     waiting_for: ChangeRequest | None = None
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """What became of a checked request: stored and posted, not posted, or waiting for another."""
+
+    request: ChangeRequest | None
+    posted: bool = False
+    waiting_for: ChangeRequest | None = None
+
+
 class Renewals:
     def __init__(
         self,
@@ -132,13 +141,23 @@ class Renewals:
             reason=reason,
             current=current if current.exists else None,
         )
+        proposal = self.propose(request)
+        return Submission(
+            inspection, proposal.request, proposal.posted, waiting_for=proposal.waiting_for
+        )
+
+    def propose(self, request: ChangeRequest) -> Proposal:
+        """Store ``request`` (unless someone else's for the same target waits) and ask the
+        approvers; the same for the push certificate and for ADE/VPP tokens."""
+        requester, now = request.requester, request.created_at
         # stored only if nobody else's request is pending, decided in the insert's transaction
         other = self.store.create_request(
-            request, unless=lambda pending: open_request_of_another(pending, requester, now)
+            request,
+            unless=lambda pending: open_request_of_another(pending, requester, now, request.target),
         )
         if other is not None:
             self.metrics.requested(RequestOutcome.WAITING)
-            return Submission(inspection, waiting_for=other)
+            return Proposal(None, waiting_for=other)
         posted = self.notifier.post_request(request)
         if posted is None:
             # nobody could approve a request they cannot see: close it rather than leave it pending
@@ -150,11 +169,11 @@ class Renewals:
                 detail={"why": "approval message could not be posted"},
             )
             self.metrics.requested(RequestOutcome.UNPOSTED)
-            return Submission(inspection, request, posted=False)
+            return Proposal(request, posted=False)
         self.store.set_approval_message(request.id, *posted)
         self._supersede(request)
         self.metrics.requested(RequestOutcome.SENT)
-        return Submission(inspection, request, posted=True)
+        return Proposal(request, posted=True)
 
     def _pending(self, tenant: TenantSettings) -> list[ChangeRequest]:
         return self.store.list_requests(tenant.name, statuses=[Status.PENDING])

@@ -138,6 +138,7 @@ class RecordingNotifier:
 
     refuse_posts: bool = False
     calls: list[tuple[str, str]] = field(default_factory=list)  # (what, request id)
+    token_expiries: list[datetime | None] = field(default_factory=list)  # post_token_renewed's
 
     def post_request(self, request: ChangeRequest) -> tuple[str, str] | None:
         self.calls.append(("post_request", request.id))
@@ -148,6 +149,10 @@ class RecordingNotifier:
 
     def post_renewed(self, request: ChangeRequest, observed: TenantCertificate) -> None:
         self.calls.append(("post_renewed", request.id))
+
+    def post_token_renewed(self, request: ChangeRequest, expiry: datetime | None) -> None:
+        self.calls.append(("post_token_renewed", request.id))
+        self.token_expiries.append(expiry)
 
     def post_failed(self, request: ChangeRequest) -> None:
         self.calls.append(("post_failed", request.id))

@@ -101,6 +101,7 @@ def parse_ade_token(entity: dict[str, Any], timestamp: Timestamp) -> AppleToken:
         state=None,
         last_sync=_informational(entity, "lastSuccessfulSyncDateTime", timestamp),
         sync_error=str(code) if failed else None,
+        last_modified=_informational(entity, "lastModifiedDateTime", timestamp),
     )
 
 
@@ -118,4 +119,5 @@ def parse_vpp_token(entity: dict[str, Any], timestamp: Timestamp) -> AppleToken:
         state=_text(entity, "state"),
         last_sync=_informational(entity, "lastSyncDateTime", timestamp),
         sync_error=status if status is not None and status.lower() == "failed" else None,
+        last_modified=_informational(entity, "lastModifiedDateTime", timestamp),
     )

@@ -17,10 +17,21 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.views import View as ModalView
 
 from bot.config import Settings, TenantSettings
+from bot.core.token_choice import most_urgent
+from bot.core.tokens import AppleToken
 from bot.errors import ApnsBotError
-from bot.slack.forms import RenewForm, parse_renew_form
+from bot.slack.forms import RenewForm, parse_choice, parse_renew_form
 from bot.slack.ids import Block, View
 from bot.slack.listeners.commands import CommandCall, Verb, reply
+from bot.slack.listeners.renew_token import (
+    LOADING,
+    fill_token_form,
+    open_token_form,
+    token_kind,
+)
+from bot.slack.listeners.renew_token import (
+    register as register_token_form,
+)
 from bot.slack.outcomes import outcome_of
 from bot.slack.views.blocks import escape
 from bot.slack.views.renew import (
@@ -31,8 +42,10 @@ from bot.slack.views.renew import (
     sent_modal,
     waiting_modal,
 )
+from bot.slack.views.renew_token import PUSH, chooser_modal, token_note_modal, token_value
 from bot.slack.visibility import not_shown
 from bot.usecases.renewals import MAX_UPLOAD_BYTES, Submission
+from bot.usecases.token_renewals import TOKEN_KINDS, list_tokens
 
 if TYPE_CHECKING:
     from bot.slack.context import SlackContext
@@ -86,6 +99,32 @@ def _tell_directly(deps: SlackContext, user_id: str, text: str) -> None:
 def _fill_in(
     deps: SlackContext, view_id: str, view_hash: str | None, tenant: TenantSettings
 ) -> None:
+    """The certificate form, or, when the tenant has ADE or VPP tokens too, what to renew (the
+    most urgent preselected). Tokens that cannot be read (no permission) leave the form as is."""
+    try:
+        client = deps.graph(tenant)
+        current = client.get_certificate()
+    except ApnsBotError:
+        fill_certificate_form(deps, view_id, view_hash, tenant)
+        return
+    tokens: list[AppleToken] = []
+    for kind in TOKEN_KINDS:
+        try:
+            tokens += list_tokens(client, kind)
+        except ApnsBotError as exc:
+            log.info("no %s tokens listed for the chooser: %s", kind.value, type(exc).__name__)
+    now = deps.clock()
+    if not tokens:
+        update_modal(deps, view_id, renew_modal(tenant, now, current), view_hash)
+        return
+    urgent = most_urgent(current if current.exists else None, tokens, now)
+    preselected = token_value(urgent) if urgent is not None else PUSH
+    update_modal(deps, view_id, chooser_modal(tenant, now, current, tokens, preselected), view_hash)
+
+
+def fill_certificate_form(
+    deps: SlackContext, view_id: str, view_hash: str | None, tenant: TenantSettings
+) -> None:
     try:
         current = deps.graph(tenant).get_certificate()
         view = renew_modal(tenant, deps.clock(), current)
@@ -111,10 +150,24 @@ def update_modal(
 
 
 def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb]:
-    """Register the modal's submission; return the ``renew`` verb for ``/apns``."""
+    """Register the modals' submissions; return the ``renew`` verb for ``/apns``."""
+    register_token_form(app, settings, deps)
 
     def verb_renew(call: CommandCall) -> None:
         call.ack()
+        kind = token_kind(call.args[0]) if call.args else None
+        if kind is not None:  # /apns renew ade|vpp [NAME]
+            deps.modals.submit(
+                open_token_form,
+                deps,
+                call.trigger_id,
+                call.tenant,
+                call.respond,
+                viewer=(call.user_id, call.channel_id),
+                kind=kind,
+                wanted=" ".join(call.args[1:]) or None,
+            )
+            return
         deps.modals.submit(
             open_renew_modal,
             deps,
@@ -123,6 +176,24 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
             call.respond,
             viewer=(call.user_id, call.channel_id),
         )
+
+    @app.view(View.RENEW_CHOOSE)
+    def handle_renew_choice(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        name, value = parse_choice(view)
+        tenant = settings.tenants.get(name or "")
+        word, _, token_id = (value or "").partition("|")
+        kind = token_kind(word)
+        if tenant is None or (value != PUSH and (kind is None or not token_id)):
+            ack(response_action="errors", errors={Block.RENEW_WHAT: "Choose what to renew."})
+            return
+        view_id = str(view["id"])
+        if kind is None:  # the push certificate
+            ack(response_action="update", view=renew_modal(tenant, deps.clock()).to_dict())
+            deps.background.submit(fill_certificate_form, deps, view_id, None, tenant)
+            return
+        loading = token_note_modal(tenant, kind, "", LOADING)
+        ack(response_action="update", view=loading.to_dict())
+        deps.background.submit(fill_token_form, deps, view_id, None, tenant, kind, token_id)
 
     @app.view(View.RENEW)
     def handle_renew_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from bot.core.requests import ChangeRequest, Status
 from bot.core.signin import SignInWait
 from bot.slack.ids import COMMAND, Action, Input, View
 from bot.slack.ids import Block as BlockId
+from bot.slack.views import token_approval
 from bot.slack.views.blocks import code, context, escape, fields, header, section, slack_date
 from bot.usecases.signin_messages import failure_mrkdwn
 
@@ -76,6 +77,8 @@ def _decision_buttons(request: ChangeRequest) -> ActionsBlock:
                     text=(
                         f"Approving sends this certificate (serial {request.serial}) to Intune "
                         f"with Apple ID {escape_within(request.apple_id, 160)}."
+                        if request.token is None
+                        else token_approval.confirm_text(request)
                     ),  # within Slack's 300 characters for a confirm dialog's text
                     confirm="Approve",
                     deny="Back",
@@ -101,6 +104,8 @@ def _outcome(
         return [section(f"Approved by {approvers}. {_waiting_line(waiting)}")]
     if request.status is Status.APPROVED or request.status is Status.APPLYING:
         return [section(f":gear: Approved by {approvers}. Uploading to Intune…")]
+    if request.status is Status.APPLIED and request.token is not None:
+        return [section(token_approval.applied_line(request, approvers))]
     if request.status is Status.APPLIED:
         result = request.result
         expiry = result.expiry if result and result.expiry else request.not_after
@@ -172,16 +177,23 @@ def request_message(
     waiting: SignInWait | None = None,
 ) -> tuple[str, list[Block]]:
     """The approval message for ``request`` in its current status (fallback text, blocks)."""
-    title = f"APNs certificate renewal — {tenant.label}"
+    what = "APNs certificate renewal" if request.token is None else token_approval.title(request)
+    title = f"{what} — {tenant.label}"
     intro = f"Requested by <@{request.requester}>"
     if request.reason:
         intro += f" — _{escape(request.reason)}_"
     blocks: list[Block] = [
-        header(title),
+        header(title[:150]),
         section(intro),
-        fields(_change_fields(request)),
+        fields(
+            _change_fields(request)
+            if request.token is None
+            else token_approval.token_fields(request)
+        ),
         context(f"SHA-256 {request.sha256}"),
     ]
+    if request.token is not None:
+        blocks.append(context(token_approval.checks_line(request)))
     if request.topic_changed:
         blocks.append(
             section(
@@ -204,10 +216,10 @@ def request_message(
             )
         )
         blocks.append(_decision_buttons(request))
-        text = f"Approval needed: APNs certificate renewal requested by <@{request.requester}>"
+        text = f"Approval needed: {what} requested by <@{request.requester}>"
     else:
         blocks.extend(_outcome(request, ttl_hours, waiting))
-        text = f"APNs certificate renewal ({tenant.label}): {request.status.value}"
+        text = f"{what} ({tenant.label}): {request.status.value}"
     return text, blocks
 
 

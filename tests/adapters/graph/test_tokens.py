@@ -53,6 +53,7 @@ def test_reads_the_default_ade_token(graph: HttpGraphClient, fake_graph: FakeGra
         state=None,
         last_sync=T0 - timedelta(hours=4, minutes=17),
         sync_error=None,
+        last_modified=T0 - timedelta(days=124, hours=3),
     )
     (request,) = fake_graph.graph_requests()
     assert request.path == "/beta/deviceManagement/depOnboardingSettings"
@@ -74,6 +75,7 @@ def test_reads_the_default_vpp_token_with_its_beta_display_name(
         state="valid",
         last_sync=T0 - timedelta(hours=9, minutes=2),
         sync_error=None,
+        last_modified=T0 - timedelta(days=177, hours=5),
     )
     assert [r.path for r in fake_graph.graph_requests()] == ["/beta/deviceAppManagement/vppTokens"]
 

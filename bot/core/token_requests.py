@@ -1,0 +1,82 @@
+"""Judging an ADE or Apps and Books (VPP) token renewal against what Graph reports (pure).
+
+The push certificate is recognised in Intune by its serial; a token is not: Graph never returns a
+token's value. What a read-back can tell:
+
+- VPP: ``expirationDateTime`` equals the file's ``expDate`` (each download of a location token has
+  its own expiry), or ``lastModifiedDateTime`` moved past the one seen when the request was made.
+- ADE: the file is encrypted, so its expiry is unknown before Intune opened it; the upload landed
+  when ``lastModifiedDateTime`` moved past the one seen when the request was made, or
+  ``tokenExpirationDateTime`` changed.
+
+Before the first upload attempt a moved token means someone else renewed it meanwhile (the request
+was checked against the old one); after an attempt whose answer was lost it is taken as this
+request's upload. Time is always a parameter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.core.requests import ChangeRequest, Failure, TokenChange
+from bot.core.tokens import AppleToken, CredentialKind
+
+SAME_INSTANT = timedelta(seconds=1)  # Graph rounds some timestamps; Apple's expDate has seconds
+
+
+def _same(a: datetime | None, b: datetime | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= SAME_INSTANT
+
+
+def _moved(change: TokenChange, observed: AppleToken) -> bool:
+    """The token changed in Intune since the request was made."""
+    modified = observed.last_modified is not None and (
+        change.current_modified is None or observed.last_modified > change.current_modified
+    )
+    return modified or not _same(observed.expires_at, change.current_expiry)
+
+
+def shows_new_expiry(request: ChangeRequest, observed: AppleToken) -> bool:
+    """Graph already shows what the upload brought: VPP the file's expiry; ADE any change."""
+    change = _token(request)
+    if change.kind is CredentialKind.VPP:
+        return _same(observed.expires_at, change.new_expiry)
+    return _moved(change, observed)
+
+
+def token_landed(request: ChangeRequest, observed: AppleToken) -> bool:
+    """After an attempt whose answer was lost (or a crash): did the upload reach Intune?"""
+    change = _token(request)
+    if change.kind is CredentialKind.VPP:
+        return shows_new_expiry(request, observed) or _moved(change, observed)
+    return _moved(change, observed)
+
+
+def token_apply_blocker(
+    request: ChangeRequest, observed: AppleToken, now: datetime
+) -> Failure | None:
+    """Why the approved token must not be uploaded now, judged just before the first attempt."""
+    change = _token(request)
+    if change.new_expiry is not None and now >= change.new_expiry:
+        return Failure(
+            "expired",
+            f"The approved token expired on {change.new_expiry:%Y-%m-%d}; download a new one in "
+            f"Apple Business Manager and submit it with /apns renew {change.kind.value}.",
+        )
+    if _moved(change, observed):
+        expiry = f"{observed.expires_at:%Y-%m-%d}" if observed.expires_at else "unknown"
+        return Failure(
+            "tenant_changed",
+            f"The token '{change.label}' changed in Intune since this request was made (now "
+            f"expiring {expiry}). Nothing was uploaded; submit the file again with /apns renew "
+            f"{change.kind.value} so it is checked against the current token.",
+        )
+    return None
+
+
+def _token(request: ChangeRequest) -> TokenChange:
+    if request.token is None:
+        raise ValueError(f"request {request.id} renews the push certificate, not a token")
+    return request.token
