@@ -171,15 +171,15 @@ def register(app: App, settings: Settings, deps: SlackContext) -> None:
             )
             return submitted_token_modal(deps, tenant, kind, token_id, submission)
 
+        def failed(sentence: str) -> ModalView:
+            text = f":warning: {escape(sentence)} Nothing was sent for approval."
+            return token_note_modal(tenant, kind, token_id, text)
+
         view = outcome_of(
             "checking the token file",
             check,
-            refused=lambda exc: token_note_modal(
-                tenant, kind, token_id, f":warning: {escape(exc.user_message)}"
-            ),
-            failed=lambda sentence: token_note_modal(
-                tenant, kind, token_id, f":warning: {escape(sentence)}"
-            ),
+            refused=lambda exc: failed(exc.user_message),
+            failed=failed,
         )
         _update(deps, view_id, view)
 
