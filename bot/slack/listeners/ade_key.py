@@ -71,7 +71,8 @@ def ade_key_comment(tenant: TenantSettings, token: AppleToken, key: IntuneKey | 
         "4. *Download Token*: Apple gives a `…_smime.p7m` server token, encrypted to this key.\n"
         f"5. Check it before uploading: `apns-bot inspect-token <file> --against-graph --token "
         f'"{name}"` (it must be encrypted to serial `{key.serial if key else "…"}`).\n'
-        "6. Upload it in the Intune admin center: *Devices* → *Enrollment* → *Apple* → "
+        f"6. Upload it with `{COMMAND} renew ade {name}` (checked, then approved like the "
+        "certificate), or in the Intune admin center: *Devices* → *Enrollment* → *Apple* → "
         f"*Enrollment program tokens* → *{name}* → *Renew token*, with the Apple ID {apple_id}.\n"
         "A key downloaded earlier, or another MDM server's, makes a token Intune cannot open."
     )

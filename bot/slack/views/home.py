@@ -47,10 +47,16 @@ class TenantHome:
 
 def request_line(request: ChangeRequest, required: int) -> str:
     state = REQUEST_STATE.get(request.status, request.status.value)
-    line = (
-        f"• `{request.id}` by <@{request.requester}> — {state} — serial {code(request.serial)}, "
-        f"expires {request.not_after:%Y-%m-%d}"
-    )
+    if request.token is not None:  # an ADE or VPP token: its name, and the new expiry if known
+        change = request.token
+        what = f"{change.kind.value.upper()} token {escape(change.label)}"
+        expiry = f", expires {change.new_expiry:%Y-%m-%d}" if change.new_expiry else ""
+        line = f"• `{request.id}` by <@{request.requester}> — {state} — {what}{expiry}"
+    else:
+        line = (
+            f"• `{request.id}` by <@{request.requester}> — {state} — serial "
+            f"{code(request.serial)}, expires {request.not_after:%Y-%m-%d}"
+        )
     if request.status is Status.PENDING:
         line += f" — approvals {len(request.approvals)} of {required}"
     return line

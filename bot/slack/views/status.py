@@ -27,7 +27,11 @@ from bot.slack.views.blocks import (
 HELP_LINES = (
     (f"{COMMAND} status", "the push certificate: Apple ID, topic, expiry, days left"),
     (f"{COMMAND} csr", "get Intune's certificate signing request (CSR) and the renewal steps"),
-    (f"{COMMAND} renew", "upload the renewed certificate from Apple for approval"),
+    (f"{COMMAND} renew", "upload the renewed certificate (or a token: asks which) for approval"),
+    (
+        f"{COMMAND} renew ade|vpp [NAME]",
+        "upload a renewed ADE server token or Apps and Books token",
+    ),
     (
         f"{COMMAND} ade-key",
         "Intune's public key for an ADE token, with the Apple Business Manager steps",
