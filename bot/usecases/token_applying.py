@@ -6,7 +6,9 @@
 - before the first attempt, the token is read and the request refused when it changed in Intune
   meanwhile (``tenant_changed``) or the new token has expired;
 - a retry, a replica or start-up reconciliation reads the token first and settles the request as
-  applied when the earlier attempt landed (``bot.core.token_requests.token_landed``);
+  applied when an earlier attempt was sent (an ``upload_sent`` audit event is written just before
+  each upload) and landed (``bot.core.token_requests.token_landed``); a token that moved although
+  nothing was sent was renewed by someone else (``tenant_changed``);
 - an upload is sent once; after ``UploadOutcomeUnknown`` (timeout, 5xx) the token is read back
   before any new attempt, and sent again only when it did not land;
 - VPP: the PATCH is followed by ``syncLicenses`` (a failure there is logged, not fatal: Intune
@@ -41,6 +43,9 @@ INTERRUPTED = (
 )
 
 
+UPLOAD_SENT = "upload_sent"  # audit event written just before each token upload
+
+
 class TokenApplying:
     """The token half of ``Applying``; ``fail`` is ``Applying``'s applying -> failed move."""
 
@@ -70,7 +75,7 @@ class TokenApplying:
         ``ApnsBotError`` for ``Applying`` to record as the failure."""
         change = _change(request)
         current = read(client, change)
-        if request.attempts > 1 and token_landed(request, current):
+        if self.was_sent(request) and token_landed(request, current):
             self.finish(request, current)  # a retry after a lost answer
             return
         blocker = token_apply_blocker(request, current, self.clock())
@@ -83,6 +88,14 @@ class TokenApplying:
 
     def _upload(self, request: ChangeRequest, change: TokenChange, client: GraphClient) -> None:
         for attempt in range(1, self.attempts + 1):
+            self.store.audit(  # durable before the upload: a moved token may then be ours
+                request.tenant,
+                UPLOAD_SENT,
+                "system",
+                self.clock(),
+                request_id=request.id,
+                detail={"attempt": attempt},
+            )
             try:
                 send(client, request, change)
             except UploadOutcomeUnknown as exc:
@@ -129,10 +142,16 @@ class TokenApplying:
             done = self.refresh(request.id)
             self.notifier.post_token_renewed(done or request, expiry)
 
+    def was_sent(self, request: ChangeRequest) -> bool:
+        """An upload of this request was (perhaps) sent: only then is a moved token ours."""
+        events = self.store.history(request.tenant, request_id=request.id, limit=200)
+        return any(e.event == UPLOAD_SENT for e in events)
+
     def reconcile(self, request: ChangeRequest, client: GraphClient) -> None:
-        """A request a crash left in ``applying``: applied when the token moved, else failed."""
+        """A request a crash left in ``applying``: applied when its upload was sent and the token
+        moved; else failed (Retry reads the token again, and refuses one changed meanwhile)."""
         observed = read(client, _change(request))
-        if token_landed(request, observed):
+        if self.was_sent(request) and token_landed(request, observed):
             self.finish(request, observed)
         else:
             self.fail(request, Failure("interrupted", INTERRUPTED))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bot.core.requests import Status
 from bot.slack.ids import Action, View
+from bot.usecases.token_applying import UPLOAD_SENT
 from tests.clock import days
 from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph, Fault
 from tests.fakes.graph_tokens import DEFAULT_VPP_EXPIRY, vpp_token
@@ -209,7 +210,8 @@ def test_a_crash_after_the_ade_upload_landed_is_settled_as_applied_at_start_up(
     start_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
     content = ade_token_file(intune_key(1), expires_at=days(365))
-    _first, request_id = _crash_while_applying(start_bot, fake_slack, "ade", content)
+    first, request_id = _crash_while_applying(start_bot, fake_slack, "ade", content)
+    first.deps.store.audit("default", UPLOAD_SENT, "system", first.clock(), request_id=request_id)
     fake_graph.apple_tokens.update(
         FAKE_TENANT_ID,
         "ade",
@@ -271,3 +273,29 @@ def test_the_requester_cannot_approve_their_own_token_request(
     refusal = fake_slack.wait_for("response_url")
     assert "cannot approve your own request" in refusal.params["text"]
     assert uploads(fake_graph, "vpp") == []
+
+
+def test_a_token_renewed_elsewhere_while_nothing_was_sent_is_never_taken_for_ours(
+    start_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    content = ade_token_file(intune_key(1), expires_at=days(365))
+    _first, request_id = _crash_while_applying(start_bot, fake_slack, "ade", content)
+    fake_graph.apple_tokens.update(  # renewed in the Intune console; the crash sent nothing
+        FAKE_TENANT_ID,
+        "ade",
+        ADE_ID,
+        tokenExpirationDateTime=days(200).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        lastModifiedDateTime=days(0).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    second = start_bot()
+    second.clock.advance(minutes=11)
+    second.deps.applying.reconcile()
+    request = second.deps.store.get_request(request_id)
+    assert request is not None and request.status is Status.FAILED  # not "applied"
+
+    second.slack.click(Action.RETRY, request_id, LEAD_2)
+    fake_slack.wait_for("chat.postMessage", lambda c: "tenant_changed" in c.params.get("text", ""))
+    request = second.deps.store.get_request(request_id)
+    assert request is not None and request.status is Status.FAILED
+    assert request.failure is not None and request.failure.code == "tenant_changed"
+    assert uploads(fake_graph, "ade") == []
