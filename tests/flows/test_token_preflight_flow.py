@@ -190,3 +190,16 @@ def test_several_tokens_and_no_name_lists_them(
     bot.slack.command("renew vpp")
     shown = final_modal(fake_slack, "several")
     assert "Contoso Lyon" in json.dumps(shown.params)
+
+
+def test_the_submission_is_acknowledged_while_graph_is_still_being_read(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    fake_graph.hold()  # every Graph answer waits: the checks cannot finish before the ack
+    ack = submit_token(bot, fake_slack, "vpp", vpp_token_file(expires_at=days(365)))
+    assert ack["response_action"] == "update" and "Checking" in json.dumps(ack["view"])
+    fake_graph.wait_held()
+    assert bot.deps.store.list_requests("default") == []  # nothing stored before the checks
+    fake_graph.release()
+    final_modal(fake_slack, "sent for approval")
+    assert len(bot.deps.store.list_requests("default")) == 1
