@@ -9,9 +9,12 @@ as base64 JSON, ADE tokens as S/MIME EnvelopedData encrypted to the key the fake
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import closing
 
+from bot.adapters.sealing import generate_key
 from bot.core.requests import Status
 from bot.slack.ids import Action, View
 from bot.usecases.token_applying import UPLOAD_SENT
@@ -299,3 +302,34 @@ def test_a_token_renewed_elsewhere_while_nothing_was_sent_is_never_taken_for_our
     assert request is not None and request.status is Status.FAILED
     assert request.failure is not None and request.failure.code == "tenant_changed"
     assert uploads(fake_graph, "ade") == []
+
+
+def test_a_rejected_token_request_is_never_uploaded(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    request_id = pending_token_request(bot, fake_slack, "vpp", vpp_token_file(expires_at=days(365)))
+    assert bot.deps.renewals.reject(request_id, LEAD_1, "wrong location") is None
+    bot.slack.click(Action.APPROVE, request_id, LEAD_2)
+    refusal = fake_slack.wait_for("response_url")
+    assert "rejected" in refusal.params["text"].lower()
+    request = bot.deps.store.get_request(request_id)
+    assert request is not None and request.status is Status.REJECTED
+    assert request.rejection is not None and request.rejection.reason == "wrong location"
+    assert uploads(fake_graph, "vpp") == []
+
+
+def test_with_apns_token_key_the_file_is_sealed_in_the_database_and_uploaded_intact(
+    start_bot: Callable[..., RunningBot], fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    bot = start_bot(APNS_TOKEN_KEY=generate_key())
+    content = vpp_token_file(expires_at=days(365))
+    request_id = pending_token_request(bot, fake_slack, "vpp", content)
+    with closing(sqlite3.connect(bot.settings.db_path)) as db:
+        [(column,)] = db.execute(
+            "SELECT certificate_pem FROM change_requests WHERE id = ?", (request_id,)
+        ).fetchall()
+    assert column.startswith("sealed:") and content.decode() not in column
+    bot.slack.click(Action.APPROVE, request_id, LEAD_1)
+    renewed_notice(fake_slack)
+    [patch] = uploads(fake_graph, "vpp")
+    assert patch.json == {"token": content.decode()}
