@@ -120,6 +120,15 @@ def test_each_surface_shows_the_tenant_only_to_those_who_may_see_it(
         assert_refused(answer(fake_slack), facts)
         assert fake_slack.calls_to("views.open") == []
 
+    # /apns renew vpp: a token's form (its organisation, Apple ID, expiry), or the sentence
+    fake_slack.reset_calls()
+    bot.slack.command("renew vpp", user=person.user, channel=person.channel)
+    if person.sees:
+        fake_slack.wait_for("views.open")
+    else:
+        assert_refused(answer(fake_slack), facts)
+        assert fake_slack.calls_to("views.open") == []
+
     # the buttons on a reminder, clicked where the person is
     for action in (Action.START_RENEWAL, Action.GET_CSR):
         fake_slack.reset_calls()
