@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -50,20 +51,40 @@ class Exposition:
     content_type: str = CONTENT_TYPE_LATEST
 
 
+def _clean(text: str) -> str:
+    """``text`` printable and on one line (any run of blanks or control characters: one space)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def label(text: str) -> str:
     """A label value: printable, single-line, at most ``MAX_LABEL_CHARS`` characters."""
-    clean = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    clean = _clean(text)
     if len(clean) <= MAX_LABEL_CHARS:
         return clean or "-"
     return clean[: MAX_LABEL_CHARS - 1] + "…"
 
 
-def token_label(token: AppleToken) -> str:
-    """The ``name`` label of a token; its Graph id when the name holds an e-mail address."""
+def _token_name(token: AppleToken) -> str:
+    """A token's name; its Graph id when the name holds an e-mail address."""
     name = token.name or token.organization or ""
     if not name.strip() or _EMAIL.search(name):
-        name = token.id
-    return label(name)
+        return token.id
+    return name
+
+
+def token_label(token: AppleToken) -> str:
+    """The ``name`` label of a token (its Graph id when the name holds an e-mail address)."""
+    return label(_token_name(token))
+
+
+def token_label_with_id(token: AppleToken) -> str:
+    """The ``name`` label of a token whose name another token shares: the name cut short enough
+    that `` (id)`` always fits after it."""
+    suffix = f" ({_clean(token.id)})"
+    room = MAX_LABEL_CHARS - len(suffix)
+    if room < 1 or _token_name(token) == token.id:
+        return label(token.id)
+    return label(token_label(token)[:room].rstrip() + suffix)
 
 
 @dataclass
@@ -135,18 +156,25 @@ def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
 
 
 def _expiries(tenant: str, read: TokenRead) -> tuple[tuple[str, float], ...]:
-    """One series per token with a known expiry; a name two tokens share gets the id added."""
+    """One series per token with a known expiry. Every token whose label another one shares gets
+    its id added (all of them, so a label does not depend on the order Graph lists them); a clash
+    that remains (one id twice) keeps the earliest expiry, the one an alert must see."""
+    dated = [(token, token.expires_at) for token in read.tokens if token.expires_at is not None]
+    shared = Tally(token_label(token) for token, _ in dated)
     found: dict[str, float] = {}
-    for token in read.tokens:
-        if token.expires_at is None:
-            continue
+    for token, expires_at in dated:
         name = token_label(token)
+        if shared[name] > 1:
+            name = token_label_with_id(token)
+        at = expires_at.timestamp()
         if name in found:
-            name = label(f"{name} ({token.id})")
-        if name in found:
-            log.warning("tenant %s: two %s tokens named alike; one is left out", tenant, read.kind)
-            continue
-        found[name] = token.expires_at.timestamp()
+            log.warning(
+                "tenant %s: two %s tokens have one label; the earlier expiry is shown",
+                tenant,
+                read.kind,
+            )
+            at = min(at, found[name])
+        found[name] = at
     return tuple(sorted(found.items()))
 
 

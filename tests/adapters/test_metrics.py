@@ -189,14 +189,38 @@ def test_labels_hold_no_apple_id_and_stay_short() -> None:
     }
 
 
-def test_two_tokens_with_one_name_are_both_shown() -> None:
+def test_two_tokens_with_one_name_are_both_shown_each_with_its_id() -> None:
     metrics = PrometheusMetrics()
     twins = (token(VPP, "vpp-a", "Contoso", days(10)), token(VPP, "vpp-b", "Contoso", days(20)))
     metrics.observe(checked(tokens=(TokenRead(VPP, twins),)))
+    # every token sharing the name gets its id: labels do not depend on the order Graph lists them
     assert expiry(samples(metrics), "default", VPP) == {
-        "Contoso": days(10).timestamp(),
+        "Contoso (vpp-a)": days(10).timestamp(),
         "Contoso (vpp-b)": days(20).timestamp(),
     }
+
+
+def test_two_long_names_alike_up_to_the_bound_are_both_shown_with_their_ids() -> None:
+    metrics = PrometheusMetrics()
+    stem = "Contoso Schools District " * 4  # 100 characters: beyond the bound
+    ids = ("0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", "1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809")
+    long_twins = (
+        token(ADE, ids[0], stem + "North", days(360)),
+        token(ADE, ids[1], stem + "South", days(5)),  # the one about to expire
+    )
+    metrics.observe(checked(tokens=(TokenRead(ADE, long_twins),)))
+    names = expiry(samples(metrics), "default", ADE)
+    assert sorted(names.values()) == [days(5).timestamp(), days(360).timestamp()]
+    for name, id in zip(sorted(names), ids, strict=True):
+        assert name.endswith(f" ({id})") and len(name) <= MAX_LABEL_CHARS
+        assert name.startswith("Contoso Schools District")
+
+
+def test_a_clash_that_remains_keeps_the_earliest_expiry() -> None:
+    metrics = PrometheusMetrics()
+    same = (token(VPP, "vpp-a", "Contoso", days(200)), token(VPP, "vpp-a", "Contoso", days(9)))
+    metrics.observe(checked(tokens=(TokenRead(VPP, same),)))
+    assert expiry(samples(metrics), "default", VPP) == {"Contoso (vpp-a)": days(9).timestamp()}
 
 
 def test_label_is_printable_and_bounded() -> None:
