@@ -14,8 +14,8 @@ item that disappeared from Graph disappears from ``/metrics`` at that tenant's n
 - ``apns_bot_last_check_timestamp_seconds{tenant}``: when the tenant was last checked.
 
 Label values are bounded (``MAX_LABEL_CHARS``), free of control characters, and never hold an
-Apple ID: a token name holding an e-mail address (Apple IDs are e-mail addresses) is replaced by
-the token's Graph id. prometheus_client escapes what is left.
+Apple ID: a token name holding an e-mail address (Apple IDs are e-mail addresses) or the token's
+own Apple ID is replaced by the token's Graph id. prometheus_client escapes what is left.
 """
 
 from __future__ import annotations
@@ -65,15 +65,17 @@ def label(text: str) -> str:
 
 
 def _token_name(token: AppleToken) -> str:
-    """A token's name; its Graph id when the name holds an e-mail address."""
+    """A token's name; its Graph id when the name holds an e-mail address or the token's Apple
+    ID (in any case: not every Apple ID looks like an e-mail address)."""
     name = token.name or token.organization or ""
-    if not name.strip() or _EMAIL.search(name):
+    apple_id = (token.apple_id or "").strip().casefold()
+    if not name.strip() or _EMAIL.search(name) or (apple_id and apple_id in name.casefold()):
         return token.id
     return name
 
 
 def token_label(token: AppleToken) -> str:
-    """The ``name`` label of a token (its Graph id when the name holds an e-mail address)."""
+    """The ``name`` label of a token (its Graph id when the name holds an Apple ID)."""
     return label(_token_name(token))
 
 
