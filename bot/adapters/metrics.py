@@ -106,9 +106,15 @@ class _Checks(Collector):
         self._tenants: dict[str, _Tenant] = {}
 
     def observe(self, result: CheckResult) -> None:
+        """Take one check; a check older than the last one taken (a retry that read Graph before
+        the daily check but finished after it) is ignored."""
         with self._lock:
             seen = self._tenants.setdefault(label(result.tenant), _Tenant())
-            seen.last_check = result.checked_at.timestamp()
+            at = result.checked_at.timestamp()
+            if at < seen.last_check:
+                log.debug("tenant %s: an older check result is ignored", result.tenant)
+                return
+            seen.last_check = at
             read = result.state is not CheckState.FAILED
             seen.success[CredentialKind.PUSH] = read
             if read:

@@ -269,3 +269,33 @@ def test_a_failure_inside_the_metrics_never_fails_the_check(
     monkeypatch.setattr(metrics._checks, "observe", broken)
     metrics.observe(checked("alpha"))  # does not raise
     assert "could not record the check of alpha" in caplog.text
+
+
+def test_a_name_holding_the_tokens_apple_id_is_replaced_even_when_not_an_email() -> None:
+    metrics = PrometheusMetrics()
+    bare = AppleToken(
+        id="ade-id-9",
+        kind=ADE,
+        name="ABM token of ContosoAdmin01",
+        apple_id="contosoadmin01",  # an Apple ID that is no e-mail address, in another case
+        organization="Contoso Ltd",
+        expires_at=days(100),
+    )
+    metrics.observe(checked(tokens=(TokenRead(ADE, (bare,)),)))
+    assert expiry(samples(metrics), "default", ADE) == {"ade-id-9": days(100).timestamp()}
+    assert "contosoadmin01" not in metrics.exposition().body.decode().lower()
+
+
+def test_an_older_check_result_never_overwrites_a_newer_one() -> None:
+    metrics = PrometheusMetrics()
+    newer = TokenRead(ADE, (token(ADE, "ade-1", "Contoso ABM", days(365)),))
+    older = TokenRead(ADE, (token(ADE, "ade-1", "Contoso ABM", days(3)),))
+    metrics.observe(checked(at=days(1), cert=certificate(days(365)), tokens=(newer,)))
+    # a retry that read Graph before the daily check finishes after it
+    metrics.observe(checked(at=days(0.5), error="Graph could not be reached.", tokens=(older,)))
+    found = samples(metrics)
+    assert success(found, "default", PUSH) == 1.0
+    assert expiry(found, "default", PUSH) == {PUSH_NAME: days(365).timestamp()}
+    assert expiry(found, "default", ADE) == {"Contoso ABM": days(365).timestamp()}
+    last = ("apns_bot_last_check_timestamp_seconds", (("tenant", "default"),))
+    assert found[last] == days(1).timestamp()
