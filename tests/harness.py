@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
+from bot.cli.run import metrics_token
 from bot.config import Settings, load_settings
 from bot.runtime.compose import Deps, build_deps
 from bot.runtime.server import make_server
@@ -157,6 +158,7 @@ def start_bot(
             loop_timeout=0.05,
             answering=deps.answering,
             metrics=deps.metrics.exposition,
+            metrics_token=metrics_token(settings),
         )
         thread = threading.Thread(target=serve_until_closed, args=(server,), daemon=True)
         thread.start()

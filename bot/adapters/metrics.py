@@ -20,15 +20,20 @@ own Apple ID is replaced by the token's Graph id. prometheus_client escapes what
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import logging
 import re
 import threading
+import time
 from collections import Counter as Tally
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 
 from bot.core.reminders import CheckState
@@ -43,12 +48,26 @@ MAX_LABEL_CHARS = 80
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
 
 
+RENDER_REUSE_SECONDS = 5.0  # a render serves every scrape for this long, unless a metric moved
+
+Encode = Callable[[CollectorRegistry], bytes]
+ChooseEncoder = Callable[[str], tuple[Encode, str]]
+
+
 @dataclass(frozen=True)
 class Exposition:
-    """One scrape's answer: the body and its content type."""
+    """One scrape's answer: the body, its content type and its encoding (gzip or None)."""
 
     body: bytes
-    content_type: str = CONTENT_TYPE_LATEST
+    content_type: str
+    content_encoding: str | None = None
+
+
+class _Render(NamedTuple):
+    answer: Exposition
+    number: int  # renders are numbered in order
+    changes: int  # how many changes it had seen
+    at: float  # monotonic time
 
 
 def _clean(text: str) -> str:
@@ -189,8 +208,23 @@ def _expiries(tenant: str, read: TokenRead) -> tuple[tuple[str, float], ...]:
 class PrometheusMetrics:
     """One bot's metrics (the ``Metrics`` port, and the watch's ``on_checked``)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        choose: ChooseEncoder = choose_encoder,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``choose``: the format for an ``Accept`` header (prometheus_client's negotiation);
+        ``monotonic``: the clock a render's age is measured with."""
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
         self.registry = CollectorRegistry()
+        self._choose = choose
+        self._monotonic = monotonic
+        self._changes = itertools.count(1)  # next(): one more change, atomic under the GIL
+        self._changed = 0
+        self._renders: dict[tuple[str, bool], _Render] = {}
+        self._rendered = 0  # how many renders have finished
+        self._render_lock = threading.Lock()
         self._checks = _Checks()
         self.registry.register(self._checks)
         labels = ["kind", "outcome"]
@@ -227,18 +261,51 @@ class PrometheusMetrics:
             self._checks.observe(result)
         except Exception:
             log.exception("could not record the check of %s in the metrics", result.tenant)
+        self._change()
+
+    def _change(self) -> None:
+        self._changed = next(self._changes)
 
     def requested(
         self, outcome: RequestOutcome, kind: CredentialKind = CredentialKind.PUSH
     ) -> None:
         self._requests.labels(kind.value, outcome.value).inc()
+        self._change()
 
     def decided(self, outcome: ApprovalOutcome, kind: CredentialKind = CredentialKind.PUSH) -> None:
         self._approvals.labels(kind.value, outcome.value).inc()
+        self._change()
 
     def uploaded(self, outcome: UploadOutcome, kind: CredentialKind = CredentialKind.PUSH) -> None:
         self._uploads.labels(kind.value, outcome.value).inc()
+        self._change()
 
-    def exposition(self) -> Exposition:
-        """The Prometheus text format of everything above."""
-        return Exposition(generate_latest(self.registry))
+    def exposition(self, accept: str = "", accept_encoding: str = "") -> Exposition:
+        """Everything above in the format ``accept`` asks for (prometheus_client's negotiation:
+        the text format unless OpenMetrics is asked for), gzipped when ``accept_encoding``
+        allows it.
+
+        One render at a time: scrapes that arrive while one is under way wait for it and share
+        it; a render also serves later scrapes for ``RENDER_REUSE_SECONDS`` while no metric has
+        moved. A flood of scrapes costs one render, not one each."""
+        encode, content_type = self._choose(accept)
+        key = (content_type, gzip_accepted(accept_encoding))
+        arrived = self._rendered
+        with self._render_lock:
+            last = self._renders.get(key)
+            now = self._monotonic()
+            if last is not None and (
+                last.number > arrived
+                or (last.changes == self._changed and now - last.at < RENDER_REUSE_SECONDS)
+            ):
+                return last.answer
+            changes = self._changed  # before the render: a change during it renders again
+            body = encode(self.registry)
+            answer = (
+                Exposition(gzip.compress(body, compresslevel=6), content_type, "gzip")
+                if key[1]
+                else Exposition(body, content_type)
+            )
+            self._rendered += 1
+            self._renders[key] = _Render(answer, self._rendered, changes, now)
+            return answer

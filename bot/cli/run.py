@@ -121,7 +121,9 @@ def start_metrics_server(deps: Deps, settings: Settings) -> Callable[[], None] |
         return None
     host, port = settings.metrics_host, settings.metrics_port
     try:
-        server = make_metrics_server(deps.metrics.exposition, host, port)
+        server = make_metrics_server(
+            deps.metrics.exposition, host, port, token=metrics_token(settings)
+        )
     except OSError as exc:
         raise ApnsBotError(
             f"Cannot serve metrics on {host}:{port} ({exc.strerror or type(exc).__name__}): "
@@ -144,6 +146,11 @@ def start_metrics_server(deps: Deps, settings: Settings) -> Callable[[], None] |
         thread.join(5)
 
     return stop
+
+
+def metrics_token(settings: Settings) -> str | None:
+    """APNS_METRICS_TOKEN: the bearer token a scrape must carry (None: none)."""
+    return settings.metrics_token.reveal() if settings.metrics_token is not None else None
 
 
 def http_address(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, int]:
@@ -198,6 +205,7 @@ def serve_http(app: Any, settings: Settings, address: tuple[str, int], deps: Dep
         answering=deps.answering,
         # with APNS_METRICS_PORT, /metrics is served there only (start_metrics_server)
         metrics=deps.metrics.exposition if settings.metrics_port is None else None,
+        metrics_token=metrics_token(settings),
     )
     bound = server.effective_port
     paths = HEALTH_PATH if settings.metrics_port is not None else f"{HEALTH_PATH}, {METRICS_PATH}"

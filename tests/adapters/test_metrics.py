@@ -6,12 +6,23 @@ exposition is read back with prometheus_client's own parser, as Prometheus would
 
 from __future__ import annotations
 
+import gzip
+import threading
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.adapters.metrics import MAX_LABEL_CHARS, PUSH_NAME, PrometheusMetrics, label
+from bot.adapters.metrics import (
+    MAX_LABEL_CHARS,
+    PUSH_NAME,
+    RENDER_REUSE_SECONDS,
+    PrometheusMetrics,
+    label,
+)
 from bot.core.model import TenantCertificate
 from bot.core.reminders import CheckState
 from bot.core.tokens import AppleToken, CredentialKind, ReadError, TokenRead
@@ -299,3 +310,84 @@ def test_an_older_check_result_never_overwrites_a_newer_one() -> None:
     assert expiry(found, "default", ADE) == {"Contoso ABM": days(365).timestamp()}
     last = ("apns_bot_last_check_timestamp_seconds", (("tenant", "default"),))
     assert found[last] == days(1).timestamp()
+
+
+class CountingEncoder:
+    """prometheus_client's own negotiation, counting the renders; the first render can be held
+    (``hold``) until ``release``."""
+
+    def __init__(self, *, hold: bool = False) -> None:
+        self.renders = 0
+        self.held = threading.Event()
+        self.released = threading.Event()
+        if not hold:
+            self.released.set()
+
+    def __call__(self, accept: str) -> tuple[Callable[[CollectorRegistry], bytes], str]:
+        encode, content_type = choose_encoder(accept)
+
+        def counted(registry: CollectorRegistry) -> bytes:
+            self.renders += 1
+            self.held.set()
+            assert self.released.wait(10)
+            return encode(registry)
+
+        return counted, content_type
+
+
+def test_parallel_scrapes_share_one_render() -> None:
+    encoder = CountingEncoder(hold=True)
+    metrics = PrometheusMetrics(choose=encoder, monotonic=lambda: 0.0)
+    metrics.observe(checked("alpha"))
+    bodies: list[bytes] = []
+
+    def scrape() -> None:
+        bodies.append(metrics.exposition().body)
+
+    threads = [threading.Thread(target=scrape) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    assert encoder.held.wait(10)  # one render under way, the other scrapes wait for it
+    encoder.released.set()
+    for thread in threads:
+        thread.join(10)
+    assert encoder.renders == 1
+    assert len(bodies) == 8 and len(set(bodies)) == 1 and b'tenant="alpha"' in bodies[0]
+
+
+def test_a_render_is_reused_until_a_change_or_five_seconds() -> None:
+    encoder = CountingEncoder()
+    now = [0.0]
+    metrics = PrometheusMetrics(choose=encoder, monotonic=lambda: now[0])
+    first = metrics.exposition()
+    assert metrics.exposition() is first and encoder.renders == 1
+    metrics.observe(checked("alpha"))
+    assert b'tenant="alpha"' in metrics.exposition().body and encoder.renders == 2
+    metrics.requested(RequestOutcome.SENT)
+    assert b'outcome="sent"} 1.0' in metrics.exposition().body and encoder.renders == 3
+    metrics.exposition()
+    now[0] += RENDER_REUSE_SECONDS
+    metrics.exposition()
+    assert encoder.renders == 4
+
+
+def test_gzip_when_the_scraper_accepts_it() -> None:
+    metrics = PrometheusMetrics()
+    metrics.observe(checked("alpha"))
+    plain = metrics.exposition()
+    packed = metrics.exposition(accept_encoding="gzip, deflate")
+    assert plain.content_encoding is None and packed.content_encoding == "gzip"
+    assert gzip.decompress(packed.body) == plain.body
+
+
+def test_the_format_is_negotiated_by_prometheus_client() -> None:
+    metrics = PrometheusMetrics()
+    metrics.observe(checked("alpha"))
+    text = metrics.exposition()
+    assert text.content_type == "text/plain; version=0.0.4; charset=utf-8"
+    open_metrics = metrics.exposition(
+        accept="application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+    )
+    assert open_metrics.content_type.startswith("application/openmetrics-text; version=1.0.0")
+    assert open_metrics.body.endswith(b"# EOF\n")
+    assert b"_created" not in text.body + open_metrics.body  # no creation time series

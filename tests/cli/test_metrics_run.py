@@ -41,11 +41,13 @@ def push_expiry(found: Samples) -> float | None:
     return found.get((name, frozenset({"tenant": tenant, "kind": kind, "name": item}.items())))
 
 
-def scrape_after_check(url: str, timeout: float = 20.0) -> tuple[str, Samples]:
+def scrape_after_check(
+    url: str, timeout: float = 20.0, headers: dict[str, str] | None = None
+) -> tuple[str, Samples]:
     """GET ``url`` until the start-up check has been recorded (it runs in the background)."""
     deadline = time.monotonic() + timeout
     while True:
-        response = httpx.get(url, timeout=10)
+        response = httpx.get(url, timeout=10, headers=headers)
         assert response.status_code == 200
         found = parse(response.text)
         if push_expiry(found) is not None or time.monotonic() >= deadline:
@@ -148,15 +150,17 @@ def test_socket_mode_serves_metrics_on_its_own_port(
     assert proc.wait(15) == 0
 
 
-def test_a_metrics_port_takes_metrics_off_the_slack_port(
+def test_a_metrics_port_takes_metrics_off_the_slack_port_and_asks_for_the_token(
     start_run: Started, bot_env: dict[str, str], fake_graph: FakeGraph
 ) -> None:
-    env = {**bot_env, "APNS_METRICS_PORT": "0"}
+    token = "0123456789abcdef0123456789abcdef"
+    env = {**bot_env, "APNS_METRICS_PORT": "0", "APNS_METRICS_TOKEN": token}
     _, urls = start_run(
         env, "--http", "--host", "127.0.0.1", "--port", "0", expect=("slack", "metrics")
     )
     assert httpx.get(f"{urls['slack']}/metrics", timeout=10).status_code == 404
-    _, found = scrape_after_check(urls["metrics"])
+    assert httpx.get(urls["metrics"], timeout=10).status_code == 401  # the token is asked for
+    _, found = scrape_after_check(urls["metrics"], headers={"Authorization": f"Bearer {token}"})
     assert push_expiry(found) == DEFAULT_EXPIRY.timestamp()
 
 

@@ -4,6 +4,8 @@ moving as a renewal is requested, refused, approved and uploaded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -144,3 +146,45 @@ def test_only_get_on_metrics_is_answered(bot: RunningBot) -> None:
     assert "apns_bot" not in post.text
     assert httpx.get(f"{bot.base}/metrics/extra", timeout=10).status_code == 404
     assert httpx.get(f"{bot.base}/metrics?name[]=x", timeout=10).status_code == 200
+
+
+METRICS_TOKEN = "c2VjcmV0LXNjcmFwZS10b2tlbi0wMTIz"
+
+
+def test_with_a_metrics_token_a_scrape_must_carry_it(
+    start_bot: Callable[..., RunningBot], fake_graph: FakeGraph
+) -> None:
+    bot = start_bot(APNS_METRICS_TOKEN=METRICS_TOKEN)
+    bot.deps.watch.check_all()
+    url = f"{bot.base}/metrics"
+    for headers in (
+        {},
+        {"Authorization": f"Bearer {METRICS_TOKEN}x"},
+        {"Authorization": f"Basic {METRICS_TOKEN}"},
+        {"Authorization": "Bearer"},
+    ):
+        refused = httpx.get(url, headers=headers, timeout=10)
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        assert "apns_bot" not in refused.text and "default" not in refused.text
+    answer = httpx.get(url, headers={"Authorization": f"bearer {METRICS_TOKEN}"}, timeout=10)
+    assert answer.status_code == 200 and "apns_bot_check_success" in answer.text
+    # the Slack endpoint itself is not behind the token
+    assert httpx.get(f"{bot.base}/healthz", timeout=10).status_code == 200
+
+
+def test_scrapes_are_gzipped_when_accepted_and_negotiated(bot: RunningBot) -> None:
+    bot.deps.watch.check_all()
+    packed = httpx.get(f"{bot.base}/metrics", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(packed.content)  # httpx unpacked it
+    plain = httpx.get(f"{bot.base}/metrics", headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert "content-encoding" not in plain.headers and plain.content == packed.content
+    assert plain.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    open_metrics = httpx.get(
+        f"{bot.base}/metrics",
+        headers={"Accept": "application/openmetrics-text;version=1.0.0"},
+        timeout=10,
+    )
+    assert open_metrics.headers["content-type"].startswith("application/openmetrics-text")
+    assert open_metrics.text.endswith("# EOF\n")
