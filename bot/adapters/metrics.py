@@ -36,6 +36,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 
+from bot.core.model import TenantCertificate
 from bot.core.reminders import CheckState
 from bot.core.tokens import AppleToken, CredentialKind, TokenRead
 from bot.usecases.metrics import ApprovalOutcome, RequestOutcome, UploadOutcome
@@ -114,7 +115,7 @@ class _Tenant:
 
     expiry: dict[CredentialKind, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     success: dict[CredentialKind, bool] = field(default_factory=dict)
-    last_check: float = 0.0
+    last_check: float | None = None  # None: only seeded from the store, not checked yet
 
 
 class _Checks(Collector):
@@ -130,27 +131,33 @@ class _Checks(Collector):
         with self._lock:
             seen = self._tenants.setdefault(label(result.tenant), _Tenant())
             at = result.checked_at.timestamp()
-            if at < seen.last_check:
+            if seen.last_check is not None and at < seen.last_check:
                 log.debug("tenant %s: an older check result is ignored", result.tenant)
                 return
             seen.last_check = at
             read = result.state is not CheckState.FAILED
             seen.success[CredentialKind.PUSH] = read
             if read:
-                certificate = result.certificate
-                expires = certificate.expires_at if certificate and certificate.exists else None
-                push = ((PUSH_NAME, expires.timestamp()),) if expires is not None else ()
-                seen.expiry[CredentialKind.PUSH] = push
+                seen.expiry[CredentialKind.PUSH] = _push(result.certificate)
             for tokens in result.tokens:
                 seen.success[tokens.kind] = tokens.ok
                 if tokens.ok:
                     seen.expiry[tokens.kind] = _expiries(result.tenant, tokens)
 
+    def seed(self, tenant: str, certificate: TenantCertificate | None) -> None:
+        """The push certificate as the last check before a restart stored it, until this
+        tenant's first check (its success is unknown till then: not shown)."""
+        with self._lock:
+            if label(tenant) not in self._tenants and certificate is not None:
+                seeded = _Tenant(expiry={CredentialKind.PUSH: _push(certificate)})
+                self._tenants[label(tenant)] = seeded
+
     def collect(self) -> Iterator[Metric]:
         expiry, success, last = _families()
         with self._lock:
             for tenant, seen in sorted(self._tenants.items()):
-                last.add_metric([tenant], seen.last_check)
+                if seen.last_check is not None:
+                    last.add_metric([tenant], seen.last_check)
                 for kind, ok in sorted(seen.success.items()):
                     success.add_metric([tenant, kind.value], 1.0 if ok else 0.0)
                 for kind, items in sorted(seen.expiry.items()):
@@ -160,6 +167,11 @@ class _Checks(Collector):
 
     def describe(self) -> Iterable[Metric]:
         return _families()  # the names, so the registry refuses a clash at registration
+
+
+def _push(certificate: TenantCertificate | None) -> tuple[tuple[str, float], ...]:
+    expires = certificate.expires_at if certificate is not None and certificate.exists else None
+    return ((PUSH_NAME, expires.timestamp()),) if expires is not None else ()
 
 
 def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
@@ -261,6 +273,12 @@ class PrometheusMetrics:
             self._checks.observe(result)
         except Exception:
             log.exception("could not record the check of %s in the metrics", result.tenant)
+        self._change()
+
+    def seed(self, tenant: str, certificate: TenantCertificate | None) -> None:
+        """At start-up: the push certificate's expiry as stored by the last check (None: none
+        stored), so a restart while Graph fails still has the expiry alert's series."""
+        self._checks.seed(tenant, certificate)
         self._change()
 
     def _change(self) -> None:

@@ -391,3 +391,25 @@ def test_the_format_is_negotiated_by_prometheus_client() -> None:
     assert open_metrics.content_type.startswith("application/openmetrics-text; version=1.0.0")
     assert open_metrics.body.endswith(b"# EOF\n")
     assert b"_created" not in text.body + open_metrics.body  # no creation time series
+
+
+def test_a_seeded_push_expiry_shows_until_the_first_check_and_nothing_else() -> None:
+    metrics = PrometheusMetrics()
+    metrics.seed("alpha", certificate(days(40)))
+    metrics.seed("beta", None)  # never checked before: nothing known
+    found = samples(metrics)
+    assert expiry(found, "alpha", PUSH) == {PUSH_NAME: days(40).timestamp()}
+    assert success(found, "alpha", PUSH) is None  # unknown until the first check
+    assert not [key for key in found if key[0] == "apns_bot_last_check_timestamp_seconds"]
+    assert not [key for key in found if ("tenant", "beta") in key[1]]
+    metrics.observe(checked("alpha", error="Graph could not be reached."))
+    found = samples(metrics)
+    assert success(found, "alpha", PUSH) == 0.0
+    assert expiry(found, "alpha", PUSH) == {PUSH_NAME: days(40).timestamp()}
+
+
+def test_a_seed_never_overwrites_a_check() -> None:
+    metrics = PrometheusMetrics()
+    metrics.observe(checked("alpha", cert=certificate(days(300))))
+    metrics.seed("alpha", certificate(days(40)))
+    assert expiry(samples(metrics), "alpha", PUSH) == {PUSH_NAME: days(300).timestamp()}

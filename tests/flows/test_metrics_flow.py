@@ -188,3 +188,24 @@ def test_scrapes_are_gzipped_when_accepted_and_negotiated(bot: RunningBot) -> No
     )
     assert open_metrics.headers["content-type"].startswith("application/openmetrics-text")
     assert open_metrics.text.endswith("# EOF\n")
+
+
+def test_after_a_restart_the_stored_push_expiry_shows_before_any_check(
+    start_bot: Callable[..., RunningBot], fake_graph: FakeGraph
+) -> None:
+    first = start_bot()
+    first.deps.watch.check_all()  # stores what it read
+    fake_graph.inject("GET", CERT_PATH, Fault.forbidden())
+    restarted = start_bot()  # same database, no check yet
+    _, found = scrape(restarted.base)
+    name = "push certificate"
+    at = value(found, "apns_bot_expiry_timestamp_seconds", tenant="default", kind="push", name=name)
+    assert at == DEFAULT_EXPIRY.timestamp()
+    assert value(found, "apns_bot_check_success", tenant="default", kind="push") is None
+    assert value(found, "apns_bot_last_check_timestamp_seconds", tenant="default") is None
+    [result] = restarted.deps.watch.check_all()  # Graph refuses: 0, and the expiry stays
+    assert result.state is CheckState.FAILED
+    _, found = scrape(restarted.base)
+    assert value(found, "apns_bot_check_success", tenant="default", kind="push") == 0.0
+    at = value(found, "apns_bot_expiry_timestamp_seconds", tenant="default", kind="push", name=name)
+    assert at == DEFAULT_EXPIRY.timestamp()
