@@ -18,6 +18,7 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.config import Settings, load_settings
+from bot.config.fields import parse_port
 from bot.errors import ApnsBotError, ConfigError
 from bot.runtime.compose import Deps, build_deps
 from bot.runtime.daily_check import DailyCheck
@@ -35,6 +36,7 @@ RECONCILE_EVERY_SECONDS = 120.0  # the first run is immediate: settle a crash at
 RETRY_NOTICES_EVERY_SECONDS = 900.0  # notices Slack refused go out within 15 minutes of it healing
 DAILY_CHECK_POLL_SECONDS = 30.0  # how often the daily check looks at the clock
 SIGNIN_POLL_SECONDS = 1.0  # how often due device code flows are looked for
+DEFAULT_HTTP_PORT = 3000
 
 
 def register(sub: Any) -> None:
@@ -156,11 +158,12 @@ def metrics_token(settings: Settings) -> str | None:
 def http_address(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, int]:
     """Where HTTP mode listens: --host/--port, else HOST/PORT, else 0.0.0.0:3000."""
     host = args.host or env.get("HOST") or "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
-    try:
-        port = args.port if args.port is not None else int(env.get("PORT") or 3000)
-    except ValueError:
-        raise ConfigError([f"PORT={env.get('PORT')!r} must be a port number."]) from None
-    return host, port
+    key, raw = ("--port", str(args.port)) if args.port is not None else ("PORT", env.get("PORT"))
+    problems: list[str] = []
+    port = parse_port(raw.strip() if raw else None, problems, key)
+    if problems:
+        raise ConfigError(problems)
+    return host, DEFAULT_HTTP_PORT if port is None else port
 
 
 def start_signin_polling(deps: Deps, every: float = SIGNIN_POLL_SECONDS) -> list[Ticker]:
