@@ -45,7 +45,7 @@ def test_metrics_show_the_push_certificate_the_watch_read(
 ) -> None:
     [result] = bot.deps.watch.check_all()
     assert result.state is CheckState.OK
-    text, found = scrape(bot.base)
+    _, found = scrape(bot.base)
     expiry = value(
         found,
         "apns_bot_expiry_timestamp_seconds",
@@ -57,7 +57,6 @@ def test_metrics_show_the_push_certificate_the_watch_read(
     assert value(found, "apns_bot_check_success", tenant="default", kind="push") == 1.0
     last = value(found, "apns_bot_last_check_timestamp_seconds", tenant="default")
     assert last == T0.timestamp()
-    assert not any(apple_id in text for apple_id in APPLE_IDS)
 
 
 def test_a_push_read_that_fails_later_is_0_and_keeps_the_expiry(
@@ -81,7 +80,7 @@ def test_a_failed_read_is_0_beside_a_kind_read_fine(bot: RunningBot, fake_graph:
     vpp = AppleToken(
         id="5a8c1e2f-0b3d-4c6e-9f7a-1b2c3d4e5f60",
         kind=CredentialKind.VPP,
-        name="Contoso Apps and Books",
+        name=f"Apps and Books of {APPLE_IDS[1].upper()}",  # holds its Apple ID: the id is shown
         apple_id=APPLE_IDS[1],
         organization="Contoso Ltd",
         expires_at=days(188),
@@ -104,10 +103,10 @@ def test_a_failed_read_is_0_beside_a_kind_read_fine(bot: RunningBot, fake_graph:
     assert value(found, "apns_bot_check_success", tenant="default", kind="push") == 0.0
     assert value(found, "apns_bot_check_success", tenant="default", kind="ade") == 0.0
     assert value(found, "apns_bot_check_success", tenant="default", kind="vpp") == 1.0
-    name = "Contoso Apps and Books"
+    name = vpp.id
     at = value(found, "apns_bot_expiry_timestamp_seconds", tenant="default", kind="vpp", name=name)
     assert at == days(188).timestamp()
-    assert not any(apple_id in text for apple_id in APPLE_IDS)
+    assert not any(apple_id in text.lower() for apple_id in APPLE_IDS)
 
 
 def counter(found: Samples, name: str, outcome: str) -> float | None:
@@ -137,7 +136,6 @@ def test_counters_move_with_a_renewal(
     assert counter(after, "apns_bot_uploads_total", "failed") == 0.0
     for user in (LEAD_1, OUTSIDER):
         assert user not in text
-    assert not any(apple_id in text for apple_id in APPLE_IDS)
 
 
 def test_only_get_on_metrics_is_answered(bot: RunningBot) -> None:
