@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -73,6 +75,20 @@ def serve_until_closed(server: Any) -> None:
     """waitress's loop fails with EBADF when its sockets are closed under it: that is the stop."""
     with contextlib.suppress(OSError):
         server.run()
+
+
+def stop_process(proc: subprocess.Popen[str], timeout: float = 15) -> None:
+    """End a bot started as a subprocess: SIGTERM, then kill after ``timeout``; close its pipes."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 UseEnv = Callable[[dict[str, str]], None]

@@ -21,7 +21,7 @@ from tests.fakes.graph_server import FakeGraph
 from tests.fakes.graph_shapes import DEFAULT_EXPIRY
 from tests.fakes.slack_server import APP_TOKEN, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.harness import UseEnv, apns_bot
+from tests.harness import UseEnv, apns_bot, stop_process
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 PUSH_EXPIRY = ("apns_bot_expiry_timestamp_seconds", "default", "push", "push certificate")
@@ -52,14 +52,6 @@ def scrape_after_check(
         if push_expiry(found) is not None or time.monotonic() >= deadline:
             return response.text, found
         time.sleep(0.02)
-
-
-@pytest.fixture
-def socket_mode(fake_slack: FakeSlack) -> Iterator[FakeSocketMode]:
-    fake = FakeSocketMode()
-    fake_slack.socket_url = fake.url
-    yield fake
-    fake.close()
 
 
 Started = Callable[..., tuple[subprocess.Popen[str], dict[str, str]]]
@@ -96,16 +88,7 @@ def start_run(tmp_path: Path) -> Iterator[Started]:
 
     yield start
     for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop_process(proc)
 
 
 def test_http_mode_serves_metrics_beside_slack(

@@ -14,7 +14,7 @@ import pytest
 
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
-from tests.harness import UseEnv, apns_bot
+from tests.harness import UseEnv, apns_bot, stop_process
 from tests.slack_requests import SlackSender
 
 BOT = [sys.executable, "-m", "bot"]
@@ -84,16 +84,7 @@ def running_http_bot(
         assert match, f"no listening line; stderr: {proc.stderr.read() if proc.stderr else ''}"
         yield proc, match.group(1)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop_process(proc, timeout=10)
 
 
 def test_status_through_apns_bot_run_http_acknowledges_then_answers(
