@@ -30,6 +30,7 @@ from bot.config.fields import (
     check_tenant_id,
     is_placeholder,
     parse_approvers,
+    parse_bearer_token,
     parse_bind_host,
     parse_port,
     parse_remind_days,
@@ -328,6 +329,9 @@ def load_settings(
             "APNS_METRICS_HOST is set but APNS_METRICS_PORT is not: set the port the metrics "
             "server listens on, or remove APNS_METRICS_HOST."
         )
+    metrics_token = parse_bearer_token(
+        r.get("APNS_METRICS_TOKEN"), r.problems, "APNS_METRICS_TOKEN"
+    )
     log_level = (r.get("LOG_LEVEL") or "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         r.problem(f"LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR.")
@@ -351,4 +355,5 @@ def load_settings(
         network_timeout=network_timeout,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        metrics_token=Secret(metrics_token) if metrics_token else None,
     )

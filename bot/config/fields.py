@@ -52,6 +52,22 @@ def parse_port(raw: str | None, problems: list[str], key: str) -> int | None:
     return int(raw)
 
 
+_BEARER = re.compile(r"^[A-Za-z0-9._~+/=-]{16,512}$")  # RFC 6750 token68 characters
+
+
+def parse_bearer_token(raw: str | None, problems: list[str], key: str) -> str | None:
+    """A bearer token (16 to 512 of ``A-Z a-z 0-9 . _ ~ + / = -``); None unset or empty."""
+    if not raw:
+        return None
+    if not _BEARER.match(raw) or is_placeholder(raw):
+        problems.append(
+            f"{key} must be 16 to 512 characters of letters, digits and . _ ~ + / = - "
+            "(e.g. the output of `openssl rand -hex 32`)."
+        )
+        return None
+    return raw
+
+
 def parse_bind_host(raw: str | None, problems: list[str], key: str) -> str:
     """An address to listen on: an IP address (``0.0.0.0``, ``::``) or a host name."""
     if raw is None:

@@ -166,6 +166,8 @@ class Settings:
     # then serves /metrics beside /slack/events)
     metrics_port: int | None = None
     metrics_host: str = DEFAULT_METRICS_HOST
+    # APNS_METRICS_TOKEN: the bearer token a scrape of /metrics must carry (None: none)
+    metrics_token: Secret | None = None
 
     @property
     def connect_timeout(self) -> float:
