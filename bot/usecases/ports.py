@@ -36,7 +36,8 @@ from bot.core.requests import (
     Status,
 )
 from bot.core.signin import PendingSignIn, PollResult, SavedSignIn, SignInWait, StartedFlow
-from bot.core.tokens import AppleToken
+from bot.core.token_watch import TokenNotice
+from bot.core.tokens import AppleToken, CredentialKind, ReadError
 
 
 class RequestStore(Protocol):
@@ -297,6 +298,13 @@ class WatchNotifier(Protocol):
 
     def post_check_recovered(
         self, tenant: TenantSettings, since: datetime, now: datetime
+    ) -> bool: ...
+
+    def post_token_notice(self, tenant: TenantSettings, notice: TokenNotice) -> bool:
+        """An ADE or VPP token's reminder, problem or change (``bot.core.token_watch``)."""
+
+    def post_token_read_failed(
+        self, tenant: TenantSettings, kind: CredentialKind, error: ReadError, since: datetime
     ) -> bool: ...
 
 
