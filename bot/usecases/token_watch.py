@@ -32,6 +32,7 @@ from typing import Protocol
 
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
+from bot.core.reminders import CheckState
 from bot.core.requests import JSONValue
 from bot.core.token_watch import (
     NoticeKind,
@@ -39,6 +40,7 @@ from bot.core.token_watch import (
     snapshot_json,
     snapshot_tokens,
     token_notices,
+    tokens_state,
 )
 from bot.core.tokens import AppleToken, CredentialKind, ReadError, TokenRead
 from bot.errors import ApnsBotError, AuthError, GraphError
@@ -103,7 +105,7 @@ def read_kind(client: GraphClient, kind: CredentialKind) -> TokenRead:
         else:
             raise ValueError(f"{kind} is not a token kind")
     except ApnsBotError as exc:
-        log.info("cannot read the %s tokens: %s", kind.value, exc.user_message)
+        log.debug("cannot read the %s tokens: %s", kind.value, exc.user_message)
         return TokenRead(kind, error=read_error(exc))
     except Exception:  # a bug reading one kind must not hide the others
         log.exception("reading the %s tokens failed unexpectedly", kind.value)
@@ -132,6 +134,20 @@ def read_tenant(client: GraphClient, tenant: TenantSettings) -> TenantRead:
         read = _read_certificate(client) if push else TenantRead()
         reads = tuple(future.result() for future in futures)
     return TenantRead(read.certificate, read.error, reads)
+
+
+def overall_state(
+    tenant: TenantSettings, push: CheckState, reads: tuple[TokenRead, ...], now: datetime
+) -> CheckState:
+    """The worst over every kind (``push``: the certificate's, ``OK`` when it is not watched);
+    a kind that could not be read is ``FAILED``."""
+    states = [push] + [
+        CheckState.FAILED
+        if read.error is not None
+        else tokens_state(read.tokens, now, tenant.remind_days_for(read.kind))
+        for read in reads
+    ]
+    return max(states)
 
 
 def _read_certificate(client: GraphClient) -> TenantRead:

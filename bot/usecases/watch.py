@@ -39,12 +39,17 @@ from bot.core.reminders import (
     due_reminder,
 )
 from bot.core.requests import Event, JSONValue, Status
-from bot.core.token_watch import tokens_state
 from bot.core.tokens import CredentialKind, TokenRead
 from bot.errors import ApnsBotError
 from bot.usecases.ports import Graphs, Store, WatchNotifier
 from bot.usecases.tenant_pool import MAX_CONCURRENT_TENANTS, per_tenant
-from bot.usecases.token_watch import TenantRead, TokenWatch, read_error, read_tenant
+from bot.usecases.token_watch import (
+    TenantRead,
+    TokenWatch,
+    overall_state,
+    read_error,
+    read_tenant,
+)
 from bot.usecases.watch_state import (
     FAILING_KEY,
     RETRY_PREFIX,
@@ -160,15 +165,9 @@ class Watch:
             result = self._succeeded(tenant, read.certificate, now)
         if result.state is not CheckState.FAILED and all(r.ok for r in read.tokens):
             self._drop_stale_retries(tenant, now)
-        states = [result.state] + [
-            CheckState.FAILED
-            if r.error is not None
-            else tokens_state(r.tokens, now, tenant.remind_days_for(r.kind))
-            for r in read.tokens
-        ]
         result = replace(
             result,
-            state=max(states),
+            state=overall_state(tenant, result.state, read.tokens, now),
             posted=(*result.posted, *posted),
             tokens=read.tokens,
             watched=tenant.watch,
