@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.fleet import PRIORITY
+from bot.core.fleet import PRIORITY, FleetRow, failed_row
 from bot.core.model import TenantCertificate
 from bot.core.status import Urgency, urgency
 from bot.core.tokens import (
@@ -118,3 +118,35 @@ def worst_item(items: Iterable[WatchItem]) -> WatchItem | None:
     """The most urgent readable item (``None`` when there is none)."""
     readable = [i for i in items if i.urgency is not None]
     return sort_items(readable)[0] if readable else None
+
+
+def fleet_row_of(
+    tenant: str,
+    label: str,
+    certificate: TenantCertificate | None,
+    items: list[WatchItem],
+) -> FleetRow:
+    """A tenant's fleet row: its most urgent readable item (its kind and name), the certificate
+    as read, and the kinds that could not be read. Failed when nothing could be read, or when
+    the push certificate is watched and could not be (``items`` holds its unread item)."""
+    unread = tuple(i for i in items if i.unreadable)
+    push_failed = next((i for i in unread if i.kind is CredentialKind.PUSH), None)
+    worst = worst_item(items)
+    if push_failed is not None or (worst is None and unread):
+        why = push_failed or unread[0]
+        return failed_row(tenant, label, why.note or "could not be read")
+    kinds = tuple(i.kind for i in unread)
+    if worst is None:  # nothing watched here exists (e.g. only ADE watched, no ADE token)
+        return FleetRow(tenant, label, certificate, Urgency.OK, None, name="none", unread=kinds)
+    return FleetRow(
+        tenant,
+        label,
+        certificate,
+        worst.urgency,
+        worst.days_left,
+        kind=worst.kind,
+        name=worst.name,
+        expires_at=worst.expires_at,
+        unread=kinds,
+        owner=worst.owner if worst.kind is not CredentialKind.PUSH else None,
+    )

@@ -157,6 +157,21 @@ def _read_certificate(client: GraphClient) -> TenantRead:
         return TenantRead(error=exc)
 
 
+def last_seen(store: NoticeStore, tenant: TenantSettings) -> tuple[TokenRead, ...]:
+    """Each watched token kind as the last check saw it (no Graph read): its snapshot, or why
+    it has been failing; a kind never checked yet reads as having no token."""
+    reads: list[TokenRead] = []
+    for kind in tenant.token_kinds:
+        failing = failing_since(store.get_state(tenant.name, FAILING_PREFIX + kind.value))
+        if failing is not None:
+            why = f"{failing.error} (failing since {failing.since:%Y-%m-%d %H:%M} UTC)"
+            reads.append(TokenRead(kind, error=ReadError("failing", why)))
+            continue
+        seen = snapshot_tokens(kind, store.get_state(tenant.name, SNAPSHOT_PREFIX + kind.value))
+        reads.append(TokenRead(kind, seen or ()))
+    return tuple(reads)
+
+
 # --- telling -------------------------------------------------------------------------------------
 
 
