@@ -23,7 +23,8 @@ ITEMS_SHOWN = 20  # a tenant has a handful of tokens; a section holds 3,000 char
 def item_line(item: WatchItem) -> str:
     kind = item.kind.label
     if item.urgency is None:
-        return f":warning: *{kind}* — could not be read: {escape(item.note or 'unknown error')}"
+        why = " ".join((item.note or "unknown error").split())  # one line per item
+        return f":warning: *{kind}* — could not be read: {escape(why)}"
     emoji = URGENCY_EMOJI[item.urgency]
     what = "" if item.token is None else f" *{escape(item.name)}*"
     if item.days_left is None:
