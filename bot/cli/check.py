@@ -21,9 +21,9 @@ import argparse
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from bot.adapters.graph.client import build_graph_client
 from bot.adapters.graph.retry import RetryPolicy
 from bot.cli.item_output import LABELS, check_line
 from bot.config import Settings, TenantSettings, load_settings
@@ -34,6 +34,9 @@ from bot.core.status import GRACE_DAYS, Urgency, urgency
 from bot.core.tokens import CredentialKind
 from bot.errors import ApnsBotError
 from bot.runtime.compose import build_deps
+from bot.runtime.graph_clients import GraphClients
+from bot.usecases.ports import Graphs
+from bot.usecases.tenant_pool import per_tenant
 from bot.usecases.token_watch import overall_state, read_tenant
 from bot.usecases.watch import CheckResult
 
@@ -75,37 +78,49 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     for result in results:
         for line in summary_lines(settings.tenants[result.tenant], result):
             print(line, flush=True)
-    return max((int(r.state) for r in results), default=int(CheckState.FAILED))
+    lost = [name for name in settings.tenants if name not in {r.tenant for r in results}]
+    for name in lost:  # its check raised (logged above): that is a failed check, exit 2
+        print(f"FAILED {name}: the check failed unexpectedly (see the log above)", flush=True)
+    worst = max((int(r.state) for r in results), default=int(CheckState.FAILED))
+    return int(CheckState.FAILED) if lost else worst
 
 
 def read_only(
     settings: Settings, clock: Callable[[], datetime], sleep: Callable[[float], None]
 ) -> list[CheckResult]:
-    results = []
-    for tenant in settings.tenants.values():
-        now = clock()
-        try:
-            with build_graph_client(settings, tenant, retry=RetryPolicy(sleep=sleep)) as graph:
-                read = read_tenant(graph, tenant)
-        except ApnsBotError as exc:
-            results.append(CheckResult(tenant.name, CheckState.FAILED, now, error=exc.user_message))
-            continue
-        if read.certificate is not None:
-            push = check_state(read.certificate, now, tenant.remind_days)
-        else:
-            push = CheckState.FAILED if read.error is not None else CheckState.OK
-        results.append(
-            CheckResult(
-                tenant.name,
-                overall_state(tenant, push, read.tokens, now),
-                now,
-                certificate=read.certificate,
-                error=read.error.user_message if read.error is not None else None,
-                tokens=read.tokens,
-                watched=tenant.watch,
-            )
-        )
-    return results
+    """Every tenant read at once on a bounded pool (as the daily check), in the settings' order."""
+    found: dict[str, CheckResult] = {}
+    tenants = list(settings.tenants.values())
+    graph = GraphClients(settings, retry=RetryPolicy(sleep=sleep))  # shared connection pools
+    try:
+        for tenant, future in per_tenant(
+            tenants, partial(_read_one, graph, clock), name="apns-check"
+        ):
+            found[tenant.name] = future.result()
+    finally:
+        graph.close()
+    return [found[t.name] for t in tenants]
+
+
+def _read_one(graph: Graphs, clock: Callable[[], datetime], tenant: TenantSettings) -> CheckResult:
+    now = clock()
+    try:
+        read = read_tenant(graph(tenant), tenant)
+    except ApnsBotError as exc:
+        return CheckResult(tenant.name, CheckState.FAILED, now, error=exc.user_message)
+    if read.certificate is not None:
+        push = check_state(read.certificate, now, tenant.remind_days)
+    else:
+        push = CheckState.FAILED if read.error is not None else CheckState.OK
+    return CheckResult(
+        tenant.name,
+        overall_state(tenant, push, read.tokens, now),
+        now,
+        certificate=read.certificate,
+        error=read.error.user_message if read.error is not None else None,
+        tokens=read.tokens,
+        watched=tenant.watch,
+    )
 
 
 def check_and_post(
@@ -113,7 +128,7 @@ def check_and_post(
 ) -> list[CheckResult]:
     deps = build_deps(settings, clock=clock, sleep=sleep)
     try:
-        return [deps.watch.check(tenant) for tenant in settings.tenants.values()]
+        return deps.watch.check_all()  # every tenant at once, in the settings' order
     finally:
         deps.close()  # waits for the App Home refresh the check queued
 
