@@ -46,12 +46,14 @@ log = logging.getLogger("bot.check")
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "check",
-        help="check the certificate once; exit 0 ok, 1 renew soon or expired, 2 check failed",
+        help="check every watched item once; exit 0 ok, 1 renew soon or expired, 2 check failed",
         description=(
-            "Check the push certificate once and print one line per tenant. Exit status: 0 while "
-            "more days are left than the largest reminder threshold, 1 inside the reminder window "
-            "or expired, 2 when the check failed. With SLACK_BOT_TOKEN set, due reminders and "
-            "changes are posted (once, shared with `apns-bot run` through APNS_DB_PATH)."
+            "Check the push certificate and the ADE and Apps and Books tokens once (APNS_WATCH) "
+            "and print one line per item. Exit status, the worst over all items: 0 while more "
+            "days are left than the largest reminder threshold, 1 inside the reminder window, "
+            "expired or with a token problem, 2 when the check failed for some kind. With "
+            "SLACK_BOT_TOKEN set, due reminders and changes are posted (once, shared with "
+            "`apns-bot run` through APNS_DB_PATH)."
         ),
     )
     parser.add_argument(

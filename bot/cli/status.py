@@ -54,10 +54,13 @@ JSON_KEYS = (
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "status",
-        help="show the push certificate: Apple ID, topic, serial, expiry, days left",
+        help="show the push certificate and the ADE and VPP tokens: expiry, days left",
         description=(
-            "Read the push certificate from Microsoft Graph and print it. Exit 0 when it was "
-            'read; 2 when it could not be (with --json: {"error": {"code", "message"}}).'
+            "Read every watched Apple credential (APNS_WATCH: the push certificate, ADE and "
+            "Apps and Books tokens) from Microsoft Graph and print them, worst first. Exit 0 "
+            "when the certificate was read; 2 when it could not be (with --json: "
+            '{"error": {"code", "message"}}). A token kind that could not be read is shown '
+            "as such (--json: null with *_tokens_error)."
         ),
     )
     parser.add_argument(

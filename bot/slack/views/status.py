@@ -26,7 +26,10 @@ from bot.slack.views.blocks import (
 )
 
 HELP_LINES = (
-    (f"{COMMAND} status", "the push certificate: Apple ID, topic, expiry, days left"),
+    (
+        f"{COMMAND} status",
+        "the push certificate, ADE and VPP tokens: expiry, days left, worst first",
+    ),
     (f"{COMMAND} csr", "get Intune's certificate signing request (CSR) and the renewal steps"),
     (f"{COMMAND} renew", "upload the renewed certificate from Apple for approval"),
     (f"{COMMAND} history", "the latest renewals, approvals and notices"),
