@@ -1,6 +1,9 @@
-"""The expiry watch: check one tenant's certificate, say what is due in its channel, exactly once.
+"""The expiry watch: check one tenant's credentials, say what is due in its channel, exactly once.
 
-A check reads the certificate from Graph and then, in this order:
+A check reads every kind in the tenant's ``watch`` (``APNS_WATCH``) at the same time: the push
+certificate here, the ADE and Apps and Books tokens in ``bot.usecases.token_watch`` (which posts
+their reminders, problems and changes through ``_once`` below). One kind failing hides no other.
+For the certificate, in this order:
 
 1. reports a recovery when the previous check had failed (``delete_state`` returns True for one
    caller only, so one replica reports it);
@@ -14,7 +17,8 @@ reported once, however many checks fail after it. Every notice is marked with
 ``mark_notice_once`` before it is posted, so it goes out once across restarts and replicas; when
 Slack refuses the post, a retry mark lets the next check post it again, and ``retry_refused``
 (every 15 minutes in a running bot) makes that next check come soon. The outcome is returned as a
-``CheckResult`` whose ``state`` is what ``apns-bot check`` exits with.
+``CheckResult`` whose ``state`` (the worst over every kind) is what ``apns-bot check`` exits with;
+``on_checked`` sees it after each tenant (docs/apple-tokens.md, "For code that listens").
 """
 
 from __future__ import annotations
