@@ -35,6 +35,7 @@ from bot.config.fields import (
     parse_port,
     parse_remind_days,
     parse_seconds,
+    parse_watch,
     resolve_cloud,
 )
 from bot.config.model import (
@@ -233,6 +234,11 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
         )
     viewers = parse_approvers(r.get("APNS_VIEWERS"), r.problems, "APNS_VIEWERS")
     remind_days = parse_remind_days(r.get("APNS_REMIND_DAYS"), r.problems, "APNS_REMIND_DAYS")
+    own_days = {
+        kind: parse_remind_days(r.get(key), r.problems, key) if r.get(key) is not None else None
+        for kind, key in (("ade", "APNS_REMIND_DAYS_ADE"), ("vpp", "APNS_REMIND_DAYS_VPP"))
+    }
+    watch = parse_watch(r.get("APNS_WATCH"), r.problems, "APNS_WATCH")
     if tenant_id is None or client_id is None:
         return None
     return TenantSettings(
@@ -248,6 +254,9 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
         authority_host=host,
         graph_url=graph_url,
         remind_days=remind_days,
+        watch=watch,
+        ade_remind_days=own_days["ade"],
+        vpp_remind_days=own_days["vpp"],
         auth_mode=mode,
         skip_identity_match=parse_flag(
             r.get("APNS_SKIP_IDENTITY_MATCH"), r.problems, "APNS_SKIP_IDENTITY_MATCH"

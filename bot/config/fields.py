@@ -6,7 +6,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from bot.config.model import CLOUDS, DEFAULT_METRICS_HOST, DEFAULT_REMIND_DAYS
+from bot.config.model import CLOUDS, DEFAULT_METRICS_HOST, DEFAULT_REMIND_DAYS, DEFAULT_WATCH
+from bot.core.tokens import CredentialKind
 
 GUID_PATTERN = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -146,3 +147,24 @@ def check_tenant_id(value: str | None, problems: list[str], key: str) -> None:
             f"{key}={value!r} must be the directory (tenant) id, a GUID from Entra ID → Overview, "
             "or the tenant's primary domain."
         )
+
+
+def parse_watch(
+    raw: str | list[object] | None, problems: list[str], key: str
+) -> tuple[CredentialKind, ...]:
+    """``push,ade,vpp`` (any order, any subset, at least one); unknown kinds are named."""
+    if raw is None:
+        return DEFAULT_WATCH
+    items = raw.split(",") if isinstance(raw, str) else [str(x) for x in raw]
+    words = [w.strip().lower() for w in items if w.strip()]
+    known = [k.value for k in CredentialKind]
+    unknown = [w for w in words if w not in known]
+    if unknown or not words:
+        what = f"unknown kind {', '.join(repr(u) for u in unknown)}" if unknown else "no kind"
+        problems.append(
+            f"{key}={raw!r}: {what}; list one or more of {', '.join(known)} "
+            "(push: the MDM push certificate, ade: Automated Device Enrollment tokens, "
+            "vpp: Apps and Books tokens), e.g. push,ade,vpp."
+        )
+        return DEFAULT_WATCH
+    return tuple(dict.fromkeys(CredentialKind(w) for w in words))

@@ -38,7 +38,8 @@ from bot.core.requests import (
     Status,
 )
 from bot.core.signin import PendingSignIn, PollResult, SavedSignIn, SignInWait, StartedFlow
-from bot.core.tokens import AppleToken, CredentialKind
+from bot.core.token_watch import TokenNotice
+from bot.core.tokens import AppleToken, CredentialKind, ReadError
 from bot.usecases.metrics import PUSH, ApprovalOutcome, RequestOutcome, UploadOutcome
 
 
@@ -330,6 +331,13 @@ class WatchNotifier(Protocol):
 
     def post_check_recovered(
         self, tenant: TenantSettings, since: datetime, now: datetime
+    ) -> bool: ...
+
+    def post_token_notice(self, tenant: TenantSettings, notice: TokenNotice) -> bool:
+        """An ADE or VPP token's reminder, problem or change (``bot.core.token_watch``)."""
+
+    def post_token_read_failed(
+        self, tenant: TenantSettings, kind: CredentialKind, error: ReadError, since: datetime
     ) -> bool: ...
 
 
