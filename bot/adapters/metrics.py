@@ -37,7 +37,6 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 
 from bot.core.model import TenantCertificate
-from bot.core.reminders import CheckState
 from bot.core.tokens import AppleToken, CredentialKind, TokenRead
 from bot.usecases.metrics import ApprovalOutcome, RequestOutcome, UploadOutcome
 from bot.usecases.watch import CheckResult
@@ -135,10 +134,15 @@ class _Checks(Collector):
                 log.debug("tenant %s: an older check result is ignored", result.tenant)
                 return
             seen.last_check = at
-            read = result.state is not CheckState.FAILED
-            seen.success[CredentialKind.PUSH] = read
-            if read:
-                seen.expiry[CredentialKind.PUSH] = _push(result.certificate)
+            if CredentialKind.PUSH in result.watched or not result.watched:
+                # ``state`` is the worst over every kind: the certificate's own read is ``error``
+                read = result.error is None
+                seen.success[CredentialKind.PUSH] = read
+                if read:
+                    seen.expiry[CredentialKind.PUSH] = _push(result.certificate)
+            else:  # not watched (APNS_WATCH): no series, not even a seeded expiry
+                seen.success.pop(CredentialKind.PUSH, None)
+                seen.expiry.pop(CredentialKind.PUSH, None)
             for tokens in result.tokens:
                 seen.success[tokens.kind] = tokens.ok
                 if tokens.ok:

@@ -413,3 +413,31 @@ def test_a_seed_never_overwrites_a_check() -> None:
     metrics.observe(checked("alpha", cert=certificate(days(300))))
     metrics.seed("alpha", certificate(days(40)))
     assert expiry(samples(metrics), "alpha", PUSH) == {PUSH_NAME: days(300).timestamp()}
+
+
+def test_a_token_kind_failing_leaves_the_push_certificate_read() -> None:
+    """The watch reports the worst state over every kind: FAILED here is the ADE read's."""
+    metrics = PrometheusMetrics()
+    result = CheckResult(
+        "default",
+        CheckState.FAILED,
+        T0,
+        certificate=certificate(days(90)),
+        tokens=(forbidden(ADE),),
+        watched=(PUSH, ADE),
+    )
+    metrics.observe(result)
+    found = samples(metrics)
+    assert success(found, "default", PUSH) == 1.0 and success(found, "default", ADE) == 0.0
+    assert expiry(found, "default", PUSH) == {PUSH_NAME: days(90).timestamp()}
+
+
+def test_a_push_certificate_not_watched_has_no_series() -> None:
+    metrics = PrometheusMetrics()
+    metrics.seed("default", certificate(days(90)))
+    vpp = TokenRead(VPP, (token(VPP, "vpp-1", "Contoso Apps", days(188)),))
+    metrics.observe(CheckResult("default", CheckState.OK, T0, tokens=(vpp,), watched=(VPP,)))
+    found = samples(metrics)
+    assert expiry(found, "default", PUSH) == {}
+    assert ("apns_bot_check_success", (("kind", "push"), ("tenant", "default"))) not in found
+    assert success(found, "default", VPP) == 1.0
