@@ -9,7 +9,7 @@ codes are public (JSON output, Slack messages) and listed in ``CODES`` with thei
 What Graph cannot tell, these checks cannot either; in particular Graph never returns a VPP token's
 value, so ``duplicate_token`` is found by organisation and expiry: another VPP token of the tenant
 with the file's ``orgName`` and an expiry within ``DUPLICATE_WINDOW`` of its ``expDate`` is taken to
-hold this very token (Apple gives each download of a location's token a new expiry). An ADE token
+hold this very token (Apple gives each download of a location's token a new expiry, to the second). An ADE token
 is encrypted, so its expiry is unknown until Intune has opened it.
 """
 
@@ -49,7 +49,10 @@ CODES: dict[str, Severity] = {
     "apple_id_mismatch": "warning",
 }
 
-DUPLICATE_WINDOW = timedelta(minutes=1)
+# Apple writes expDate to the second and Graph reports it back so: the same download differs by
+# less than a second, while two locations downloaded one after the other (a batch renewal) differ
+# by seconds and must not block each other.
+DUPLICATE_WINDOW = timedelta(seconds=1)
 _APPLE_ID = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]")
 NEITHER_KIND = (
@@ -206,7 +209,7 @@ def _vpp_problems(
             other.organization
             and _same(other.organization) == _same(token.organization)
             and other_expiry is not None
-            and abs(other_expiry - token.expires_at) <= DUPLICATE_WINDOW
+            and abs(other_expiry - token.expires_at) < DUPLICATE_WINDOW
         ):
             yield problem(
                 "duplicate_token",

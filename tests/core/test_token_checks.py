@@ -181,7 +181,7 @@ def test_another_organisations_vpp_token_is_blocked() -> None:
 
 def test_a_vpp_token_another_intune_token_already_uses_is_a_duplicate() -> None:
     other = vpp_current(
-        id="vpp-2", name="Contoso Berlin", expires_at=days(365) + timedelta(seconds=20)
+        id="vpp-2", name="Contoso Berlin", expires_at=days(365) + timedelta(milliseconds=400)
     )
     found = inspect_token(
         vpp_token_file(ORG, days(365)), now=T0, current=vpp_current(), others=[vpp_current(), other]
@@ -194,6 +194,22 @@ def test_a_vpp_token_another_intune_token_already_uses_is_a_duplicate() -> None:
         ).codes
         == []
     )
+
+
+def test_two_locations_downloaded_30_seconds_apart_are_not_duplicates() -> None:
+    # a batch renewal: each location's token downloaded from ABM one after the other
+    berlin = vpp_current(id="vpp-2", name="Contoso Berlin", expires_at=days(365))
+    found = inspect_token(
+        vpp_token_file(ORG, days(365) + timedelta(seconds=30)),
+        now=T0,
+        current=vpp_current(),
+        others=[vpp_current(), berlin],
+    )
+    assert found.codes == []
+    second = inspect_token(
+        vpp_token_file(ORG, days(365) + timedelta(seconds=1)), now=T0, others=[berlin]
+    )
+    assert second.codes == []  # a whole second apart is another download
 
 
 def test_apples_expiry_formats_are_read() -> None:
