@@ -23,7 +23,7 @@ from typing import Any
 
 from bot.cli.inspect_cert import iso_datetime
 from bot.config import Settings, load_settings
-from bot.core.ade_token import MAX_TOKEN_FILE_BYTES
+from bot.core.ade_token import MAX_TOKEN_FILE_BYTES, read_intune_key
 from bot.core.token_checks import TokenInspection, detect_kind, inspect_token
 from bot.core.token_choice import choose_token
 from bot.core.tokens import AppleToken, CredentialKind
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     elif kind is not None:
         current = _manual_token(args, kind)
         if args.public_key is not None:
-            public_key = _read(args.public_key, MAX_TOKEN_FILE_BYTES).decode("ascii", "replace")
+            public_key = _read_public_key(args.public_key)
     inspection = inspect_token(
         data,
         now=now,
@@ -127,6 +127,20 @@ def _read(name: str, limit: int) -> bytes:
         raise TokenFileError(
             "unreadable_file", f"cannot read {name}: {exc.strerror or exc}"
         ) from None
+
+
+def _read_public_key(name: str) -> str:
+    """``--public-key``: refused (exit 2) when too large or not a certificate, never truncated."""
+    data = _read(name, MAX_TOKEN_FILE_BYTES + 1)
+    if len(data) > MAX_TOKEN_FILE_BYTES:
+        raise TokenFileError(
+            "public_key_unreadable",
+            f"{name} is larger than {MAX_TOKEN_FILE_BYTES // 1024} KiB, while Intune's public key "
+            "is a certificate of about 1 KiB: give the .pem from /apns ade-key.",
+        )
+    text = data.decode("ascii", "replace")
+    read_intune_key(text)  # raises TokenFileError("public_key_unreadable") with the reason
+    return text
 
 
 def _manual_token(args: argparse.Namespace, kind: CredentialKind) -> AppleToken | None:

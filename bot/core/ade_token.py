@@ -274,7 +274,7 @@ def _hex(serial: int) -> str:
 def read_intune_key(value: str) -> IntuneKey:
     """Intune's public key: a PEM certificate (or the bare base64 of one, or a PEM public key is
     refused: only a certificate names the issuer and serial a token is encrypted to). Raises
-    ``TokenFileError("wrong_public_key", ...)`` when the text is none of these."""
+    ``TokenFileError("public_key_unreadable", ...)`` when the text is none of these."""
     raw = value.strip().encode("ascii", errors="replace")
     try:
         if b"-----BEGIN CERTIFICATE-----" in raw:
@@ -286,7 +286,7 @@ def read_intune_key(value: str) -> IntuneKey:
     # cryptography reports malformed certificates with ValueError and more: all mean "unreadable"
     except Exception:  # noqa: BLE001
         raise TokenFileError(
-            "wrong_public_key",
+            "public_key_unreadable",
             "Intune's public key for this token could not be read as a certificate, so the token "
             "cannot be matched with it. Download the key again (/apns ade-key) and retry.",
         ) from None

@@ -44,7 +44,8 @@ CODES: dict[str, Severity] = {
     "duplicate_token": "error",
     # ADE
     "wrong_public_key": "error",
-    "public_key_not_checked": "warning",
+    "public_key_not_checked": "warning",  # no key was given at all
+    "public_key_unreadable": "error",  # a key was given but is not a certificate
     "invalid_apple_id": "error",
     "apple_id_mismatch": "warning",
 }
@@ -252,8 +253,8 @@ def inspect_ade(
     else:
         try:
             key = read_intune_key(public_key)
-        except TokenFileError as exc:
-            problems.append(problem("public_key_not_checked", exc.user_message))
+        except TokenFileError as exc:  # given but unreadable: never pass the token unchecked
+            problems.append(problem("public_key_unreadable", exc.user_message))
     if key is not None and not encrypted_to(token, key):
         found = "; ".join(
             _recipient_text(r.issuer, r.serial, r.key_identifier) for r in token.recipients

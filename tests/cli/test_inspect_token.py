@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.ade_token import MAX_TOKEN_FILE_BYTES
 from tests.cli.test_inspect_cert import cli_env
 from tests.clock import days
 from tests.fakes.graph_server import FakeGraph, Fault
@@ -95,6 +96,19 @@ def test_without_a_key_an_ade_token_passes_with_a_warning(
     assert (code, codes(document)) == (0, ["public_key_not_checked", "apple_id_mismatch"])
     assert apns_bot(["inspect-token", path]) == 0
     assert "Result: OK with warnings" in capsys.readouterr().out
+
+
+def test_a_public_key_file_too_large_or_unreadable_is_refused_with_exit_2(
+    cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = write(tmp_path, ade_token_file(intune_key(1)), "smime.p7m")
+    huge = write(tmp_path, intune_key(1).pem.encode() + b"\n" * MAX_TOKEN_FILE_BYTES, "big.pem")
+    code, document = run_json(capsys, token, "--public-key", huge)
+    assert code == 2 and document["error"]["code"] == "public_key_unreadable"  # type: ignore[index]
+    assert "KiB" in document["error"]["message"]  # type: ignore[index]
+    garbage = write(tmp_path, b"not a certificate", "key.pem")
+    assert apns_bot(["inspect-token", token, "--public-key", garbage]) == 2
+    assert "could not be read as a certificate" in capsys.readouterr().err
 
 
 def test_kind_can_be_forced(

@@ -283,8 +283,15 @@ def test_matching_goes_by_issuer_and_serial_not_by_the_key_alone() -> None:
 def test_without_intunes_key_the_match_is_a_warning_not_a_pass() -> None:
     found = inspect_token(ade_token_file(), now=T0)
     assert found.codes == ["public_key_not_checked"] and not found.blocking
-    unreadable = inspect_token(ade_token_file(), now=T0, public_key="not a certificate")
-    assert unreadable.codes == ["public_key_not_checked"]
+
+
+def test_a_key_given_but_unreadable_blocks_instead_of_passing_unchecked() -> None:
+    for text in ("not a certificate", "", intune_key().pem[:200]):
+        unreadable = inspect_token(ade_token_file(), now=T0, public_key=text)
+        assert unreadable.codes == ["public_key_unreadable"] and unreadable.blocking
+    with pytest.raises(TokenFileError) as raised:
+        read_intune_key("not a certificate")
+    assert raised.value.code == "public_key_unreadable"
 
 
 def test_another_apple_id_than_the_tokens_is_a_warning() -> None:
