@@ -174,3 +174,17 @@ def test_a_key_graph_sends_without_armour_is_sent_as_pem(
     bot.slack.command("ade-key")
     _, content = uploaded(fake_slack)
     assert content == intune_key(1).pem.encode()
+
+
+def test_the_shell_command_in_the_steps_names_the_token_by_id_not_by_its_name(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    # an admin chooses the token's name in Intune: it must never land inside a shell command
+    fake_graph.apple_tokens.set(
+        FAKE_TENANT_ID, "ade", [ade_token(id="ade-odd", name='ABM"; rm -rf ~; echo "')]
+    )
+    bot.slack.command("ade-key")
+    done, _ = uploaded(fake_slack)
+    comment = str(done.params["initial_comment"])
+    assert "apns-bot inspect-token <file> --against-graph --token ade-odd`" in comment
+    assert "rm -rf" not in comment.split("`apns-bot", 1)[1].split("`", 1)[0]

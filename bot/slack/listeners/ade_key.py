@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -69,8 +70,10 @@ def ade_key_comment(tenant: TenantSettings, token: AppleToken, key: IntuneKey | 
         "2. Open *Preferences* → *Your MDM Servers* and select the server this token belongs to.\n"
         "3. *Edit* → *Upload Public Key*: choose this `.pem` file, then *Save*.\n"
         "4. *Download Token*: Apple gives a `…_smime.p7m` server token, encrypted to this key.\n"
+        # the id, never the admin-chosen name, goes into a command people copy into a shell
         f"5. Check it before uploading: `apns-bot inspect-token <file> --against-graph --token "
-        f'"{name}"` (it must be encrypted to serial `{key.serial if key else "…"}`).\n'
+        f"{escape(shlex.quote(token.id))}` (it must be encrypted to serial "
+        f"`{key.serial if key else '…'}`).\n"
         "6. Upload it in the Intune admin center: *Devices* → *Enrollment* → *Apple* → "
         f"*Enrollment program tokens* → *{name}* → *Renew token*, with the Apple ID {apple_id}.\n"
         "A key downloaded earlier, or another MDM server's, makes a token Intune cannot open."
