@@ -87,27 +87,40 @@ def send_ade_key(
     user_id: str,
     channel_id: str | None,
     tell: Tell,
+    *,
+    or_else: str | None = None,
 ) -> None:
     """DM ``user_id`` Intune's key for the ADE token ``wanted`` names (None: the only one), if
-    they may see ``tenant``; ``tell`` reports the outcome."""
+    they may see ``tenant``; ``tell`` reports the outcome. ``or_else``: the name to try when
+    ``wanted`` names no token (the whole text, when its first word was taken as the tenant)."""
     if not allowed(deps.approvers, tenant, user_id, channel_id, tell):
         return
     outcome_of(
         "sending Intune's ADE public key",
-        lambda: _send(deps, tenant, wanted, user_id, tell),
+        lambda: _send(deps, tenant, wanted, user_id, tell, or_else),
         failed=lambda sentence: tell(f":warning: {sentence}"),
     )
 
 
 def _send(
-    deps: SlackContext, tenant: TenantSettings, wanted: str | None, user_id: str, tell: Tell
+    deps: SlackContext,
+    tenant: TenantSettings,
+    wanted: str | None,
+    user_id: str,
+    tell: Tell,
+    or_else: str | None = None,
 ) -> None:
     graph = deps.graph(tenant)
     try:
-        choice = choose_token(graph.list_ade_tokens(), wanted)
+        tokens = graph.list_ade_tokens()
     except ApnsBotError as exc:
         tell(f":warning: Intune's ADE tokens could not be read: {escape(exc.user_message)}")
         return
+    choice = choose_token(tokens, wanted)
+    if choice.why == "unknown" and or_else is not None:
+        retried = choose_token(tokens, or_else)  # "/apns ade-key contoso abm": "Contoso ABM"
+        if retried.token is not None:
+            choice = retried
     token = choice.token
     if token is None:
         tell(_no_choice(tenant, wanted, choice.why, choice.candidates))
@@ -180,6 +193,8 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
             response_type="ephemeral",
         )
         wanted = " ".join(call.args) or None
+        # the first word named the tenant; it may also begin the token's name ("Contoso ABM")
+        whole = " ".join((call.tenant_word, *call.args)) if call.tenant_word else None
         deps.background.submit(
             send_ade_key,
             deps,
@@ -188,6 +203,7 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
             call.user_id,
             call.channel_id,
             lambda text: reply(call.respond, text),
+            or_else=whole,
         )
 
     @app.action(Action.GET_ADE_KEY)

@@ -53,6 +53,7 @@ class CommandCall:
     ack: Ack
     respond: Respond
     everyone: bool = False  # `all` was typed: the verb covers every tenant
+    tenant_word: str | None = None  # the first word, when it was taken as the tenant's name
 
 
 Verb = Callable[[CommandCall], None]
@@ -197,6 +198,7 @@ def register(
             ack=ack,
             respond=respond,
             everyone=everyone,
+            tenant_word=args[0] if args and len(rest) < len(args) else None,
         )
         handler(call)
 
