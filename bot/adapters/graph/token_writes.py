@@ -18,9 +18,10 @@ every request goes through the tenant's ``GraphTransport``.
 
 An upload is sent once: after a timeout, a connection lost once sent, or a 5xx, the outcome is
 unknown and ``UploadOutcomeUnknown`` says so (the caller reads the token back before anything
-else); only a 429 or a connection that never opened is tried again (``GraphTransport.send``). A
-refusal (4xx) is a plain ``GraphError``: nothing was applied. ``syncLicenses`` only asks Intune to
-sync, so it is retried like a read. Token contents never reach a log line or an error message.
+else); only a 429 or a connection that never opened (a connect timeout included) is tried again
+(``GraphTransport.send``). A refusal (4xx), or a connection that never opened even after the
+retries (``GraphError.sent`` False), is a plain ``GraphError``: nothing was applied.
+``syncLicenses`` only asks Intune to sync, so it is retried like a read. Token contents never reach a log line or an error message.
 """
 
 from __future__ import annotations
@@ -155,6 +156,6 @@ class AppleTokenGraph:
         except UploadOutcomeUnknown:
             raise
         except GraphError as exc:
-            if exc.transient:
+            if exc.transient and exc.sent is not False:  # it may have landed: read back first
                 raise UploadOutcomeUnknown(exc, kind=kind, token_id=token_id) from exc
-            raise
+            raise  # refused (4xx), or never sent: nothing changed

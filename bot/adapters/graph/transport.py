@@ -3,7 +3,8 @@
 It sends one request with a fresh ``client-request-id`` and bearer token, retries what may be
 retried and turns every failure into one ``GraphError``: 429, 503, 504 and transport errors are
 retried a bounded number of times, honouring ``Retry-After``. A write (``writes=True``) is retried
-only when the server cannot have processed it (429, or a connection that never opened): Intune
+only when the server cannot have processed it (429, or a connection that never opened, a connect
+timeout included; ``GraphError.sent`` is False when it never left): Intune
 sometimes applies an upload and still answers 5xx, so after any other failure the caller reads the
 entity back before deciding anything. A 401 is retried once with a fresh token.
 
@@ -20,7 +21,13 @@ from typing import Any
 import httpx
 
 from bot.adapters.entra.app_only import TokenProvider
-from bot.adapters.graph.errors import Call, error_from_response, error_from_transport, tls_error
+from bot.adapters.graph.errors import (
+    Call,
+    error_from_response,
+    error_from_transport,
+    never_sent,
+    tls_error,
+)
 from bot.adapters.graph.retry import RetryPolicy
 from bot.config import TenantSettings
 from bot.errors import GraphError
@@ -102,13 +109,13 @@ class GraphTransport:
                 fatal = tls_error(exc, url, client_request_id)
                 if fatal is not None:
                     raise fatal from exc
-                # A connection that never opened cannot have delivered a write.
-                unsent = isinstance(
-                    exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-                )
+                # A connection that never opened cannot have delivered a write: a write is sent
+                # again then (a connect timeout included), and only then.
+                unsent = never_sent(exc)
                 # A host that stayed silent for a whole timeout is reported, not waited on again:
-                # behind a dead proxy every retry would add the full timeout to the command.
-                silent = isinstance(exc, httpx.TimeoutException)
+                # behind a dead proxy every retry would add the full timeout to the command. A
+                # write that could not connect is the exception: nobody else will resend it.
+                silent = isinstance(exc, httpx.TimeoutException) and not (writes and unsent)
                 delay = policy.backoff(attempt)
                 if silent or (writes and not unsent) or not self.may_retry(attempt, waited, delay):
                     raise error_from_transport(exc, call, url, client_request_id, attempt) from exc
