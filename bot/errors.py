@@ -36,15 +36,20 @@ class UsageError(ApnsBotError):
     """A command was called with options that do not go together."""
 
 
-class CertificateError(ApnsBotError):
-    """An uploaded file could not be read as a push certificate at all."""
+class FileCheckError(ApnsBotError):
+    """An uploaded file was refused before any check could run; ``code`` is its public problem
+    code (``--json`` prints it as the error's code)."""
 
     def __init__(self, code: str, user_message: str) -> None:
         super().__init__(user_message)
         self.code = code
 
 
-class TokenFileError(CertificateError):
+class CertificateError(FileCheckError):
+    """An uploaded file could not be read as a push certificate at all."""
+
+
+class TokenFileError(FileCheckError):
     """An uploaded file could not be read as an ADE server token or an Apps and Books (VPP) token;
     ``code`` is a public pre-flight code (``bot.core.token_checks.CODES``)."""
 

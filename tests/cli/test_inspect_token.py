@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import error_document
 from bot.core.ade_token import MAX_TOKEN_FILE_BYTES
+from bot.errors import CertificateError, FileCheckError, TokenFileError
 from tests.cli.test_inspect_cert import cli_env
 from tests.clock import days
 from tests.fakes.graph_server import FakeGraph, Fault
@@ -233,3 +235,12 @@ def test_against_graph_failures_exit_2_without_a_traceback(
     fake_graph.apple_tokens.set(graph_cli_env["AZURE_TENANT_ID"], "ade", [])
     code, document = run_json(capsys, path, "--against-graph")
     assert code == 2 and "nothing to renew" in document["error"]["message"]  # type: ignore[index]
+
+
+def test_token_and_certificate_file_errors_share_a_base_not_a_lineage() -> None:
+    token = TokenFileError("not_a_token", "neither kind")
+    certificate = CertificateError("not_a_certificate", "no certificate")
+    assert isinstance(token, FileCheckError) and isinstance(certificate, FileCheckError)
+    assert not isinstance(token, CertificateError)  # a token is no push certificate
+    for error in (token, certificate):
+        assert error_document(error)["error"]["code"] == error.code
