@@ -43,7 +43,7 @@ def ade_current(apple_id: str = "abm-admin@contoso.example") -> AppleToken:
 
 
 @pytest.mark.parametrize(
-    "layout", ["smime", "smime_one_line", "smime_lf", "base64", "pem", "der", "ber"]
+    "layout", ["smime", "smime_one_line", "smime_lf", "base64", "pem", "der", "ber", "streamed"]
 )
 def test_an_ade_token_in_any_layout_matches_intunes_key(layout: str) -> None:
     key = intune_key()
@@ -271,11 +271,25 @@ def test_a_token_encrypted_to_another_key_is_blocked() -> None:
     assert intune_key(1).serial in found.problems[0].message
 
 
-def test_matching_goes_by_issuer_and_serial_not_by_the_key_alone() -> None:
+@pytest.mark.parametrize("layout", ["key_id", "streamed"])
+def test_other_cms_shapes_match_the_right_key_and_no_other(layout: str) -> None:
+    key = intune_key(3)
+    data = ade_token_file(key, layout=layout)  # type: ignore[arg-type]
+    assert inspect_token(data, now=T0, public_key=key.pem).codes == []
+    wrong = inspect_token(data, now=T0, public_key=intune_key(1).pem)
+    assert wrong.codes == ["wrong_public_key"]
+    recipient = read_ade_token(data).recipients[0]
+    if layout == "key_id":
+        assert recipient.kind == "key_identifier" and recipient.serial is None
+        assert recipient.key_identifier is not None
+        assert recipient.key_identifier in wrong.problems[0].message
+    else:
+        assert recipient.serial == key.serial
+
+
+def test_a_key_without_pem_armour_matches_too() -> None:
     key = intune_key(3)
     token = read_ade_token(ade_token_file(key))
-    assert encrypted_to(token, read_intune_key(key.pem))
-    assert not encrypted_to(token, read_intune_key(intune_key(1).pem))
     bare = key.pem.split("-----")[2]  # Graph may give the certificate without PEM armour
     assert encrypted_to(token, read_intune_key(bare))
 
