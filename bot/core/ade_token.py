@@ -124,6 +124,14 @@ class IntuneKey:
     issuer_der: bytes = field(repr=False)
     not_after: str  # ISO date, informational
     pem: str = field(default="", repr=False)  # the certificate as PEM, whatever Graph's armour
+    # SHA-1 of the key's subjectPublicKey bits (RFC 5280 4.2.1.2 method 1), hex
+    computed_key_identifier: str | None = field(default=None, repr=False)
+
+    @property
+    def identifier(self) -> str | None:
+        """The key identifier a token may name it by: the certificate's SubjectKeyIdentifier,
+        or, when it has none, the one computed from the key."""
+        return self.key_identifier or self.computed_key_identifier
 
 
 def read_ade_token(data: bytes) -> AdeTokenFile:
@@ -295,6 +303,12 @@ def read_intune_key(value: str) -> IntuneKey:
         key_identifier: str | None = ski.value.digest.hex().upper()
     except (x509.ExtensionNotFound, ValueError):
         key_identifier = None
+    try:
+        computed = x509.SubjectKeyIdentifier.from_public_key(certificate.public_key())
+        computed_key_identifier: str | None = computed.digest.hex().upper()
+    # a key type cryptography cannot load has no computed identifier: only issuer/serial match
+    except Exception:  # noqa: BLE001
+        computed_key_identifier = None
     issuer_der = certificate.issuer.public_bytes()
     return IntuneKey(
         subject=certificate.subject.rfc4514_string(),
@@ -305,28 +319,37 @@ def read_intune_key(value: str) -> IntuneKey:
         issuer_der=issuer_der,
         not_after=certificate.not_valid_after_utc.date().isoformat(),
         pem=certificate.public_bytes(Encoding.PEM).decode("ascii"),
+        computed_key_identifier=computed_key_identifier,
     )
 
 
 def encrypted_to(token: AdeTokenFile, key: IntuneKey) -> bool:
-    """True when one recipient of ``token`` is ``key``: same issuer (compared as X.500 names) and
-    serial, or the same subject key identifier."""
-    issuer = asn1_x509.Name.load(key.issuer_der)
+    """True when one recipient of ``token`` is ``key``: the same serial and issuer (the same DER
+    bytes, else equal as X.500 names, RFC 5280 comparison), or the same subject key identifier
+    (computed from the key when Intune's certificate has no SubjectKeyIdentifier)."""
     for recipient in token.recipients:
         if (
             recipient.kind == "issuer_and_serial"
             and recipient.serial == key.serial
-            and _same_name(recipient.issuer_der, issuer)
+            and _same_issuer(recipient.issuer_der, key.issuer_der)
         ):
             return True
-        if recipient.kind == "key_identifier" and recipient.key_identifier == key.key_identifier:
+        if (
+            recipient.kind == "key_identifier"
+            and recipient.key_identifier is not None
+            and recipient.key_identifier == key.identifier
+        ):
             return True
     return False
 
 
-def _same_name(encoded: bytes, name: object) -> bool:
+def _same_issuer(encoded: bytes, other: bytes) -> bool:
+    return encoded == other or _same_name(encoded, other)  # bytes first: the usual case
+
+
+def _same_name(encoded: bytes, other: bytes) -> bool:
     try:
-        return bool(asn1_x509.Name.load(encoded) == name)
+        return bool(asn1_x509.Name.load(encoded) == asn1_x509.Name.load(other))
     # a recipient name asn1crypto cannot read or compare is simply not the key's issuer
     except Exception:  # noqa: BLE001
         return False
