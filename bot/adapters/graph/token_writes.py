@@ -58,6 +58,21 @@ def segment(token_id: str) -> str:
     return quote(token_id.strip(), safe="")
 
 
+def vpp_token_wire_value(content: str) -> str:
+    """The ``token`` property sent for a ``.vpptoken`` file: the file's text as Apple wrote it
+    (already the base64 of ``{"token","expDate","orgName"}``), surrounding whitespace removed.
+
+    What Intune expects is not settled by its documentation. Microsoft Graph's vppToken resource
+    (learn.microsoft.com/graph/api/resources/intune-onboarding-vpptoken) only says "The Apple
+    Volume Purchase Program Token string downloaded from the Apple Volume Purchase Program"; the
+    Update/Create pages show a placeholder. Public scripts differ: PacktPublishing's
+    Microsoft-Intune-Cookbook (Chapter-6/create-vpp-token.ps1) base64-encodes the file's text a
+    second time before a POST, while other MDMs' APIs (Jamf Pro's ``service_token``) take the
+    file's text unchanged. apns-bot sends the text unchanged, as the documentation reads; if a
+    tenant answers 400 to that, this one function is what changes (docs/renewal-tokens.md)."""
+    return content.strip()
+
+
 class AppleTokenGraph:
     """The ADE and VPP token reads and uploads of one tenant's Graph."""
 
@@ -131,8 +146,8 @@ class AppleTokenGraph:
         if not content or not content.strip():
             raise EmptyTokenError("Refusing to upload: the Apps and Books token is empty.")
         action = "upload the Apps and Books (VPP) token"
-        path = self._vpp(token_id)
-        self._write("PATCH", path, action, {"token": content.strip()}, VPP_THING, "vpp", token_id)
+        body = {"token": vpp_token_wire_value(content)}
+        self._write("PATCH", self._vpp(token_id), action, body, VPP_THING, "vpp", token_id)
 
     def sync_vpp_licenses(self, token_id: str) -> None:
         """Ask Intune to sync the token's licences with Apple (harmless to repeat)."""
