@@ -23,9 +23,10 @@ from typing import Any
 
 from bot.cli.inspect_cert import iso_datetime
 from bot.config import Settings, load_settings
-from bot.core.ade_token import MAX_TOKEN_FILE_BYTES, read_intune_key
+from bot.core.ade_token import read_intune_key
 from bot.core.token_checks import TokenInspection, detect_kind, inspect_token
 from bot.core.token_choice import choose_token
+from bot.core.token_file import MAX_TOKEN_FILE_BYTES
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import ApnsBotError, TokenFileError, UsageError
 

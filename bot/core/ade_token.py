@@ -12,7 +12,7 @@ server's key or an older key download.
 ``read_ade_token(data)`` accepts Apple's S/MIME file (LF or CRLF, base64 in lines or in one), and
 also the bare base64, a PEM ``PKCS7``/``CMS`` block or raw DER of the same ``EnvelopedData``. It
 refuses, with a ``TokenFileError``: ``too_large`` (before any decoding), ``private_key_present``
-(a key block, a PuTTY key, a PKCS#12 or DER key, never decoded) and ``not_an_ade_token``.
+(a key block, a PuTTY key, a PKCS#12 or DER key, never parsed) and ``not_an_ade_token``.
 CMS is read with ``asn1crypto`` (BER indefinite lengths included, as Apple writes them).
 """
 
@@ -33,10 +33,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from bot.core import der
-from bot.core.certinput import holds_private_key
+from bot.core.token_file import FILE_MESSAGES, HEADER_LINE
+from bot.core.token_file import MAX_TOKEN_FILE_BYTES as MAX_TOKEN_FILE_BYTES
+from bot.core.token_file import bounded as bounded
 from bot.errors import TokenFileError
 
-MAX_TOKEN_FILE_BYTES = 64 * 1024  # a server token is about 4 KiB, a VPP token about 1 KiB
 SMIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
 APPLE_SMIME_HEADERS = (
     'Content-Type: application/pkcs7-mime; name="smime.p7m"; smime-type=enveloped-data\r\n'
@@ -44,7 +45,6 @@ APPLE_SMIME_HEADERS = (
     'Content-Disposition: attachment; filename="smime.p7m"\r\n'
     "Content-Description: S/MIME Encrypted Message\r\n"
 )
-_HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]")
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _PEM_CMS = re.compile(
     rb"-----BEGIN (PKCS7|CMS|PKCS #7 ENVELOPED DATA)-----(.*?)-----END \1-----", re.DOTALL
@@ -57,17 +57,7 @@ _DOWNLOAD_AGAIN = (
     "that smime.p7m file unchanged."
 )
 MESSAGES = {
-    "too_large": (
-        f"This file is larger than {MAX_TOKEN_FILE_BYTES // 1024} KiB, while Apple's token files "
-        "are a few KiB (a server token about 4 KiB, an Apps and Books token about 1 KiB): it is "
-        "not a token file. Download the token again from Apple Business Manager and upload that "
-        "file unchanged."
-    ),
-    "private_key_present": (
-        "This file contains a private key (or is a .p12/.pfx key container), so apns-bot refused "
-        "it without reading it. A server token never holds a key. Treat this file as a secret and "
-        "delete it wherever it was shared."
-    ),
+    **FILE_MESSAGES,
     "not_an_ade_token": (
         "This file is not an ADE server token: apns-bot expected the smime.p7m file Apple Business "
         "Manager downloads (an S/MIME message encrypted to Intune's public key). " + _DOWNLOAD_AGAIN
@@ -145,7 +135,7 @@ def read_ade_token(data: bytes) -> AdeTokenFile:
         blob, content = stripped, None
     elif match := _PEM_CMS.search(stripped):
         blob, content = _b64(match.group(2)), None
-    elif _HEADER_LINE.match(stripped):
+    elif HEADER_LINE.match(stripped):
         blob, smime = _from_smime(stripped), True
         try:
             content = stripped.decode("ascii")  # sent to Intune exactly as Apple wrote it
@@ -168,15 +158,6 @@ def read_ade_token(data: bytes) -> AdeTokenFile:
         sha256=hashlib.sha256(blob).hexdigest(),
         content=content,
     )
-
-
-def bounded(data: bytes) -> None:
-    """Size first, then the refusals that need no decoding (shared with VPP files): ``too_large``
-    and ``private_key_present``."""
-    if len(data) > MAX_TOKEN_FILE_BYTES:
-        raise refuse("too_large")
-    if holds_private_key(data) or der.shape(data) in {"pkcs12", "private_key"}:
-        raise refuse("private_key_present")
 
 
 def _b64(body: bytes) -> bytes:

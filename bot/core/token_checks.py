@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.core.ade_token import AdeTokenFile, IntuneKey, bounded, encrypted_to, read_intune_key
+from bot.core.ade_token import AdeTokenFile, IntuneKey, encrypted_to, read_intune_key
 from bot.core.ade_token import read_ade_token as _read_ade
 from bot.core.checks import Problem, Severity
+from bot.core.token_file import HEADER_LINE, bounded
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.core.vpp_token import VppTokenFile, read_vpp_token
 from bot.errors import TokenFileError
@@ -55,7 +56,6 @@ CODES: dict[str, Severity] = {
 # by seconds and must not block each other.
 DUPLICATE_WINDOW = timedelta(seconds=1)
 _APPLE_ID = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]")
 NEITHER_KIND = (
     "This file is neither an ADE server token (the smime.p7m file from Apple Business Manager → "
     "Your MDM Servers → Download Token) nor an Apps and Books token (the .vpptoken file from "
@@ -143,7 +143,7 @@ def detect_kind(data: bytes) -> CredentialKind:
     or the most fitting ``not_*``) when it is neither."""
     bounded(data)
     stripped = data.removeprefix(b"\xef\xbb\xbf").strip()
-    if stripped[:1] == b"\x30" or _HEADER_LINE.match(stripped) or b"-----BEGIN" in stripped:
+    if stripped[:1] == b"\x30" or HEADER_LINE.match(stripped) or b"-----BEGIN" in stripped:
         return CredentialKind.ADE  # S/MIME headers, a PEM block or DER: only ADE tokens look so
     try:
         decoded = base64.b64decode(re.sub(rb"\s+", b"", stripped), validate=True)
