@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.cli.inspect_cert import iso_datetime
+from bot.cli.problems import problem_lines
 from bot.config import Settings, load_settings
 from bot.core.ade_token import read_intune_key
 from bot.core.token_checks import TokenInspection, detect_kind, inspect_token
@@ -29,8 +29,6 @@ from bot.core.token_choice import choose_token
 from bot.core.token_file import MAX_TOKEN_FILE_BYTES
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import ApnsBotError, TokenFileError, UsageError
-
-WIDTH = 100
 
 
 def register(sub: Any) -> None:
@@ -218,22 +216,5 @@ def render(inspection: TokenInspection, *, name: str, now: datetime) -> str:
     facts.append(("Checked at", _when(now)))
     lines += [f"  {k:<15}{v}" for k, v in facts]
     lines.append("")
-    if not inspection.problems:
-        lines.append("No problems found: this token can be uploaded.")
-        return "\n".join(lines)
-    errors, warnings = len(inspection.errors), len(inspection.warnings)
-    lines.append(
-        f"Problems ({errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}):"
-    )
-    for problem in inspection.problems:
-        head = f"  {problem.severity.upper():<8}{problem.code}: "
-        lines.append(
-            textwrap.fill(problem.message, WIDTH, initial_indent=head, subsequent_indent=" " * 12)
-        )
-    lines.append("")
-    lines.append(
-        "Result: BLOCKED - fix the errors above before uploading."
-        if inspection.blocking
-        else "Result: OK with warnings - check them before uploading."
-    )
+    lines += problem_lines(inspection.problems, what="token", warned="check them before uploading")
     return "\n".join(lines)

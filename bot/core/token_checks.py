@@ -25,7 +25,14 @@ from typing import Any
 
 from bot.core.ade_token import AdeTokenFile, IntuneKey, encrypted_to, read_intune_key
 from bot.core.ade_token import read_ade_token as _read_ade
-from bot.core.checks import Problem, Severity
+from bot.core.checks import (
+    Problem,
+    Severity,
+    codes_in,
+    errors_in,
+    is_blocking,
+    warnings_in,
+)
 from bot.core.token_file import HEADER_LINE, bounded
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.core.vpp_token import VppTokenFile, read_vpp_token
@@ -80,19 +87,19 @@ class TokenInspection:
 
     @property
     def blocking(self) -> bool:
-        return any(p.severity == "error" for p in self.problems)
+        return is_blocking(self.problems)
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
+        return errors_in(self.problems)
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
+        return warnings_in(self.problems)
 
     @property
     def codes(self) -> list[str]:
-        return [p.code for p in self.problems]
+        return codes_in(self.problems)
 
     def as_dict(self, *, evaluated_at: datetime | None = None) -> dict[str, Any]:
         """The public JSON shape (``apns-bot inspect-token --json``); never the token's value."""
