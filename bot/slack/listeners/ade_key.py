@@ -26,7 +26,7 @@ from bot.core.messages import COMMAND
 from bot.core.token_choice import choose_token
 from bot.core.tokens import AppleToken
 from bot.errors import ApnsBotError, TokenFileError
-from bot.slack.clicks import clicked_channel, keep_original
+from bot.slack.clicks import clicked_channel, clicked_item, clicked_tenant, keep_original
 from bot.slack.ids import Action
 from bot.slack.listeners.commands import CommandCall, Verb, reply
 from bot.slack.listeners.csr import dm_fix, teller
@@ -211,13 +211,12 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
         ack()
         user_id = str(body["user"]["id"])
         tell = teller(deps, user_id, keep_original(respond, body))
-        value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-        name, _, token_id = value.partition("|")
-        tenant = settings.tenants.get(name) if name else settings.default_tenant
+        tenant = clicked_tenant(settings, body)
         if tenant is None:
             deps.background.submit(tell, ":warning: That tenant is no longer configured.")
             return
+        token_id = clicked_item(body)
         channel = clicked_channel(body)
-        deps.background.submit(send_ade_key, deps, tenant, token_id or None, user_id, channel, tell)
+        deps.background.submit(send_ade_key, deps, tenant, token_id, user_id, channel, tell)
 
     return {VERB: verb_ade_key}
