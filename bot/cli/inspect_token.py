@@ -24,7 +24,12 @@ from bot.cli.inspect_cert import iso_datetime
 from bot.cli.problems import problem_lines
 from bot.config import Settings, load_settings
 from bot.core.ade_token import read_intune_key
-from bot.core.token_checks import TokenInspection, detect_kind, inspect_token
+from bot.core.token_checks import (
+    MAX_RECIPIENTS_SHOWN,
+    TokenInspection,
+    detect_kind,
+    inspect_token,
+)
 from bot.core.token_choice import choose_token
 from bot.core.token_file import MAX_TOKEN_FILE_BYTES
 from bot.core.tokens import AppleToken, CredentialKind
@@ -203,8 +208,10 @@ def render(inspection: TokenInspection, *, name: str, now: datetime) -> str:
         facts.append(("Layout", "S/MIME (as Apple delivers it)" if a.smime else "bare CMS"))
         facts += [
             ("Encrypted to", f"{r.issuer or r.key_identifier or r.kind}, serial {r.serial or '-'}")
-            for r in a.recipients
+            for r in a.recipients[:MAX_RECIPIENTS_SHOWN]
         ]
+        if len(a.recipients) > MAX_RECIPIENTS_SHOWN:
+            facts.append(("", f"+{len(a.recipients) - MAX_RECIPIENTS_SHOWN} more"))
         facts.append(("Expiry", "known to Intune only once it has opened the token"))
     if inspection.public_key is not None:
         k = inspection.public_key

@@ -263,9 +263,7 @@ def inspect_ade(
         except TokenFileError as exc:  # given but unreadable: never pass the token unchecked
             problems.append(problem("public_key_unreadable", exc.user_message))
     if key is not None and not encrypted_to(token, key):
-        found = "; ".join(
-            _recipient_text(r.issuer, r.serial, r.key_identifier) for r in token.recipients
-        )
+        found = recipients_text(token)
         problems.append(
             problem(
                 "wrong_public_key",
@@ -305,6 +303,16 @@ def _apple_id_problems(apple_id: str | None, current: AppleToken | None) -> Iter
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+MAX_RECIPIENTS_SHOWN = 3  # a token has one recipient; a crafted file may name hundreds
+
+
+def recipients_text(token: AdeTokenFile, limit: int = MAX_RECIPIENTS_SHOWN) -> str:
+    """The first ``limit`` recipients of ``token``, then "+N more"."""
+    shown = [_recipient_text(r.issuer, r.serial, r.key_identifier) for r in token.recipients]
+    extra = len(shown) - limit
+    return "; ".join(shown[:limit]) + (f"; +{extra} more" if extra > 0 else "")
 
 
 def _recipient_text(issuer: str | None, serial: str | None, key_identifier: str | None) -> str:

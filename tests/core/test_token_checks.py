@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
+from bot.cli.inspect_token import render
 from bot.core.ade_token import MAX_TOKEN_FILE_BYTES, encrypted_to, read_ade_token, read_intune_key
 from bot.core.token_checks import CODES, detect_kind, inspect_token
 from bot.core.tokens import AppleToken, CredentialKind
@@ -348,3 +350,18 @@ def test_errors_come_before_warnings() -> None:
 def test_a_naive_now_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="aware"):
         inspect_token(vpp_token_file(), now=T0.replace(tzinfo=None))
+
+
+def test_a_token_for_many_recipients_names_three_then_counts_the_rest() -> None:
+    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(b"token")
+    others = [intune_key(slot) for slot in (2, 3, 4, 5, 6)]
+    for key in others:
+        builder = builder.add_recipient(key.cert)
+    data = builder.encrypt(Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    found = inspect_token(data, now=T0, public_key=intune_key(1).pem)
+    assert found.codes == ["wrong_public_key"]
+    message = found.problems[0].message
+    assert sum(key.serial in message for key in others) == 3 and "+2 more" in message
+    facts = render(found, name="many.p7m", now=T0).split("Problems")[0].splitlines()
+    assert len([line for line in facts if line.startswith("  Encrypted to")]) == 3
+    assert any(line.strip() == "+2 more" for line in facts)
