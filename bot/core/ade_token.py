@@ -131,8 +131,8 @@ def read_ade_token(data: bytes) -> AdeTokenFile:
     if not stripped:
         raise refuse("not_an_ade_token", "empty")
     smime = False
-    if stripped[:1] == b"\x30":
-        blob, content = stripped, None
+    if stripped[:1] == b"\x30":  # binary DER/BER: a last byte such as 0x0A or 0x20 is content
+        blob, content = data.removeprefix(b"\xef\xbb\xbf").lstrip(), None
     elif match := _PEM_CMS.search(stripped):
         blob, content = _b64(match.group(2)), None
     elif HEADER_LINE.match(stripped):

@@ -365,3 +365,16 @@ def test_a_token_for_many_recipients_names_three_then_counts_the_rest() -> None:
     facts = render(found, name="many.p7m", now=T0).split("Problems")[0].splitlines()
     assert len([line for line in facts if line.startswith("  Encrypted to")]) == 3
     assert any(line.strip() == "+2 more" for line in facts)
+
+
+def test_raw_der_ending_in_a_whitespace_byte_is_read_whole() -> None:
+    # DER is binary: a last byte of 0x0A or 0x20 is content, not trailing whitespace
+    key = intune_key()
+    for _ in range(2000):
+        data = ade_token_file(key, layout="der")
+        if data[-1:] in (b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c"):
+            break
+    else:
+        pytest.fail("no generated token ended in a whitespace byte")
+    assert inspect_token(data, now=T0, public_key=key.pem).codes == []
+    assert read_ade_token(b"\n" + data).sha256 == read_ade_token(data).sha256
