@@ -68,6 +68,8 @@ def test_ade_key_sends_intunes_key_as_a_pem_with_the_steps(
         "apns-bot inspect-token",
         "abm-admin@contoso.example",
         intune_key(1).serial,
+        "/apns renew ade",  # the coming Slack upload, with approval; by hand until then
+        "Renew token",
     ):
         assert fact in comment, fact
     assert "`Intune_ADE_key_Contoso_ABM.pem` is in your direct messages" in final_answer(fake_slack)

@@ -74,8 +74,10 @@ def ade_key_comment(tenant: TenantSettings, token: AppleToken, key: IntuneKey | 
         f"5. Check it before uploading: `apns-bot inspect-token <file> --against-graph --token "
         f"{escape(shlex.quote(token.id))}` (it must be encrypted to serial "
         f"`{key.serial if key else '…'}`).\n"
-        "6. Upload it in the Intune admin center: *Devices* → *Enrollment* → *Apple* → "
-        f"*Enrollment program tokens* → *{name}* → *Renew token*, with the Apple ID {apple_id}.\n"
+        f"6. Upload it: `{COMMAND} renew ade` (coming soon) will do it after the approvers' "
+        "approval; for now, by hand in the Intune admin center: *Devices* → *Enrollment* → "
+        f"*Apple* → *Enrollment program tokens* → *{name}* → *Renew token*, with the Apple ID "
+        f"{apple_id}.\n"
         "A key downloaded earlier, or another MDM server's, makes a token Intune cannot open."
     )
 
