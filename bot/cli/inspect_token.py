@@ -87,6 +87,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     data = _read(args.file, MAX_TOKEN_FILE_BYTES + 1)
     now = args.at or args.clock()
     kind = CredentialKind(args.kind) if args.kind else _detected(data)
+    _check_options_fit(args, kind)
     current: AppleToken | None = None
     others: Sequence[AppleToken] = ()
     public_key: str | None = None
@@ -111,6 +112,27 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     else:
         print(render(inspection, name=args.file, now=now))
     return 1 if inspection.blocking else 0
+
+
+ADE_ONLY = {
+    "--apple-id": "apple_id",
+    "--public-key": "public_key",
+    "--current-apple-id": "current_apple_id",
+}
+VPP_ONLY = {"--current-org": "current_org", "--current-expiry": "current_expiry"}
+
+
+def _check_options_fit(args: argparse.Namespace, kind: CredentialKind | None) -> None:
+    """An option of the other kind would be silently ignored: refuse it (exit 2) instead."""
+    if kind is None:
+        return  # not recognised: the problem says so, whatever the options
+    other = VPP_ONLY if kind == CredentialKind.ADE else ADE_ONLY
+    meant = CredentialKind.VPP if kind == CredentialKind.ADE else CredentialKind.ADE
+    for option, attribute in other.items():
+        if getattr(args, attribute, None) is not None:
+            raise UsageError(
+                f"{option} is for {meant.label}s, but {args.file} is an {kind.label}; drop it"
+            )
 
 
 def _detected(data: bytes) -> CredentialKind | None:

@@ -244,3 +244,19 @@ def test_token_and_certificate_file_errors_share_a_base_not_a_lineage() -> None:
     assert not isinstance(token, CertificateError)  # a token is no push certificate
     for error in (token, certificate):
         assert error_document(error)["error"]["code"] == error.code
+
+
+def test_options_of_the_other_kind_are_a_usage_error(
+    cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vpp = write(tmp_path, vpp_token_file(), "s.vpptoken")
+    assert apns_bot(["inspect-token", vpp, "--current-apple-id", APPLE_ID]) == 2
+    assert (
+        "--current-apple-id is for Automated Device Enrollment (ADE) tokens"
+        in capsys.readouterr().err
+    )
+    ade = write(tmp_path, ade_token_file(), "smime.p7m")
+    assert apns_bot(["inspect-token", ade, "--current-org", ORG]) == 2
+    assert "--current-org is for Apps and Books (VPP) tokens" in capsys.readouterr().err
+    code, document = run_json(capsys, ade, "--kind", "ade", "--current-expiry", "2030-01-01")
+    assert code == 2 and document["error"]["code"] == "usage"  # type: ignore[index]
