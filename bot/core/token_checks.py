@@ -25,14 +25,7 @@ from typing import Any
 
 from bot.core.ade_token import AdeTokenFile, IntuneKey, encrypted_to, read_intune_key
 from bot.core.ade_token import read_ade_token as _read_ade
-from bot.core.checks import (
-    Problem,
-    Severity,
-    codes_in,
-    errors_in,
-    is_blocking,
-    warnings_in,
-)
+from bot.core.checks import Problem, Severity, codes_in, errors_in, is_blocking, warnings_in
 from bot.core.token_file import HEADER_LINE, bounded
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.core.vpp_token import VppTokenFile, read_vpp_token
