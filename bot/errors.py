@@ -36,15 +36,20 @@ class UsageError(ApnsBotError):
     """A command was called with options that do not go together."""
 
 
-class CertificateError(ApnsBotError):
-    """An uploaded file could not be read as a push certificate at all."""
+class FileCheckError(ApnsBotError):
+    """An uploaded file was refused before any check could run; ``code`` is its public problem
+    code (``--json`` prints it as the error's code)."""
 
     def __init__(self, code: str, user_message: str) -> None:
         super().__init__(user_message)
         self.code = code
 
 
-class TokenFileError(CertificateError):
+class CertificateError(FileCheckError):
+    """An uploaded file could not be read as a push certificate at all."""
+
+
+class TokenFileError(FileCheckError):
     """An uploaded file could not be read as an ADE server token or an Apps and Books (VPP) token;
     ``code`` is a public pre-flight code (``bot.core.token_checks.CODES``)."""
 
@@ -68,12 +73,16 @@ class GraphError(ApnsBotError):
         code: str | None = None,
         request_id: str | None = None,
         client_request_id: str | None = None,
+        sent: bool | None = None,
     ) -> None:
         super().__init__(user_message)
         self.status = status
         self.code = code
         self.request_id = request_id
         self.client_request_id = client_request_id
+        # False: the request never left (no connection): nothing can have been applied.
+        # True: it went out. None: not said (an answer came, or the transport could not tell).
+        self.sent = sent
 
     @property
     def transient(self) -> bool:
@@ -83,7 +92,8 @@ class GraphError(ApnsBotError):
 
 class UploadOutcomeUnknown(GraphError):
     """A token upload (``uploadDepToken`` POST or the VPP token PATCH) may or may not have been
-    applied: Graph timed out, dropped the connection after sending, or answered 5xx. It was not
+    applied: Graph timed out, dropped the connection after sending, or answered 5xx (never raised
+    when the connection did not open: ``GraphError.sent`` is False then). It was not
     sent again; whoever uploads reads the token back (``get_ade_token``/``get_vpp_token``) before
     any new attempt. ``cause`` is the error that left the outcome open."""
 
@@ -94,6 +104,7 @@ class UploadOutcomeUnknown(GraphError):
             code=cause.code,
             request_id=cause.request_id,
             client_request_id=cause.client_request_id,
+            sent=cause.sent,
         )
         self.cause = cause
         self.kind = kind

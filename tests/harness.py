@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
+from bot.cli.run import metrics_token
 from bot.config import Settings, load_settings
 from bot.runtime.compose import Deps, build_deps
 from bot.runtime.server import make_server
@@ -72,6 +75,20 @@ def serve_until_closed(server: Any) -> None:
     """waitress's loop fails with EBADF when its sockets are closed under it: that is the stop."""
     with contextlib.suppress(OSError):
         server.run()
+
+
+def stop_process(proc: subprocess.Popen[str], timeout: float = 15) -> None:
+    """End a bot started as a subprocess: SIGTERM, then kill after ``timeout``; close its pipes."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 UseEnv = Callable[[dict[str, str]], None]
@@ -157,6 +174,7 @@ def start_bot(
             loop_timeout=0.05,
             answering=deps.answering,
             metrics=deps.metrics.exposition,
+            metrics_token=metrics_token(settings),
         )
         thread = threading.Thread(target=serve_until_closed, args=(server,), daemon=True)
         thread.start()

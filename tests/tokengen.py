@@ -6,6 +6,9 @@
     ade_token_file(key)                     # Apple's smime.p7m: S/MIME headers + base64 EnvelopedData
     ade_token_file(intune_key(slot=2))      # encrypted to another key (wrong_public_key)
     ade_token_file(key, layout="ber")       # bare base64 of an indefinite-length (BER) CMS
+    ade_token_file(key, layout="key_id")    # the recipient named by subject key identifier
+    ade_token_file(key, layout="streamed")  # fully streamed BER: every length indefinite, the
+                                            # encrypted content in chunks (openssl -stream's shape)
     vpp_token_file("Contoso Ltd", days(365))  # base64 of {"token","expDate","orgName"}
 
 The S/MIME layout is the one Apple Business Manager downloads (``Content-Type:
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
+from asn1crypto import cms as asn1_cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -41,7 +45,9 @@ APPLE_HEADERS = (
     "Content-Description: S/MIME Encrypted Message\r\n"
 )
 KEY_SLOT_BASE = 40  # rsa_key slots of Intune's ADE keys, apart from certgen's own
-Layout = Literal["smime", "smime_one_line", "smime_lf", "base64", "pem", "der", "ber"]
+Layout = Literal[
+    "smime", "smime_one_line", "smime_lf", "base64", "pem", "der", "ber", "key_id", "streamed"
+]
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,68 @@ def enveloped_der(key: IntuneKey, payload: bytes) -> bytes:
     )
 
 
+def by_key_identifier(der: bytes, key: IntuneKey) -> bytes:
+    """``der`` with each recipient named by ``key``'s subject key identifier instead of issuer
+    and serial (RFC 5652: ktri version 2, EnvelopedData version 2), re-encoded by asn1crypto."""
+    info = asn1_cms.ContentInfo.load(der)
+    envelope = info["content"]
+    ski = key.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    for recipient in envelope["recipient_infos"]:
+        ktri = recipient.chosen
+        ktri["rid"] = asn1_cms.RecipientIdentifier({"subject_key_identifier": ski})
+        ktri["version"] = "v2"
+    envelope["version"] = "v2"
+    return bytes(info.dump(force=True))
+
+
+def streamed(der: bytes, chunk: int = 64) -> bytes:
+    """``der`` as a streaming encoder writes it (``openssl cms -encrypt -stream``, and the
+    ``MIAGCSqG`` start of Apple's files): ContentInfo, EnvelopedData, EncryptedContentInfo and its
+    algorithm with indefinite lengths (ended by ``00 00``), the long ``[0]`` encrypted content as
+    a constructed string of ``chunk``-byte OCTET STRINGs, the recipient SET as DER (as openssl
+    writes it: asn1crypto cannot read indefinite lengths inside a RecipientInfo)."""
+    out, _ = _stream(der, 0, len(der), chunk)
+    return out
+
+
+def _stream(data: bytes, at: int, end: int, chunk: int) -> tuple[bytes, int]:
+    out = b""
+    while at < end:
+        tag, at = data[at], at + 1
+        length, at = _length(data, at)
+        body = data[at : at + length]
+        if tag == 0x31:  # the SET of recipients: kept as DER
+            out += bytes([tag]) + _definite(length) + body
+        elif tag & 0x20:  # constructed: its children, streamed too
+            inner, _ = _stream(data, at, at + length, chunk)
+            out += bytes([tag]) + b"\x80" + inner + b"\x00\x00"
+        elif tag == 0x80 and length > chunk:  # [0] IMPLICIT encryptedContent: in pieces
+            pieces = b"".join(
+                b"\x04" + _definite(len(body[i : i + chunk])) + body[i : i + chunk]
+                for i in range(0, length, chunk)
+            )
+            out += b"\xa0\x80" + pieces + b"\x00\x00"
+        else:
+            out += bytes([tag]) + _definite(length) + body
+        at += length
+    return out, at
+
+
+def _length(data: bytes, at: int) -> tuple[int, int]:
+    first, at = data[at], at + 1
+    if first < 0x80:
+        return first, at
+    size = first & 0x7F
+    return int.from_bytes(data[at : at + size], "big"), at + size
+
+
+def _definite(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
 def ade_token_file(
     key: IntuneKey | None = None,
     *,
@@ -127,7 +195,12 @@ def ade_token_file(
     layout: Layout = "smime",
 ) -> bytes:
     """A server token encrypted to ``key`` (default ``intune_key()``), expiring a year after T0."""
-    der = enveloped_der(key or intune_key(), inner_message(expires_at or T0 + timedelta(days=365)))
+    key = key or intune_key()
+    der = enveloped_der(key, inner_message(expires_at or T0 + timedelta(days=365)))
+    if layout == "key_id":
+        return base64.b64encode(by_key_identifier(der, key))
+    if layout == "streamed":
+        return base64.b64encode(streamed(der))
     if layout == "der":
         return der
     if layout == "ber":  # Apple's own files begin "MIAGCSqG": an indefinite-length outer SEQUENCE

@@ -25,7 +25,7 @@ from dotenv import dotenv_values
 
 from bot import __version__
 from bot.cli.logs import configure_logging
-from bot.errors import ApnsBotError, CertificateError, ConfigError, UsageError
+from bot.errors import ApnsBotError, ConfigError, FileCheckError, UsageError
 
 Runner = Callable[[argparse.Namespace, Mapping[str, str]], int]
 Clock = Callable[[], datetime]
@@ -151,8 +151,9 @@ def _subparsers(
 
 def error_document(exc: ApnsBotError, message: str | None = None) -> dict[str, dict[str, str]]:
     """``{"error": {"code", "message"}}``: what ``--json`` prints when a command fails. The code
-    is the certificate problem's code, else the error's kind (``config``, ``graph``, ``auth``…)."""
-    if isinstance(exc, CertificateError):
+    is the refused file's problem code (certificate or token), else the error's kind (``config``,
+    ``graph``, ``auth``…)."""
+    if isinstance(exc, FileCheckError):
         code = exc.code
     else:
         name = type(exc).__name__.removesuffix("Error") or "ApnsBot"

@@ -37,6 +37,10 @@ def progress_for(settings: Settings, forced: bool) -> Callable[[FleetRow], None]
 
 
 def fleet_document(rows: list[FleetRow], now: datetime) -> dict[str, Any]:
+    """Per tenant its most urgent item: ``state``, ``days_left``, ``expires_at``, ``kind``
+    (push, ade, vpp) and ``name`` are that item's; ``apple_id``, ``topic`` and ``serial`` stay
+    the push certificate's; ``unread`` lists the token kinds that could not be read."""
+
     def row_document(row: FleetRow) -> dict[str, Any]:
         cert = row.certificate
         return {
@@ -44,9 +48,10 @@ def fleet_document(rows: list[FleetRow], now: datetime) -> dict[str, Any]:
             "display_name": row.label,
             "state": row.state.value if row.state else "check_failed",
             "days_left": row.days_left,
-            "expires_at": cert.expires_at.astimezone(UTC).isoformat()
-            if cert and cert.expires_at
-            else None,
+            "expires_at": row.expires_at.astimezone(UTC).isoformat() if row.expires_at else None,
+            "kind": row.kind.value if not row.failed else None,
+            "name": row.name if not row.failed else None,
+            "unread": [kind.value for kind in row.unread],
             "apple_id": cert.apple_id if cert else None,
             "topic": cert.topic if cert else None,
             "serial": cert.serial if cert else None,
@@ -60,17 +65,20 @@ def fleet_document(rows: list[FleetRow], now: datetime) -> dict[str, Any]:
 
 
 def fleet_table(rows: list[FleetRow]) -> str:
-    header = ("TENANT", "STATE", "DAYS", "EXPIRES", "APPLE ID")
+    header = ("TENANT", "STATE", "DAYS", "EXPIRES", "KIND", "ITEM", "APPLE ID")
     lines = [header]
     for row in rows:
         cert = row.certificate
+        unread = f" ({', '.join(k.value for k in row.unread)} not read)" if row.unread else ""
         lines.append(
             (
                 row.tenant,
                 row.state.value.replace("_", " ") if row.state else "CHECK FAILED",
                 "" if row.days_left is None else str(row.days_left),
-                f"{cert.expires_at:%Y-%m-%d}" if cert and cert.expires_at else "",
-                (cert.apple_id or "") if cert else (row.error or ""),
+                f"{row.expires_at:%Y-%m-%d}" if row.expires_at else "",
+                "" if row.failed else row.kind.value,
+                "" if row.failed else (row.name or ""),
+                ((cert.apple_id or "") if cert else (row.error or "")) + unread,
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.adapters.apple_ca import QUICK_DOWNLOAD_SECONDS, load_trust_anchors
+from bot.cli.problems import problem_lines
 from bot.config import Settings, load_settings
 from bot.core.certinput import MAX_CERTIFICATE_FILE_BYTES
 from bot.core.checks import Inspection, inspect_certificate
@@ -185,22 +186,7 @@ def render(inspection: Inspection, *, name: str, now: datetime) -> str:
         facts.append(("Checked at", _when(now)))
         lines += [f"  {label:<13}{value}" for label, value in facts]
     lines.append("")
-    if not inspection.problems:
-        lines.append("No problems found: this certificate can be uploaded.")
-        return "\n".join(lines)
-    errors, warnings = len(inspection.errors), len(inspection.warnings)
-    lines.append(
-        f"Problems ({errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}):"
-    )
-    for problem in inspection.problems:
-        head = f"  {problem.severity.upper():<8}{problem.code}: "
-        lines.append(
-            textwrap.fill(problem.message, WIDTH, initial_indent=head, subsequent_indent=" " * 12)
-        )
-    lines.append("")
-    lines.append(
-        "Result: BLOCKED - fix the errors above before uploading."
-        if inspection.blocking
-        else "Result: OK with warnings - approvers will see them."
+    lines += problem_lines(
+        inspection.problems, what="certificate", warned="approvers will see them"
     )
     return "\n".join(lines)

@@ -16,20 +16,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.cli.inspect_cert import iso_datetime
+from bot.cli.problems import problem_lines
 from bot.config import Settings, load_settings
-from bot.core.ade_token import MAX_TOKEN_FILE_BYTES
-from bot.core.token_checks import TokenInspection, detect_kind, inspect_token
+from bot.core.ade_token import read_intune_key
+from bot.core.token_checks import (
+    MAX_RECIPIENTS_SHOWN,
+    TokenInspection,
+    detect_kind,
+    inspect_token,
+)
 from bot.core.token_choice import choose_token
+from bot.core.token_file import MAX_TOKEN_FILE_BYTES
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import ApnsBotError, TokenFileError, UsageError
-
-WIDTH = 100
 
 
 def register(sub: Any) -> None:
@@ -83,6 +87,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     data = _read(args.file, MAX_TOKEN_FILE_BYTES + 1)
     now = args.at or args.clock()
     kind = CredentialKind(args.kind) if args.kind else _detected(data)
+    _check_options_fit(args, kind)
     current: AppleToken | None = None
     others: Sequence[AppleToken] = ()
     public_key: str | None = None
@@ -92,7 +97,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     elif kind is not None:
         current = _manual_token(args, kind)
         if args.public_key is not None:
-            public_key = _read(args.public_key, MAX_TOKEN_FILE_BYTES).decode("ascii", "replace")
+            public_key = _read_public_key(args.public_key)
     inspection = inspect_token(
         data,
         now=now,
@@ -107,6 +112,27 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     else:
         print(render(inspection, name=args.file, now=now))
     return 1 if inspection.blocking else 0
+
+
+ADE_ONLY = {
+    "--apple-id": "apple_id",
+    "--public-key": "public_key",
+    "--current-apple-id": "current_apple_id",
+}
+VPP_ONLY = {"--current-org": "current_org", "--current-expiry": "current_expiry"}
+
+
+def _check_options_fit(args: argparse.Namespace, kind: CredentialKind | None) -> None:
+    """An option of the other kind would be silently ignored: refuse it (exit 2) instead."""
+    if kind is None:
+        return  # not recognised: the problem says so, whatever the options
+    other = VPP_ONLY if kind == CredentialKind.ADE else ADE_ONLY
+    meant = CredentialKind.VPP if kind == CredentialKind.ADE else CredentialKind.ADE
+    for option, attribute in other.items():
+        if getattr(args, attribute, None) is not None:
+            raise UsageError(
+                f"{option} is for {meant.label}s, but {args.file} is an {kind.label}; drop it"
+            )
 
 
 def _detected(data: bytes) -> CredentialKind | None:
@@ -127,6 +153,20 @@ def _read(name: str, limit: int) -> bytes:
         raise TokenFileError(
             "unreadable_file", f"cannot read {name}: {exc.strerror or exc}"
         ) from None
+
+
+def _read_public_key(name: str) -> str:
+    """``--public-key``: refused (exit 2) when too large or not a certificate, never truncated."""
+    data = _read(name, MAX_TOKEN_FILE_BYTES + 1)
+    if len(data) > MAX_TOKEN_FILE_BYTES:
+        raise TokenFileError(
+            "public_key_unreadable",
+            f"{name} is larger than {MAX_TOKEN_FILE_BYTES // 1024} KiB, while Intune's public key "
+            "is a certificate of about 1 KiB: give the .pem from /apns ade-key.",
+        )
+    text = data.decode("ascii", "replace")
+    read_intune_key(text)  # raises TokenFileError("public_key_unreadable") with the reason
+    return text
 
 
 def _manual_token(args: argparse.Namespace, kind: CredentialKind) -> AppleToken | None:
@@ -190,8 +230,10 @@ def render(inspection: TokenInspection, *, name: str, now: datetime) -> str:
         facts.append(("Layout", "S/MIME (as Apple delivers it)" if a.smime else "bare CMS"))
         facts += [
             ("Encrypted to", f"{r.issuer or r.key_identifier or r.kind}, serial {r.serial or '-'}")
-            for r in a.recipients
+            for r in a.recipients[:MAX_RECIPIENTS_SHOWN]
         ]
+        if len(a.recipients) > MAX_RECIPIENTS_SHOWN:
+            facts.append(("", f"+{len(a.recipients) - MAX_RECIPIENTS_SHOWN} more"))
         facts.append(("Expiry", "known to Intune only once it has opened the token"))
     if inspection.public_key is not None:
         k = inspection.public_key
@@ -203,22 +245,5 @@ def render(inspection: TokenInspection, *, name: str, now: datetime) -> str:
     facts.append(("Checked at", _when(now)))
     lines += [f"  {k:<15}{v}" for k, v in facts]
     lines.append("")
-    if not inspection.problems:
-        lines.append("No problems found: this token can be uploaded.")
-        return "\n".join(lines)
-    errors, warnings = len(inspection.errors), len(inspection.warnings)
-    lines.append(
-        f"Problems ({errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}):"
-    )
-    for problem in inspection.problems:
-        head = f"  {problem.severity.upper():<8}{problem.code}: "
-        lines.append(
-            textwrap.fill(problem.message, WIDTH, initial_indent=head, subsequent_indent=" " * 12)
-        )
-    lines.append("")
-    lines.append(
-        "Result: BLOCKED - fix the errors above before uploading."
-        if inspection.blocking
-        else "Result: OK with warnings - check them before uploading."
-    )
+    lines += problem_lines(inspection.problems, what="token", warned="check them before uploading")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.config import Settings, load_settings
+from bot.config.fields import parse_port
 from bot.errors import ApnsBotError, ConfigError
 from bot.runtime.compose import Deps, build_deps
 from bot.runtime.daily_check import DailyCheck, RunClaims
@@ -35,6 +36,7 @@ RECONCILE_EVERY_SECONDS = 120.0  # the first run is immediate: settle a crash at
 RETRY_NOTICES_EVERY_SECONDS = 900.0  # notices Slack refused go out within 15 minutes of it healing
 DAILY_CHECK_POLL_SECONDS = 30.0  # how often the daily check looks at the clock
 SIGNIN_POLL_SECONDS = 1.0  # how often due device code flows are looked for
+DEFAULT_HTTP_PORT = 3000
 
 
 def register(sub: Any) -> None:
@@ -121,7 +123,9 @@ def start_metrics_server(deps: Deps, settings: Settings) -> Callable[[], None] |
         return None
     host, port = settings.metrics_host, settings.metrics_port
     try:
-        server = make_metrics_server(deps.metrics.exposition, host, port)
+        server = make_metrics_server(
+            deps.metrics.exposition, host, port, token=metrics_token(settings)
+        )
     except OSError as exc:
         raise ApnsBotError(
             f"Cannot serve metrics on {host}:{port} ({exc.strerror or type(exc).__name__}): "
@@ -146,14 +150,20 @@ def start_metrics_server(deps: Deps, settings: Settings) -> Callable[[], None] |
     return stop
 
 
+def metrics_token(settings: Settings) -> str | None:
+    """APNS_METRICS_TOKEN: the bearer token a scrape must carry (None: none)."""
+    return settings.metrics_token.reveal() if settings.metrics_token is not None else None
+
+
 def http_address(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, int]:
     """Where HTTP mode listens: --host/--port, else HOST/PORT, else 0.0.0.0:3000."""
     host = args.host or env.get("HOST") or "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
-    try:
-        port = args.port if args.port is not None else int(env.get("PORT") or 3000)
-    except ValueError:
-        raise ConfigError([f"PORT={env.get('PORT')!r} must be a port number."]) from None
-    return host, port
+    key, raw = ("--port", str(args.port)) if args.port is not None else ("PORT", env.get("PORT"))
+    problems: list[str] = []
+    port = parse_port(raw.strip() if raw else None, problems, key)
+    if problems:
+        raise ConfigError(problems)
+    return host, DEFAULT_HTTP_PORT if port is None else port
 
 
 def start_signin_polling(deps: Deps, every: float = SIGNIN_POLL_SECONDS) -> list[Ticker]:
@@ -202,6 +212,7 @@ def serve_http(app: Any, settings: Settings, address: tuple[str, int], deps: Dep
         answering=deps.answering,
         # with APNS_METRICS_PORT, /metrics is served there only (start_metrics_server)
         metrics=deps.metrics.exposition if settings.metrics_port is None else None,
+        metrics_token=metrics_token(settings),
     )
     bound = server.effective_port
     paths = HEALTH_PATH if settings.metrics_port is not None else f"{HEALTH_PATH}, {METRICS_PATH}"

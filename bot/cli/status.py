@@ -1,4 +1,10 @@
-"""``apns-bot status [--json]``: the tenant's push certificate as Microsoft Graph reports it."""
+"""``apns-bot status [--json]``: the tenant's watched Apple credentials as Graph reports them.
+
+The push certificate as before, and every watched ADE and Apps and Books (VPP) token. With
+``--json`` today's keys stay as they were (all null, ``state`` ``"not_watched"``, when
+``APNS_WATCH`` leaves out ``push``) and ``watch``, ``ade_tokens``, ``ade_tokens_error``,
+``vpp_tokens`` and ``vpp_tokens_error`` follow (``bot.cli.item_output``).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,16 @@ from typing import Any
 from bot.adapters.graph.client import build_graph_client
 from bot.adapters.graph.retry import RetryPolicy
 from bot.cli.fleet_output import fleet_document, fleet_table, progress_for
+from bot.cli.item_output import items_text, tokens_keys
 from bot.config import Settings, TenantSettings, load_settings
+from bot.core.items import tenant_items
 from bot.core.model import TenantCertificate
 from bot.core.status import urgency
+from bot.core.tokens import CredentialKind, TokenRead
 from bot.errors import ApnsBotError
 from bot.runtime.graph_clients import GraphClients
 from bot.usecases.fleet import read_fleet
+from bot.usecases.token_watch import read_tenant
 
 # The --json document always has exactly these keys (null when unknown), in this order.
 JSON_KEYS = (
@@ -33,16 +43,24 @@ JSON_KEYS = (
     "upload_failure_reason",
     "last_modified",
     "checked_at",
+    "watch",
+    "ade_tokens",
+    "ade_tokens_error",
+    "vpp_tokens",
+    "vpp_tokens_error",
 )
 
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "status",
-        help="show the push certificate: Apple ID, topic, serial, expiry, days left",
+        help="show the push certificate and the ADE and VPP tokens: expiry, days left",
         description=(
-            "Read the push certificate from Microsoft Graph and print it. Exit 0 when it was "
-            'read; 2 when it could not be (with --json: {"error": {"code", "message"}}).'
+            "Read every watched Apple credential (APNS_WATCH: the push certificate, ADE and "
+            "Apps and Books tokens) from Microsoft Graph and print them, worst first. Exit 0 "
+            "when the certificate was read; 2 when it could not be (with --json: "
+            '{"error": {"code", "message"}}). A token kind that could not be read is shown '
+            "as such (--json: null with *_tokens_error)."
         ),
     )
     parser.add_argument(
@@ -67,12 +85,15 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         raise ApnsBotError(f"No tenant named {args.tenant!r}; configured: {known}.")
     tenant = settings.tenant(args.tenant)
     with build_graph_client(settings, tenant, retry=RetryPolicy(sleep=args.sleep)) as graph:
-        certificate = graph.get_certificate()
+        read = read_tenant(graph, tenant)
+    if read.error is not None:  # the push certificate is watched and could not be read
+        raise read.error
     now = args.clock()
     if args.json:
-        print(json.dumps(status_document(tenant, certificate, now), indent=2))
+        document = status_document(tenant, read.certificate, now, read.tokens)
+        print(json.dumps(document, indent=2))
     else:
-        print(status_text(tenant, certificate, now))
+        print(status_text(tenant, read.certificate, now, read.tokens))
     return 0
 
 
@@ -92,8 +113,20 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def status_document(
-    tenant: TenantSettings, certificate: TenantCertificate, now: datetime
+    tenant: TenantSettings,
+    certificate: TenantCertificate | None,
+    now: datetime,
+    tokens: tuple[TokenRead, ...] = (),
 ) -> dict[str, Any]:
+    """The ``--json`` document; ``certificate`` None: the push certificate is not watched."""
+    extra = {"watch": [k.value for k in tenant.watch], **tokens_keys(tokens, now)}
+    if certificate is None:
+        unwatched = dict.fromkeys(JSON_KEYS) | {
+            "tenant": tenant.name,
+            "tenant_id": tenant.tenant_id,
+        }
+        document = unwatched | {"state": "not_watched", "checked_at": _iso(now)} | extra
+        return {key: document[key] for key in JSON_KEYS}
     present = certificate.exists
     document = {
         "tenant": tenant.name,
@@ -109,6 +142,7 @@ def status_document(
         "upload_failure_reason": certificate.upload_failure_reason,
         "last_modified": _iso(certificate.last_modified),
         "checked_at": _iso(now),
+        **extra,
     }
     return {key: document[key] for key in JSON_KEYS}
 
@@ -127,7 +161,25 @@ def _days(certificate: TenantCertificate, now: datetime) -> str:
     return "less than a day left" if left == 0 else f"{left} day{'s' * (left != 1)} left"
 
 
-def status_text(tenant: TenantSettings, certificate: TenantCertificate, now: datetime) -> str:
+def status_text(
+    tenant: TenantSettings,
+    certificate: TenantCertificate | None,
+    now: datetime,
+    tokens: tuple[TokenRead, ...] = (),
+) -> str:
+    """Every watched item worst first, then the push certificate's details (when watched)."""
+    windows = tenant.remind_days_for
+    push = certificate is not None
+    items = tenant_items(certificate, None, tokens, now, lambda k: max(windows(k)), push=push)
+    parts = [f"{tenant.label} (tenant {tenant.tenant_id})", items_text(items)]
+    if certificate is not None:
+        parts.append(certificate_text(tenant, certificate, now))
+    if not tenant.watches(CredentialKind.PUSH):
+        parts.append("The push certificate is not watched (APNS_WATCH).")
+    return "\n".join(parts)
+
+
+def certificate_text(tenant: TenantSettings, certificate: TenantCertificate, now: datetime) -> str:
     title = f"Apple push certificate — {tenant.label} (tenant {tenant.tenant_id})"
     if not certificate.exists or certificate.expires_at is None:
         return (

@@ -30,10 +30,12 @@ from bot.config.fields import (
     check_tenant_id,
     is_placeholder,
     parse_approvers,
+    parse_bearer_token,
     parse_bind_host,
     parse_port,
     parse_remind_days,
     parse_seconds,
+    parse_watch,
     resolve_cloud,
 )
 from bot.config.model import (
@@ -232,6 +234,11 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
         )
     viewers = parse_approvers(r.get("APNS_VIEWERS"), r.problems, "APNS_VIEWERS")
     remind_days = parse_remind_days(r.get("APNS_REMIND_DAYS"), r.problems, "APNS_REMIND_DAYS")
+    own_days = {
+        kind: parse_remind_days(r.get(key), r.problems, key) if r.get(key) is not None else None
+        for kind, key in (("ade", "APNS_REMIND_DAYS_ADE"), ("vpp", "APNS_REMIND_DAYS_VPP"))
+    }
+    watch = parse_watch(r.get("APNS_WATCH"), r.problems, "APNS_WATCH")
     if tenant_id is None or client_id is None:
         return None
     return TenantSettings(
@@ -247,6 +254,9 @@ def _default_tenant(r: _Reader, need_slack: bool) -> TenantSettings | None:
         authority_host=host,
         graph_url=graph_url,
         remind_days=remind_days,
+        watch=watch,
+        ade_remind_days=own_days["ade"],
+        vpp_remind_days=own_days["vpp"],
         auth_mode=mode,
         skip_identity_match=parse_flag(
             r.get("APNS_SKIP_IDENTITY_MATCH"), r.problems, "APNS_SKIP_IDENTITY_MATCH"
@@ -328,6 +338,9 @@ def load_settings(
             "APNS_METRICS_HOST is set but APNS_METRICS_PORT is not: set the port the metrics "
             "server listens on, or remove APNS_METRICS_HOST."
         )
+    metrics_token = parse_bearer_token(
+        r.get("APNS_METRICS_TOKEN"), r.problems, "APNS_METRICS_TOKEN"
+    )
     log_level = (r.get("LOG_LEVEL") or "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         r.problem(f"LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING or ERROR.")
@@ -351,4 +364,5 @@ def load_settings(
         network_timeout=network_timeout,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        metrics_token=Secret(metrics_token) if metrics_token else None,
     )

@@ -6,7 +6,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from bot.config.model import CLOUDS, DEFAULT_METRICS_HOST, DEFAULT_REMIND_DAYS
+from bot.config.model import CLOUDS, DEFAULT_METRICS_HOST, DEFAULT_REMIND_DAYS, DEFAULT_WATCH
+from bot.core.tokens import CredentialKind
 
 GUID_PATTERN = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -50,6 +51,22 @@ def parse_port(raw: str | None, problems: list[str], key: str) -> int | None:
         )
         return None
     return int(raw)
+
+
+_BEARER = re.compile(r"^[A-Za-z0-9._~+/=-]{16,512}$")  # RFC 6750 token68 characters
+
+
+def parse_bearer_token(raw: str | None, problems: list[str], key: str) -> str | None:
+    """A bearer token (16 to 512 of ``A-Z a-z 0-9 . _ ~ + / = -``); None unset or empty."""
+    if not raw:
+        return None
+    if not _BEARER.match(raw) or is_placeholder(raw):
+        problems.append(
+            f"{key} must be 16 to 512 characters of letters, digits and . _ ~ + / = - "
+            "(e.g. the output of `openssl rand -hex 32`)."
+        )
+        return None
+    return raw
 
 
 def parse_bind_host(raw: str | None, problems: list[str], key: str) -> str:
@@ -130,3 +147,24 @@ def check_tenant_id(value: str | None, problems: list[str], key: str) -> None:
             f"{key}={value!r} must be the directory (tenant) id, a GUID from Entra ID → Overview, "
             "or the tenant's primary domain."
         )
+
+
+def parse_watch(
+    raw: str | list[object] | None, problems: list[str], key: str
+) -> tuple[CredentialKind, ...]:
+    """``push,ade,vpp`` (any order, any subset, at least one); unknown kinds are named."""
+    if raw is None:
+        return DEFAULT_WATCH
+    items = raw.split(",") if isinstance(raw, str) else [str(x) for x in raw]
+    words = [w.strip().lower() for w in items if w.strip()]
+    known = [k.value for k in CredentialKind]
+    unknown = [w for w in words if w not in known]
+    if unknown or not words:
+        what = f"unknown kind {', '.join(repr(u) for u in unknown)}" if unknown else "no kind"
+        problems.append(
+            f"{key}={raw!r}: {what}; list one or more of {', '.join(known)} "
+            "(push: the MDM push certificate, ade: Automated Device Enrollment tokens, "
+            "vpp: Apps and Books tokens), e.g. push,ade,vpp."
+        )
+        return DEFAULT_WATCH
+    return tuple(dict.fromkeys(CredentialKind(w) for w in words))

@@ -9,10 +9,14 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
+from bot.core.tokens import CredentialKind
+
 DEFAULT_TENANT = "default"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DB_PATH = "data/apns-bot.sqlite3"
 DEFAULT_REMIND_DAYS = (60, 30, 14, 7, 3, 1)
+# APNS_WATCH / `watch`: the yearly Apple credentials watched, in this order by default
+DEFAULT_WATCH = (CredentialKind.PUSH, CredentialKind.ADE, CredentialKind.VPP)
 
 Cloud = Literal["global", "usgov", "usgov-dod", "china"]
 AuthMode = Literal["app", "delegated"]
@@ -90,6 +94,23 @@ class TenantSettings:
     # app: the app's own identity (client credentials); delegated: the approving lead's sign-in
     auth_mode: AuthMode = "app"
     skip_identity_match: bool = False  # delegated: accept any Microsoft account an approver uses
+    watch: tuple[CredentialKind, ...] = DEFAULT_WATCH
+    # APNS_REMIND_DAYS_ADE / _VPP (`remind_days_ade` / `_vpp`): None means `remind_days`
+    ade_remind_days: tuple[int, ...] | None = None
+    vpp_remind_days: tuple[int, ...] | None = None
+
+    def watches(self, kind: CredentialKind) -> bool:
+        return kind in self.watch
+
+    @property
+    def token_kinds(self) -> tuple[CredentialKind, ...]:
+        """The watched kinds other than the push certificate (ADE, VPP), in watch order."""
+        return tuple(k for k in self.watch if k is not CredentialKind.PUSH)
+
+    def remind_days_for(self, kind: CredentialKind) -> tuple[int, ...]:
+        """The reminder thresholds of one kind (its own override, else ``remind_days``)."""
+        own = {CredentialKind.ADE: self.ade_remind_days, CredentialKind.VPP: self.vpp_remind_days}
+        return own.get(kind) or self.remind_days
 
     @property
     def label(self) -> str:
@@ -166,6 +187,8 @@ class Settings:
     # then serves /metrics beside /slack/events)
     metrics_port: int | None = None
     metrics_host: str = DEFAULT_METRICS_HOST
+    # APNS_METRICS_TOKEN: the bearer token a scrape of /metrics must carry (None: none)
+    metrics_token: Secret | None = None
 
     @property
     def connect_timeout(self) -> float:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,11 @@ from bot.config.fields import (
     check_tenant_id,
     is_placeholder,
     parse_approvers,
+    parse_watch,
     resolve_cloud,
 )
 from bot.config.model import DEFAULT_REMIND_DAYS, Secret, TenantSettings
+from bot.core.tokens import CredentialKind
 
 TENANT_KEYS = frozenset(
     {
@@ -50,6 +53,9 @@ TENANT_KEYS = frozenset(
         "client_secret_env",
         "client_certificate_path",
         "remind_days",
+        "remind_days_ade",
+        "remind_days_vpp",
+        "watch",
         "authority_host",
         "graph_url",
         "auth_mode",
@@ -84,6 +90,8 @@ def load_tenants_file(
         problems.append(
             f"{path}: unknown top-level key {key!r} (known: {', '.join(sorted(TENANT_KEYS))})."
         )
+    # APNS_WATCH is the default of a file that does not say `watch` (at the top or per tenant)
+    default_watch = parse_watch(env.get("APNS_WATCH"), problems, "APNS_WATCH")
     tenants: dict[str, TenantSettings] = {}
     for name, table in tables.items():
         where = f"{path} [tenants.{name}]"
@@ -100,7 +108,10 @@ def load_tenants_file(
             problems.append(
                 f"{where}: unknown key {key!r} (known: {', '.join(sorted(TENANT_KEYS))})."
             )
-        tenant = _tenant(name, {**defaults, **table}, env, problems, where, path.parent)
+        values = {**defaults, **table}
+        tenant = _tenant(name, values, env, problems, where, path.parent)
+        if tenant is not None:
+            tenant = _watching(tenant, values, default_watch, problems, where)
         if tenant is None:
             continue
         twin = next(
@@ -219,16 +230,46 @@ def _tenant(
     )
 
 
-def _remind_days(value: Any, problems: list[str], where: str) -> tuple[int, ...]:
+def _watching(
+    tenant: TenantSettings,
+    values: dict[str, Any],
+    default: tuple[CredentialKind, ...],
+    problems: list[str],
+    where: str,
+) -> TenantSettings | None:
+    """The tenant with its ``watch`` list and per-kind reminder thresholds (``None``: a problem)."""
+    before = len(problems)
+    raw = values.get("watch")
+    if raw is not None and not isinstance(raw, list | str):
+        problems.append(f'{where}: watch must be a list such as ["push", "ade", "vpp"].')
+        raw = None
+    watch = default if raw is None else parse_watch(raw, problems, f"{where}: watch")
+    ade, vpp = (
+        _remind_days(values.get(key), problems, where, key=key, default=None)
+        for key in ("remind_days_ade", "remind_days_vpp")
+    )
+    if len(problems) > before:
+        return None
+    return replace(tenant, watch=watch, ade_remind_days=ade, vpp_remind_days=vpp)
+
+
+def _remind_days(
+    value: Any,
+    problems: list[str],
+    where: str,
+    *,
+    key: str = "remind_days",
+    default: tuple[int, ...] | None = DEFAULT_REMIND_DAYS,
+) -> Any:
     if value is None:
-        return DEFAULT_REMIND_DAYS
+        return default
     if (
         not isinstance(value, list)
         or not value
         or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365 for d in value)
     ):
         problems.append(
-            f"{where}: remind_days must be a list of days between 1 and 365, e.g. [60, 30, 7]."
+            f"{where}: {key} must be a list of days between 1 and 365, e.g. [60, 30, 7]."
         )
-        return DEFAULT_REMIND_DAYS
+        return default
     return tuple(sorted(set(value), reverse=True))

@@ -12,7 +12,7 @@ server's key or an older key download.
 ``read_ade_token(data)`` accepts Apple's S/MIME file (LF or CRLF, base64 in lines or in one), and
 also the bare base64, a PEM ``PKCS7``/``CMS`` block or raw DER of the same ``EnvelopedData``. It
 refuses, with a ``TokenFileError``: ``too_large`` (before any decoding), ``private_key_present``
-(a key block, a PuTTY key, a PKCS#12 or DER key, never decoded) and ``not_an_ade_token``.
+(a key block, a PuTTY key, a PKCS#12 or DER key, never parsed) and ``not_an_ade_token``.
 CMS is read with ``asn1crypto`` (BER indefinite lengths included, as Apple writes them).
 """
 
@@ -33,10 +33,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from bot.core import der
-from bot.core.certinput import holds_private_key
+from bot.core.token_file import FILE_MESSAGES, HEADER_LINE
+from bot.core.token_file import MAX_TOKEN_FILE_BYTES as MAX_TOKEN_FILE_BYTES
+from bot.core.token_file import bounded as bounded
 from bot.errors import TokenFileError
 
-MAX_TOKEN_FILE_BYTES = 64 * 1024  # a server token is about 4 KiB, a VPP token about 1 KiB
 SMIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
 APPLE_SMIME_HEADERS = (
     'Content-Type: application/pkcs7-mime; name="smime.p7m"; smime-type=enveloped-data\r\n'
@@ -44,7 +45,6 @@ APPLE_SMIME_HEADERS = (
     'Content-Disposition: attachment; filename="smime.p7m"\r\n'
     "Content-Description: S/MIME Encrypted Message\r\n"
 )
-_HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]")
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _PEM_CMS = re.compile(
     rb"-----BEGIN (PKCS7|CMS|PKCS #7 ENVELOPED DATA)-----(.*?)-----END \1-----", re.DOTALL
@@ -57,17 +57,7 @@ _DOWNLOAD_AGAIN = (
     "that smime.p7m file unchanged."
 )
 MESSAGES = {
-    "too_large": (
-        f"This file is larger than {MAX_TOKEN_FILE_BYTES // 1024} KiB, while Apple's token files "
-        "are a few KiB (a server token about 4 KiB, an Apps and Books token about 1 KiB): it is "
-        "not a token file. Download the token again from Apple Business Manager and upload that "
-        "file unchanged."
-    ),
-    "private_key_present": (
-        "This file contains a private key (or is a .p12/.pfx key container), so apns-bot refused "
-        "it without reading it. A server token never holds a key. Treat this file as a secret and "
-        "delete it wherever it was shared."
-    ),
+    **FILE_MESSAGES,
     "not_an_ade_token": (
         "This file is not an ADE server token: apns-bot expected the smime.p7m file Apple Business "
         "Manager downloads (an S/MIME message encrypted to Intune's public key). " + _DOWNLOAD_AGAIN
@@ -124,6 +114,14 @@ class IntuneKey:
     issuer_der: bytes = field(repr=False)
     not_after: str  # ISO date, informational
     pem: str = field(default="", repr=False)  # the certificate as PEM, whatever Graph's armour
+    # SHA-1 of the key's subjectPublicKey bits (RFC 5280 4.2.1.2 method 1), hex
+    computed_key_identifier: str | None = field(default=None, repr=False)
+
+    @property
+    def identifier(self) -> str | None:
+        """The key identifier a token may name it by: the certificate's SubjectKeyIdentifier,
+        or, when it has none, the one computed from the key."""
+        return self.key_identifier or self.computed_key_identifier
 
 
 def read_ade_token(data: bytes) -> AdeTokenFile:
@@ -133,11 +131,11 @@ def read_ade_token(data: bytes) -> AdeTokenFile:
     if not stripped:
         raise refuse("not_an_ade_token", "empty")
     smime = False
-    if stripped[:1] == b"\x30":
-        blob, content = stripped, None
+    if stripped[:1] == b"\x30":  # binary DER/BER: a last byte such as 0x0A or 0x20 is content
+        blob, content = data.removeprefix(b"\xef\xbb\xbf").lstrip(), None
     elif match := _PEM_CMS.search(stripped):
         blob, content = _b64(match.group(2)), None
-    elif _HEADER_LINE.match(stripped):
+    elif HEADER_LINE.match(stripped):
         blob, smime = _from_smime(stripped), True
         try:
             content = stripped.decode("ascii")  # sent to Intune exactly as Apple wrote it
@@ -160,15 +158,6 @@ def read_ade_token(data: bytes) -> AdeTokenFile:
         sha256=hashlib.sha256(blob).hexdigest(),
         content=content,
     )
-
-
-def bounded(data: bytes) -> None:
-    """Size first, then the refusals that need no decoding (shared with VPP files): ``too_large``
-    and ``private_key_present``."""
-    if len(data) > MAX_TOKEN_FILE_BYTES:
-        raise refuse("too_large")
-    if holds_private_key(data) or der.shape(data) in {"pkcs12", "private_key"}:
-        raise refuse("private_key_present")
 
 
 def _b64(body: bytes) -> bytes:
@@ -274,7 +263,7 @@ def _hex(serial: int) -> str:
 def read_intune_key(value: str) -> IntuneKey:
     """Intune's public key: a PEM certificate (or the bare base64 of one, or a PEM public key is
     refused: only a certificate names the issuer and serial a token is encrypted to). Raises
-    ``TokenFileError("wrong_public_key", ...)`` when the text is none of these."""
+    ``TokenFileError("public_key_unreadable", ...)`` when the text is none of these."""
     raw = value.strip().encode("ascii", errors="replace")
     try:
         if b"-----BEGIN CERTIFICATE-----" in raw:
@@ -286,7 +275,7 @@ def read_intune_key(value: str) -> IntuneKey:
     # cryptography reports malformed certificates with ValueError and more: all mean "unreadable"
     except Exception:  # noqa: BLE001
         raise TokenFileError(
-            "wrong_public_key",
+            "public_key_unreadable",
             "Intune's public key for this token could not be read as a certificate, so the token "
             "cannot be matched with it. Download the key again (/apns ade-key) and retry.",
         ) from None
@@ -295,6 +284,12 @@ def read_intune_key(value: str) -> IntuneKey:
         key_identifier: str | None = ski.value.digest.hex().upper()
     except (x509.ExtensionNotFound, ValueError):
         key_identifier = None
+    try:
+        computed = x509.SubjectKeyIdentifier.from_public_key(certificate.public_key())
+        computed_key_identifier: str | None = computed.digest.hex().upper()
+    # a key type cryptography cannot load has no computed identifier: only issuer/serial match
+    except Exception:  # noqa: BLE001
+        computed_key_identifier = None
     issuer_der = certificate.issuer.public_bytes()
     return IntuneKey(
         subject=certificate.subject.rfc4514_string(),
@@ -305,28 +300,37 @@ def read_intune_key(value: str) -> IntuneKey:
         issuer_der=issuer_der,
         not_after=certificate.not_valid_after_utc.date().isoformat(),
         pem=certificate.public_bytes(Encoding.PEM).decode("ascii"),
+        computed_key_identifier=computed_key_identifier,
     )
 
 
 def encrypted_to(token: AdeTokenFile, key: IntuneKey) -> bool:
-    """True when one recipient of ``token`` is ``key``: same issuer (compared as X.500 names) and
-    serial, or the same subject key identifier."""
-    issuer = asn1_x509.Name.load(key.issuer_der)
+    """True when one recipient of ``token`` is ``key``: the same serial and issuer (the same DER
+    bytes, else equal as X.500 names, RFC 5280 comparison), or the same subject key identifier
+    (computed from the key when Intune's certificate has no SubjectKeyIdentifier)."""
     for recipient in token.recipients:
         if (
             recipient.kind == "issuer_and_serial"
             and recipient.serial == key.serial
-            and _same_name(recipient.issuer_der, issuer)
+            and _same_issuer(recipient.issuer_der, key.issuer_der)
         ):
             return True
-        if recipient.kind == "key_identifier" and recipient.key_identifier == key.key_identifier:
+        if (
+            recipient.kind == "key_identifier"
+            and recipient.key_identifier is not None
+            and recipient.key_identifier == key.identifier
+        ):
             return True
     return False
 
 
-def _same_name(encoded: bytes, name: object) -> bool:
+def _same_issuer(encoded: bytes, other: bytes) -> bool:
+    return encoded == other or _same_name(encoded, other)  # bytes first: the usual case
+
+
+def _same_name(encoded: bytes, other: bytes) -> bool:
     try:
-        return bool(asn1_x509.Name.load(encoded) == name)
+        return bool(asn1_x509.Name.load(encoded) == asn1_x509.Name.load(other))
     # a recipient name asn1crypto cannot read or compare is simply not the key's issuer
     except Exception:  # noqa: BLE001
         return False

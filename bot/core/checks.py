@@ -9,7 +9,7 @@ The codes are public (JSON output, Slack messages) and listed in ``CODES`` with 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -69,6 +69,23 @@ class Problem:
         return {"code": self.code, "severity": self.severity, "message": self.message}
 
 
+def is_blocking(problems: Iterable[Problem]) -> bool:
+    """True when any problem is an error (shared by certificate and token inspections)."""
+    return any(p.severity == "error" for p in problems)
+
+
+def errors_in(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+def warnings_in(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "warning"]
+
+
+def codes_in(problems: Iterable[Problem]) -> list[str]:
+    return [p.code for p in problems]
+
+
 @dataclass(frozen=True)
 class Inspection:
     """The outcome of a pre-flight: ``blocking`` when any problem is an error.
@@ -83,19 +100,19 @@ class Inspection:
 
     @property
     def blocking(self) -> bool:
-        return any(p.severity == "error" for p in self.problems)
+        return is_blocking(self.problems)
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
+        return errors_in(self.problems)
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
+        return warnings_in(self.problems)
 
     @property
     def codes(self) -> list[str]:
-        return [p.code for p in self.problems]
+        return codes_in(self.problems)
 
     def as_dict(self, *, evaluated_at: datetime | None = None) -> dict[str, Any]:
         """The public JSON shape (``apns-bot inspect-cert --json``)."""

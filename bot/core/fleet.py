@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.core.model import TenantCertificate
 from bot.core.status import Urgency, urgency
+from bot.core.tokens import CredentialKind
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,13 @@ class FleetRow:
     state: Urgency | None  # None when the check failed
     days_left: int | None
     error: str | None = None  # user-safe reason the tenant could not be read
+    # the most urgent watched item, whose state and days left the row shows (the certificate,
+    # or an ADE or VPP token); ``unread``: token kinds that could not be read
+    kind: CredentialKind = CredentialKind.PUSH
+    name: str | None = None
+    expires_at: datetime | None = None
+    unread: tuple[CredentialKind, ...] = ()
+    owner: str | None = None  # the most urgent token's Apple ID or organisation
 
     @property
     def failed(self) -> bool:
@@ -32,6 +40,8 @@ def fleet_row(
         certificate=certificate,
         state=urgency(certificate, now, window_days),
         days_left=certificate.days_left(now) if certificate.exists else None,
+        name="push certificate",
+        expires_at=certificate.expires_at if certificate.exists else None,
     )
 
 

@@ -9,7 +9,7 @@ codes are public (JSON output, Slack messages) and listed in ``CODES`` with thei
 What Graph cannot tell, these checks cannot either; in particular Graph never returns a VPP token's
 value, so ``duplicate_token`` is found by organisation and expiry: another VPP token of the tenant
 with the file's ``orgName`` and an expiry within ``DUPLICATE_WINDOW`` of its ``expDate`` is taken to
-hold this very token (Apple gives each download of a location's token a new expiry). An ADE token
+hold this very token (Apple gives each download of a location's token a new expiry, to the second). An ADE token
 is encrypted, so its expiry is unknown until Intune has opened it.
 """
 
@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.core.ade_token import AdeTokenFile, IntuneKey, bounded, encrypted_to, read_intune_key
+from bot.core.ade_token import AdeTokenFile, IntuneKey, encrypted_to, read_intune_key
 from bot.core.ade_token import read_ade_token as _read_ade
-from bot.core.checks import Problem, Severity
+from bot.core.checks import Problem, Severity, codes_in, errors_in, is_blocking, warnings_in
+from bot.core.token_file import HEADER_LINE, bounded
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.core.vpp_token import VppTokenFile, read_vpp_token
 from bot.errors import TokenFileError
@@ -44,14 +45,17 @@ CODES: dict[str, Severity] = {
     "duplicate_token": "error",
     # ADE
     "wrong_public_key": "error",
-    "public_key_not_checked": "warning",
+    "public_key_not_checked": "warning",  # no key was given at all
+    "public_key_unreadable": "error",  # a key was given but is not a certificate
     "invalid_apple_id": "error",
     "apple_id_mismatch": "warning",
 }
 
-DUPLICATE_WINDOW = timedelta(minutes=1)
+# Apple writes expDate to the second and Graph reports it back so: the same download differs by
+# less than a second, while two locations downloaded one after the other (a batch renewal) differ
+# by seconds and must not block each other.
+DUPLICATE_WINDOW = timedelta(seconds=1)
 _APPLE_ID = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{0,60}:[ \t]")
 NEITHER_KIND = (
     "This file is neither an ADE server token (the smime.p7m file from Apple Business Manager → "
     "Your MDM Servers → Download Token) nor an Apps and Books token (the .vpptoken file from "
@@ -76,19 +80,19 @@ class TokenInspection:
 
     @property
     def blocking(self) -> bool:
-        return any(p.severity == "error" for p in self.problems)
+        return is_blocking(self.problems)
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
+        return errors_in(self.problems)
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
+        return warnings_in(self.problems)
 
     @property
     def codes(self) -> list[str]:
-        return [p.code for p in self.problems]
+        return codes_in(self.problems)
 
     def as_dict(self, *, evaluated_at: datetime | None = None) -> dict[str, Any]:
         """The public JSON shape (``apns-bot inspect-token --json``); never the token's value."""
@@ -139,7 +143,7 @@ def detect_kind(data: bytes) -> CredentialKind:
     or the most fitting ``not_*``) when it is neither."""
     bounded(data)
     stripped = data.removeprefix(b"\xef\xbb\xbf").strip()
-    if stripped[:1] == b"\x30" or _HEADER_LINE.match(stripped) or b"-----BEGIN" in stripped:
+    if stripped[:1] == b"\x30" or HEADER_LINE.match(stripped) or b"-----BEGIN" in stripped:
         return CredentialKind.ADE  # S/MIME headers, a PEM block or DER: only ADE tokens look so
     try:
         decoded = base64.b64decode(re.sub(rb"\s+", b"", stripped), validate=True)
@@ -206,7 +210,7 @@ def _vpp_problems(
             other.organization
             and _same(other.organization) == _same(token.organization)
             and other_expiry is not None
-            and abs(other_expiry - token.expires_at) <= DUPLICATE_WINDOW
+            and abs(other_expiry - token.expires_at) < DUPLICATE_WINDOW
         ):
             yield problem(
                 "duplicate_token",
@@ -249,12 +253,10 @@ def inspect_ade(
     else:
         try:
             key = read_intune_key(public_key)
-        except TokenFileError as exc:
-            problems.append(problem("public_key_not_checked", exc.user_message))
+        except TokenFileError as exc:  # given but unreadable: never pass the token unchecked
+            problems.append(problem("public_key_unreadable", exc.user_message))
     if key is not None and not encrypted_to(token, key):
-        found = "; ".join(
-            _recipient_text(r.issuer, r.serial, r.key_identifier) for r in token.recipients
-        )
+        found = recipients_text(token)
         problems.append(
             problem(
                 "wrong_public_key",
@@ -294,6 +296,16 @@ def _apple_id_problems(apple_id: str | None, current: AppleToken | None) -> Iter
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+MAX_RECIPIENTS_SHOWN = 3  # a token has one recipient; a crafted file may name hundreds
+
+
+def recipients_text(token: AdeTokenFile, limit: int = MAX_RECIPIENTS_SHOWN) -> str:
+    """The first ``limit`` recipients of ``token``, then "+N more"."""
+    shown = [_recipient_text(r.issuer, r.serial, r.key_identifier) for r in token.recipients]
+    extra = len(shown) - limit
+    return "; ".join(shown[:limit]) + (f"; +{extra} more" if extra > 0 else "")
 
 
 def _recipient_text(issuer: str | None, serial: str | None, key_identifier: str | None) -> str:

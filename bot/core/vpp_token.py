@@ -5,7 +5,7 @@ Apple Business (or School) Manager → Preferences → Payments and Billing → 
 object ``{"token": "...", "expDate": "2027-12-03T09:30:00-0800", "orgName": "Contoso Ltd"}``.
 Intune takes the file's text as the token's ``token`` property.
 
-``read_vpp_token(data)`` checks the size before decoding, refuses private keys (never decoded), and
+``read_vpp_token(data)`` checks the size before decoding, refuses private keys (never parsed), and
 returns a ``VppTokenFile`` or raises ``TokenFileError("not_a_vpp_token", ...)``. The token value
 itself is kept out of ``repr`` and only its SHA-256 is shown.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.core import der
-from bot.core.ade_token import bounded
+from bot.core.token_file import bounded
 from bot.errors import TokenFileError
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")

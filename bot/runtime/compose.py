@@ -84,6 +84,16 @@ class Deps(SlackContext):
                 close()
 
 
+def seed_metrics(metrics: PrometheusMetrics, settings: Settings, store: Store) -> None:
+    """Each tenant's push certificate expiry as the last check stored it: the expiry alert has
+    its series from the start, even when Graph fails after a restart."""
+    for tenant in settings.tenants:
+        try:
+            metrics.seed(tenant, store.get_snapshot(tenant))
+        except Exception:  # metrics never stop the bot from starting
+            log.exception("could not seed the metrics of tenant %s from the store", tenant)
+
+
 def build_deps(
     settings: Settings,
     *,
@@ -100,6 +110,7 @@ def build_deps(
     store = store or open_store(settings, sealer=build_sealer(settings.token_keys))
     answering = Answering()
     metrics = PrometheusMetrics()
+    seed_metrics(metrics, settings, store)
     background = Background(answering=answering, defer=FOLLOW_UP_DEFER)
     modals = Background(MODAL_THREADS, name="apns-modal", answering=answering, defer=MODAL_DEFER)
     graphs = delegated_graphs(settings, store, clock)

@@ -10,7 +10,17 @@ from bot.adapters.entra.app_only import pinned_session, settings_timeout
 from bot.adapters.graph.client import build_graph_client, graph_timeout, shared_http_client
 from bot.adapters.graph.retry import RetryPolicy
 from bot.config import Settings, TenantSettings
+from bot.core.tokens import CredentialKind
 from bot.usecases.ports import GraphClient
+from bot.usecases.tenant_pool import MAX_CONCURRENT_TENANTS
+
+# Every tenant on the pool reads each kind at once: one connection each, or reads queue for one
+# (64 connections at 200 ms serve 320 reads/s: 3,000 reads would need 9.4 s however fast the CPU).
+CONNECTIONS = MAX_CONCURRENT_TENANTS * len(CredentialKind)
+# ... spread over several HTTP clients: httpcore's pool scans every connection and every waiting
+# request under one lock on each request and response, so one pool of 192 spent more CPU there
+# than on the reads themselves (py-spy, 1,000 tenants x 3 kinds: docs/benchmarks.md).
+SHARD_CONNECTIONS = 16
 
 
 class GraphClients:
@@ -21,7 +31,7 @@ class GraphClients:
         settings: Settings,
         factory: Callable[[Settings, TenantSettings], GraphClient] | None = None,
         *,
-        connections: int = 64,
+        connections: int = CONNECTIONS,
         retry: RetryPolicy | None = None,
     ) -> None:
         self._settings = settings
@@ -30,8 +40,10 @@ class GraphClients:
         self._clients: dict[str, GraphClient] = {}
         self._lock = threading.Lock()
         self._connections = connections
-        # connection pools shared by every tenant's client (Graph, and MSAL's sign-in host)
-        self._pools: tuple[Any, Any] | None = None
+        # connection pools shared by the tenants' clients: Graph's in shards of
+        # SHARD_CONNECTIONS (tenants spread round-robin), and one for MSAL's sign-in host
+        self._graph_pools: list[Any] = []
+        self._session: Any = None
 
     def __call__(self, tenant: TenantSettings) -> GraphClient:
         with self._lock:
@@ -46,18 +58,23 @@ class GraphClients:
             return client
 
     def _build(self, tenant: TenantSettings) -> GraphClient:
-        if self._pools is None:
-            settings = self._settings
-            ca = settings.ca_bundle
-            self._pools = (
-                shared_http_client(
-                    ca, timeout=graph_timeout(settings), connections=self._connections
-                ),
-                pinned_session(ca, settings_timeout(settings), pool_size=self._connections),
-            )
-        http, session = self._pools
+        settings = self._settings
+        ca = settings.ca_bundle
+        if self._session is None:
+            size = self._connections
+            self._session = pinned_session(ca, settings_timeout(settings), pool_size=size)
+        shards = max(1, -(-self._connections // SHARD_CONNECTIONS))
+        index = len(self._clients) % shards
+        if index >= len(self._graph_pools):
+            per_shard = min(self._connections, SHARD_CONNECTIONS)
+            timeout = graph_timeout(settings)
+            self._graph_pools.append(shared_http_client(ca, timeout=timeout, connections=per_shard))
         return build_graph_client(
-            self._settings, tenant, http=http, session=session, retry=self._retry
+            settings,
+            tenant,
+            http=self._graph_pools[index],
+            session=self._session,
+            retry=self._retry,
         )
 
     def close(self) -> None:
@@ -65,7 +82,9 @@ class GraphClients:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
-            if self._pools is not None:
-                for pool in self._pools:
-                    pool.close()
-                self._pools = None
+            for pool in self._graph_pools:
+                pool.close()
+            self._graph_pools.clear()
+            if self._session is not None:
+                self._session.close()
+                self._session = None

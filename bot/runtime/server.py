@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.adapters.metrics import Exposition
 from bot.runtime.executors import Answering
-from bot.runtime.metrics_http import METRICS_PATH, metrics_endpoint
+from bot.runtime.metrics_http import METRICS_PATH, Render, metrics_endpoint
 from bot.runtime.request_gate import MAX_BODY_BYTES, RequestGate
 
 if TYPE_CHECKING:
@@ -32,7 +31,8 @@ def wsgi_app(
     signing_secret: str,
     ready: Callable[[], bool] = lambda: True,
     answering: Answering | None = None,
-    metrics: Callable[[], Exposition] | None = None,
+    metrics: Render | None = None,
+    metrics_token: str | None = None,
 ) -> Any:
     """One WSGI callable: ``POST /slack/events`` through the request gate (``bot.runtime.request_gate``:
     size, signature, shape) to Bolt, ``GET /healthz``, ``GET /metrics`` when ``metrics`` renders
@@ -50,7 +50,7 @@ def wsgi_app(
             return bolt(environ, start_response)
 
     slack = RequestGate(counted, signing_secret)
-    scrape = metrics_endpoint(metrics) if metrics is not None else None
+    scrape = metrics_endpoint(metrics, metrics_token) if metrics is not None else None
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
@@ -80,18 +80,22 @@ def make_server(
     threads: int = SERVER_THREADS,
     loop_timeout: float = 1.0,
     answering: Answering | None = None,
-    metrics: Callable[[], Exposition] | None = None,
+    metrics: Render | None = None,
+    metrics_token: str | None = None,
 ) -> Any:
     """A waitress server bound to ``host:port`` (``port=0`` picks a free one); call ``.run()``.
 
     ``loop_timeout`` is how often the event loop wakes up, so also how soon it notices a close.
     ``answering``: the bot's ``Deps.answering``, so its follow-up work yields to acknowledgements.
-    ``metrics``: what ``GET /metrics`` answers (None: 404).
+    ``metrics``: what ``GET /metrics`` answers (None: 404); ``metrics_token``: the bearer token a
+    scrape must carry (None: none).
     """
     from waitress.server import create_server
 
     return create_server(
-        wsgi_app(app, signing_secret, answering=answering, metrics=metrics),
+        wsgi_app(
+            app, signing_secret, answering=answering, metrics=metrics, metrics_token=metrics_token
+        ),
         host=host,
         port=port,
         threads=threads,

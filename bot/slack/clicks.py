@@ -11,10 +11,22 @@ from slack_bolt import Respond
 from bot.config import Settings, TenantSettings
 
 
+def clicked_value(body: Mapping[str, Any]) -> str:
+    """The clicked button's value ("" when it has none)."""
+    return str(((body.get("actions") or [{}])[0]).get("value") or "")
+
+
 def clicked_tenant(settings: Settings, body: Mapping[str, Any]) -> TenantSettings | None:
-    """The tenant a *Start renewal* / *Get CSR* button names (its value); None if unknown."""
-    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-    return settings.tenants.get(value) if value else settings.default_tenant
+    """The tenant a button names: its value, or the part before ``|`` of ``<tenant>|<item>``
+    (e.g. *Get public key*'s ``<tenant>|<token id>``); the default tenant for an empty one; None
+    when the named tenant is not configured."""
+    name = clicked_value(body).partition("|")[0]
+    return settings.tenants.get(name) if name else settings.default_tenant
+
+
+def clicked_item(body: Mapping[str, Any]) -> str | None:
+    """What a ``<tenant>|<item>`` button value names after its tenant (None: nothing)."""
+    return clicked_value(body).partition("|")[2] or None
 
 
 def clicked_channel(body: Mapping[str, Any]) -> str | None:

@@ -19,9 +19,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.views import View
 
 from bot.config import Settings, TenantSettings
-from bot.core.fleet import FleetRow, failed_row, fleet_row, sort_by_urgency
+from bot.core.fleet import FleetRow, failed_row, sort_by_urgency
+from bot.core.items import WatchItem, fleet_row_of, tenant_items
 from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest, Status
+from bot.core.tokens import CredentialKind, TokenRead
 from bot.errors import ApnsBotError
 from bot.slack.views.home import (
     FLEET_HOME_AFTER,
@@ -32,6 +34,7 @@ from bot.slack.views.home import (
 )
 from bot.slack.visibility import visible_tenants
 from bot.usecases.ports import Executor, GraphClient, Notifier, Store
+from bot.usecases.token_watch import last_seen, read_kind
 from bot.usecases.watch import CheckResult
 from bot.usecases.watch_state import FAILING_KEY, failing_since
 
@@ -176,7 +179,7 @@ class HomePublisher:
                 result.certificate if result is not None else self.store.get_snapshot(tenant.name)
             )
             failing = failing_since(self.store.get_state(tenant.name, FAILING_KEY))
-            if (
+            if tenant.watches(CredentialKind.PUSH) and (
                 certificate is None
                 or failing
                 or (result is not None and result.certificate is None)
@@ -188,8 +191,9 @@ class HomePublisher:
                 )
                 rows.append(failed_row(tenant.name, tenant.label, error))
             else:
-                window = max(tenant.remind_days, default=60)
-                rows.append(fleet_row(tenant.name, tenant.label, certificate, now, window))
+                tokens = result.tokens if result is not None else last_seen(self.store, tenant)
+                items = self._items(tenant, certificate, None, tokens, now)
+                rows.append(fleet_row_of(tenant.name, tenant.label, certificate, items))
             requests += self.store.list_requests(tenant.name, OPEN_STATUSES, HOME_REQUESTS)
         schedule = f"{self.settings.check_time:%H:%M} {self.settings.timezone}"
         return fleet_home_view(
@@ -197,11 +201,39 @@ class HomePublisher:
             required=self.settings.required_approvals, schedule=schedule,
         )  # fmt: skip
 
+    def _items(
+        self,
+        tenant: TenantSettings,
+        certificate: TenantCertificate | None,
+        error: str | None,
+        tokens: tuple[TokenRead, ...],
+        now: datetime,
+    ) -> list[WatchItem]:
+        push = tenant.watches(CredentialKind.PUSH)
+        window = tenant.remind_days_for
+        return tenant_items(certificate, error, tokens, now, lambda k: max(window(k)), push=push)
+
+    def _tokens(self, tenant: TenantSettings, result: CheckResult | None) -> tuple[TokenRead, ...]:
+        """The check's token reads, else read now (as the certificate is)."""
+        if result is not None or not tenant.token_kinds:
+            return result.tokens if result is not None else ()
+        try:
+            client = self.graph(tenant)
+        except ApnsBotError:
+            return last_seen(self.store, tenant)
+        return tuple(read_kind(client, kind) for kind in tenant.token_kinds)
+
     def _tenant_home(self, tenant: TenantSettings, result: CheckResult | None) -> TenantHome:
-        certificate, note = self._certificate(tenant, result)
+        if tenant.watches(CredentialKind.PUSH):
+            certificate, note = self._certificate(tenant, result)
+        else:
+            certificate, note = None, None
+        tokens = self._tokens(tenant, result)
+        items = self._items(tenant, certificate, note, tokens, self.clock())
         return TenantHome(
             tenant=tenant,
             certificate=certificate,
+            items=tuple(items),
             note=note,
             failing=failing_since(self.store.get_state(tenant.name, FAILING_KEY)),
             open_requests=self.store.list_requests(tenant.name, OPEN_STATUSES, HOME_REQUESTS),

@@ -16,6 +16,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
 from bot.core.reminders import Change, Reminder
+from bot.core.token_watch import TokenNotice
+from bot.core.tokens import CredentialKind, ReadError
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.timeouts import timed_out
 from bot.slack.views.blocks import to_dicts
@@ -25,6 +27,7 @@ from bot.slack.views.reminders import (
     check_recovered_message,
     reminder_message,
 )
+from bot.slack.views.token_messages import token_notice_message, token_read_failed_message
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,16 @@ class SlackWatchNotifier:
 
     def post_check_recovered(self, tenant: TenantSettings, since: datetime, now: datetime) -> bool:
         return self._post(tenant, check_recovered_message(tenant, since, now))
+
+    def post_token_notice(self, tenant: TenantSettings, notice: TokenNotice) -> bool:
+        mentions = self.approvers.mentions(tenant) if notice.mention else ""
+        text, blocks = token_notice_message(tenant, notice, mentions)
+        return self._post(tenant, text, to_dicts(blocks))
+
+    def post_token_read_failed(
+        self, tenant: TenantSettings, kind: CredentialKind, error: ReadError, since: datetime
+    ) -> bool:
+        return self._post(tenant, token_read_failed_message(tenant, kind, error, since))
 
     def _post(
         self, tenant: TenantSettings, text: str, blocks: list[dict[str, Any]] | None = None

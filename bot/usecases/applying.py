@@ -29,8 +29,16 @@ from bot.core.requests import (
     Status,
 )
 from bot.errors import ApnsBotError, GraphError, internal_error
-from bot.usecases.metrics import NO_METRICS, ApprovalOutcome, Metrics, UploadOutcome
-from bot.usecases.ports import ActingGraphs, ApplyGate, GraphClient, Graphs, Notifier, Store
+from bot.usecases.metrics import NO_METRICS, ApprovalOutcome, UploadOutcome
+from bot.usecases.ports import (
+    ActingGraphs,
+    ApplyGate,
+    GraphClient,
+    Graphs,
+    Metrics,
+    Notifier,
+    Store,
+)
 from bot.usecases.token_applying import TokenApplying
 
 log = logging.getLogger(__name__)

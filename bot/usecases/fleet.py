@@ -1,4 +1,4 @@
-"""Read every tenant's certificate concurrently, with a bounded pool (``bot.usecases.tenant_pool``).
+"""Read every tenant's watched items concurrently, with a bounded pool (``bot.usecases.tenant_pool``).
 
 One slow, throttled or failing tenant never delays or hides the others: each tenant's Graph calls
 run on their own worker with their own retry budget, and a failure becomes that tenant's row.
@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from bot.config import Settings, TenantSettings
-from bot.core.fleet import FleetRow, failed_row, fleet_row, sort_by_urgency
+from bot.core.fleet import FleetRow, failed_row, sort_by_urgency
+from bot.core.items import WatchItem, fleet_row_of, tenant_items
+from bot.core.tokens import CredentialKind
 from bot.errors import ApnsBotError
 from bot.usecases.ports import Graphs
 from bot.usecases.tenant_pool import MAX_CONCURRENT_TENANTS, per_tenant
+from bot.usecases.token_watch import TenantRead, read_tenant
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +37,16 @@ def read_fleet(
 
     def read(tenant: TenantSettings) -> FleetRow:
         try:
-            certificate = graph(tenant).get_certificate()
+            found = read_tenant(graph(tenant), tenant)
         except ApnsBotError as exc:
             log.warning("tenant %s: %s", tenant.name, exc.user_message)
             return failed_row(tenant.name, tenant.label, exc.user_message)
-        window = max(tenant.remind_days, default=60)
-        return fleet_row(tenant.name, tenant.label, certificate, clock(), window)
+        if found.error is not None:
+            log.warning("tenant %s: %s", tenant.name, found.error.user_message)
+        error = found.error.user_message if found.error is not None else None
+        return fleet_row_of(
+            tenant.name, tenant.label, found.certificate, items_of(tenant, found, error, clock())
+        )
 
     rows: list[FleetRow] = []
     for _, future in per_tenant(tenants, read, max_workers=max_workers, name="apns-fleet"):
@@ -48,3 +55,17 @@ def read_fleet(
         if on_row is not None:
             on_row(row)
     return sort_by_urgency(rows)
+
+
+def items_of(
+    tenant: TenantSettings, found: TenantRead, error: str | None, now: datetime
+) -> list[WatchItem]:
+    """Every watched item of one read, worst first (``error``: why the certificate was not read)."""
+    return tenant_items(
+        found.certificate,
+        error,
+        found.tokens,
+        now,
+        lambda kind: max(tenant.remind_days_for(kind), default=60),
+        push=tenant.watches(CredentialKind.PUSH),
+    )

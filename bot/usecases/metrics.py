@@ -1,4 +1,5 @@
-"""The ``Metrics`` port: the use cases count outcomes where they decide them.
+"""What the ``Metrics`` port (``bot.usecases.ports``) counts: the use cases count outcomes where
+they decide them.
 
 ``apns_bot_requests_total``, ``apns_bot_approvals_total`` and ``apns_bot_uploads_total`` (labels
 ``kind`` and ``outcome``) are counted through it; ``bot.adapters.metrics.PrometheusMetrics`` plays
@@ -9,7 +10,6 @@ label value comes from these enums: a bounded set, never a name, an Apple ID or 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Protocol
 
 from bot.core.tokens import CredentialKind
 
@@ -45,18 +45,8 @@ class UploadOutcome(StrEnum):
 PUSH = CredentialKind.PUSH  # the only kind renewed through the bot today
 
 
-class Metrics(Protocol):
-    """Counts one outcome; ``kind`` is the credential the request renews."""
-
-    def requested(self, outcome: RequestOutcome, kind: CredentialKind = PUSH) -> None: ...
-
-    def decided(self, outcome: ApprovalOutcome, kind: CredentialKind = PUSH) -> None: ...
-
-    def uploaded(self, outcome: UploadOutcome, kind: CredentialKind = PUSH) -> None: ...
-
-
 class NoMetrics:
-    """Counts nothing."""
+    """Counts nothing (plays ``bot.usecases.ports.Metrics``)."""
 
     def requested(self, outcome: RequestOutcome, kind: CredentialKind = PUSH) -> None:
         return None
@@ -68,4 +58,4 @@ class NoMetrics:
         return None
 
 
-NO_METRICS: Metrics = NoMetrics()
+NO_METRICS = NoMetrics()

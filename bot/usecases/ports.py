@@ -10,7 +10,7 @@ processes.
 
 Graph: ``GraphClient`` reads and writes one tenant's push certificate, lists its ADE and VPP
 tokens, hands out Intune's ADE public key and uploads renewed tokens (``HttpGraphClient``).
-Metrics: ``Metrics`` (``bot.usecases.metrics``) counts requests, approvals and uploads by outcome.
+Metrics: ``Metrics`` counts requests, approvals and uploads by outcome (``bot.usecases.metrics``).
 Slack: ``Notifier`` (renewals), ``WatchNotifier`` (the expiry watch), ``SignInNotifier`` (delegated
 sign-in) and ``Approvers`` (who may approve). Delegated sign-in: ``SignInTokens``, the sealed
 device code flows and saved sign-ins (``bot.adapters.entra.delegated.DelegatedTokens``).
@@ -38,8 +38,20 @@ from bot.core.requests import (
     Status,
 )
 from bot.core.signin import PendingSignIn, PollResult, SavedSignIn, SignInWait, StartedFlow
-from bot.core.tokens import AppleToken
-from bot.usecases.metrics import Metrics as Metrics  # the port, beside its outcomes
+from bot.core.token_watch import TokenNotice
+from bot.core.tokens import AppleToken, CredentialKind, ReadError
+from bot.usecases.metrics import PUSH, ApprovalOutcome, RequestOutcome, UploadOutcome
+
+
+class Metrics(Protocol):
+    """Counts one outcome; ``kind`` is the credential the request renews
+    (``bot.adapters.metrics.PrometheusMetrics``; ``bot.usecases.metrics.NO_METRICS``)."""
+
+    def requested(self, outcome: RequestOutcome, kind: CredentialKind = PUSH) -> None: ...
+
+    def decided(self, outcome: ApprovalOutcome, kind: CredentialKind = PUSH) -> None: ...
+
+    def uploaded(self, outcome: UploadOutcome, kind: CredentialKind = PUSH) -> None: ...
 
 
 class RequestStore(Protocol):
@@ -323,6 +335,13 @@ class WatchNotifier(Protocol):
 
     def post_check_recovered(
         self, tenant: TenantSettings, since: datetime, now: datetime
+    ) -> bool: ...
+
+    def post_token_notice(self, tenant: TenantSettings, notice: TokenNotice) -> bool:
+        """An ADE or VPP token's reminder, problem or change (``bot.core.token_watch``)."""
+
+    def post_token_read_failed(
+        self, tenant: TenantSettings, kind: CredentialKind, error: ReadError, since: datetime
     ) -> bool: ...
 
 

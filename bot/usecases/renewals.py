@@ -36,8 +36,8 @@ from bot.core.requests import (
 )
 from bot.errors import ApnsBotError
 from bot.usecases.applying import Applying
-from bot.usecases.metrics import NO_METRICS, ApprovalOutcome, Metrics, RequestOutcome
-from bot.usecases.ports import Approvers, Graphs, Notifier, Store
+from bot.usecases.metrics import NO_METRICS, ApprovalOutcome, RequestOutcome
+from bot.usecases.ports import Approvers, Graphs, Metrics, Notifier, Store
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from bot.core.requests import ApplyResult, ChangeRequest, Failure, Status, Token
 from bot.core.token_requests import shows_new_expiry, token_apply_blocker, token_landed
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import ApnsBotError, GraphError, UploadOutcomeUnknown
-from bot.usecases.metrics import NO_METRICS, Metrics, UploadOutcome
-from bot.usecases.ports import GraphClient, Notifier, Store
+from bot.usecases.metrics import NO_METRICS, UploadOutcome
+from bot.usecases.ports import GraphClient, Metrics, Notifier, Store
 
 log = logging.getLogger(__name__)
 

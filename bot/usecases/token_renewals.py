@@ -28,8 +28,8 @@ from bot.core.token_checks import TokenInspection, inspect_token
 from bot.core.token_choice import TokenChoice, choose_token
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import ApnsBotError
-from bot.usecases.metrics import NO_METRICS, Metrics, RequestOutcome
-from bot.usecases.ports import GraphClient, Graphs
+from bot.usecases.metrics import NO_METRICS, RequestOutcome
+from bot.usecases.ports import GraphClient, Graphs, Metrics
 from bot.usecases.renewals import Renewals
 
 MAX_TOKEN_UPLOAD_BYTES = MAX_TOKEN_FILE_BYTES  # what the readers accept, read no further

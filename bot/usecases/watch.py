@@ -1,6 +1,9 @@
-"""The expiry watch: check one tenant's certificate, say what is due in its channel, exactly once.
+"""The expiry watch: check one tenant's credentials, say what is due in its channel, exactly once.
 
-A check reads the certificate from Graph and then, in this order:
+A check reads every kind in the tenant's ``watch`` (``APNS_WATCH``) at the same time: the push
+certificate here, the ADE and Apps and Books tokens in ``bot.usecases.token_watch`` (which posts
+their reminders, problems and changes through ``_once`` below). One kind failing hides no other.
+For the certificate, in this order:
 
 1. reports a recovery when the previous check had failed (``delete_state`` returns True for one
    caller only, so one replica reports it);
@@ -14,16 +17,16 @@ reported once, however many checks fail after it. Every notice is marked with
 ``mark_notice_once`` before it is posted, so it goes out once across restarts and replicas; when
 Slack refuses the post, a retry mark lets the next check post it again, and ``retry_refused``
 (every 15 minutes in a running bot) makes that next check come soon. The outcome is returned as a
-``CheckResult`` whose ``state`` is what ``apns-bot check`` exits with.
+``CheckResult`` whose ``state`` (the worst over every kind) is what ``apns-bot check`` exits with;
+``on_checked`` sees it after each tenant (docs/apple-tokens.md, "For code that listens").
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import Enum
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -40,13 +43,21 @@ from bot.core.reminders import (
     due_reminder,
 )
 from bot.core.requests import Event, JSONValue, Status
-from bot.core.tokens import TokenRead
+from bot.core.tokens import CredentialKind, TokenRead
 from bot.errors import ApnsBotError
 from bot.usecases.ports import Graphs, Store, WatchNotifier
 from bot.usecases.tenant_pool import MAX_CONCURRENT_TENANTS, per_tenant
+from bot.usecases.token_watch import (
+    TenantRead,
+    TokenWatch,
+    overall_state,
+    read_error,
+    read_tenant,
+)
 from bot.usecases.watch_state import (
     FAILING_KEY,
     RETRY_PREFIX,
+    Delivery,
     FailingCheck,
     RetryMark,
     failing_since,
@@ -56,12 +67,6 @@ log = logging.getLogger(__name__)
 
 RETRY_WINDOW = timedelta(days=1)  # first refused longer ago: left to the daily check
 AUDIT_ERROR_CHARS = 300  # the audit keeps the gist; the channel message has all of it
-
-
-class Delivery(Enum):
-    POSTED = "posted"
-    ALREADY = "already"  # posted before (or another replica is posting it)
-    REFUSED = "refused"  # Slack refused; the next check tries again
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,9 @@ class CheckResult:
     reminder: Reminder | None = None  # the reminder that is due (posted now or before)
     posted: tuple[str, ...] = ()  # what this check posted, e.g. ("reminder 30",)
     tokens: tuple[TokenRead, ...] = ()  # the ADE and VPP reads of this check, one per watched kind
+    # the kinds this check watched; without ``push`` there, ``certificate`` and ``error`` are None
+    # (the push certificate was not read) and ``state`` is the tokens' alone
+    watched: tuple[CredentialKind, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,7 @@ class Watch:
         self.notifier = notifier
         self.clock = clock
         self.on_checked = on_checked
+        self.tokens = TokenWatch(store, notifier, self._once)
 
     def check_all(self, max_workers: int = MAX_CONCURRENT_TENANTS) -> list[CheckResult]:
         """Check every tenant concurrently on a bounded pool; one tenant's failure, slowness or
@@ -142,17 +151,43 @@ class Watch:
         return [results[t.name] for t in tenants if t.name in results]
 
     def check(self, tenant: TenantSettings) -> CheckResult:
+        """Read every watched kind at once, then post what is due for each (one kind's failure
+        hides no other); ``state`` is the worst over every kind."""
         now = self.clock()
-        try:
-            certificate = self.graph(tenant).get_certificate()
-        except ApnsBotError as exc:
-            result = self._failed(tenant, exc.user_message, now)
+        read = self._read(tenant)
+        push_error = read.error.user_message if read.error is not None else None
+        push_code = read_error(read.error).code if read.error is not None else None
+        posted: list[str] = []
+        for kinds_read in read.tokens:  # a kind failing as the certificate did: one notice says it
+            same_cause = kinds_read.error is not None and kinds_read.error.code == push_code
+            posted += self.tokens.track(tenant, kinds_read, now, announce=not same_cause)
+        if not tenant.watches(CredentialKind.PUSH):
+            result = CheckResult(tenant=tenant.name, state=CheckState.OK, checked_at=now)
+        elif read.certificate is None:
+            result = self._failed(tenant, push_error or "not read", now)
         else:
-            result = self._succeeded(tenant, certificate, now)
+            result = self._succeeded(tenant, read.certificate, now)
+        if result.state is not CheckState.FAILED and all(r.ok for r in read.tokens):
+            self._drop_stale_retries(tenant, now)
+        result = replace(
+            result,
+            state=overall_state(tenant, result.state, read.tokens, now),
+            posted=(*result.posted, *posted),
+            tokens=read.tokens,
+            watched=tenant.watch,
+        )
         log.info("check of %s: %s%s", tenant.name, result.state.name, _posted(result))
         if self.on_checked is not None:
             self.on_checked(result)
         return result
+
+    def _read(self, tenant: TenantSettings) -> TenantRead:
+        try:
+            client = self.graph(tenant)
+        except ApnsBotError as exc:  # no client at all: every kind fails the same way
+            reads = tuple(TokenRead(k, error=read_error(exc)) for k in tenant.token_kinds)
+            return TenantRead(error=exc, tokens=reads)
+        return read_tenant(client, tenant)
 
     # --- outcomes ----------------------------------------------------------------------------
 
@@ -173,7 +208,6 @@ class Watch:
         reminder = due_reminder(certificate, now, tenant.remind_days, self.zone)
         if reminder is not None and self._remind(tenant, certificate, reminder, now):
             posted.append(f"reminder {reminder.threshold}")
-        self._drop_stale_retries(tenant, now)
         return CheckResult(
             tenant=tenant.name,
             state=check_state(certificate, now, tenant.remind_days),

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 from bot.core.requests import JSONValue
 
 FAILING_KEY = "check_failing"  # tenant_state: {"since": iso time, "error": user-safe message}
 RETRY_PREFIX = "retry:"  # tenant_state: a marked notice whose post Slack refused
 POSTING_LEASE = timedelta(minutes=10)  # a post in flight longer than this was lost to a crash
+
+
+class Delivery(Enum):
+    """What posting a notice once came to."""
+
+    POSTED = "posted"
+    ALREADY = "already"  # posted before (or another replica is posting it)
+    REFUSED = "refused"  # Slack refused; the next check tries again
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,10 @@ def with_slack(bot_env, monkeypatch, tmp_path) -> dict[str, str]:
 def test_more_days_than_the_largest_threshold_exits_0(graph_only, fake_graph, capsys) -> None:
     expire_in(fake_graph, 61.5)
     assert apns_bot(["check"]) == 0
-    [line] = capsys.readouterr().out.splitlines()
+    # the certificate's line, then one per token, worst first (the fake's VPP token expires first)
+    line, vpp, ade = capsys.readouterr().out.splitlines()
+    assert vpp.startswith('OK default vpp "Contoso Apps and Books": ')
+    assert ade.startswith('OK default ade "Contoso ABM": ')
     assert line.startswith("OK default: 61 days left, expires ")
     assert "Apple ID mdm-admin@contoso.example" in line
     assert "topic com.apple.mgmt.External.2f42b322-d7c9-4734-8e2e-eeadadd36f20" in line
@@ -99,7 +102,7 @@ def test_with_slack_settings_it_posts_once_and_still_exits_by_state(
 ) -> None:
     expire_in(fake_graph, 20.5)
     assert apns_bot(["check"]) == 1
-    assert capsys.readouterr().out.rstrip().endswith("; posted: reminder 30")
+    assert capsys.readouterr().out.splitlines()[0].endswith("; posted: reminder 30")
     assert apns_bot(["check"]) == 1  # nothing new to post: the exit code still says renew
     assert "posted" not in capsys.readouterr().out
     assert apns_bot(["check", "--no-post"]) == 1
@@ -136,7 +139,8 @@ def test_check_as_a_subprocess_posts_and_exits_1(
         check=False,
     )
     assert done.returncode == 1, done.stderr
-    [line] = done.stdout.splitlines()
+    line, *tokens = done.stdout.splitlines()
+    assert len(tokens) == 2 and all(t.startswith("OK default ") for t in tokens)
     assert line.startswith("CRITICAL default: 6 days left") and line.endswith("posted: reminder 7")
     [posted] = fake_slack.calls_to("chat.postMessage")
     assert posted.params["channel"] == bot_env["APNS_CHANNEL"]

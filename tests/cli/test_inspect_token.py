@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import error_document
+from bot.core.ade_token import MAX_TOKEN_FILE_BYTES
+from bot.errors import CertificateError, FileCheckError, TokenFileError
 from tests.cli.test_inspect_cert import cli_env
 from tests.clock import days
 from tests.fakes.graph_server import FakeGraph, Fault
@@ -95,6 +98,19 @@ def test_without_a_key_an_ade_token_passes_with_a_warning(
     assert (code, codes(document)) == (0, ["public_key_not_checked", "apple_id_mismatch"])
     assert apns_bot(["inspect-token", path]) == 0
     assert "Result: OK with warnings" in capsys.readouterr().out
+
+
+def test_a_public_key_file_too_large_or_unreadable_is_refused_with_exit_2(
+    cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = write(tmp_path, ade_token_file(intune_key(1)), "smime.p7m")
+    huge = write(tmp_path, intune_key(1).pem.encode() + b"\n" * MAX_TOKEN_FILE_BYTES, "big.pem")
+    code, document = run_json(capsys, token, "--public-key", huge)
+    assert code == 2 and document["error"]["code"] == "public_key_unreadable"  # type: ignore[index]
+    assert "KiB" in document["error"]["message"]  # type: ignore[index]
+    garbage = write(tmp_path, b"not a certificate", "key.pem")
+    assert apns_bot(["inspect-token", token, "--public-key", garbage]) == 2
+    assert "could not be read as a certificate" in capsys.readouterr().err
 
 
 def test_kind_can_be_forced(
@@ -219,3 +235,28 @@ def test_against_graph_failures_exit_2_without_a_traceback(
     fake_graph.apple_tokens.set(graph_cli_env["AZURE_TENANT_ID"], "ade", [])
     code, document = run_json(capsys, path, "--against-graph")
     assert code == 2 and "nothing to renew" in document["error"]["message"]  # type: ignore[index]
+
+
+def test_token_and_certificate_file_errors_share_a_base_not_a_lineage() -> None:
+    token = TokenFileError("not_a_token", "neither kind")
+    certificate = CertificateError("not_a_certificate", "no certificate")
+    assert isinstance(token, FileCheckError) and isinstance(certificate, FileCheckError)
+    assert not isinstance(token, CertificateError)  # a token is no push certificate
+    for error in (token, certificate):
+        assert error_document(error)["error"]["code"] == error.code
+
+
+def test_options_of_the_other_kind_are_a_usage_error(
+    cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vpp = write(tmp_path, vpp_token_file(), "s.vpptoken")
+    assert apns_bot(["inspect-token", vpp, "--current-apple-id", APPLE_ID]) == 2
+    assert (
+        "--current-apple-id is for Automated Device Enrollment (ADE) tokens"
+        in capsys.readouterr().err
+    )
+    ade = write(tmp_path, ade_token_file(), "smime.p7m")
+    assert apns_bot(["inspect-token", ade, "--current-org", ORG]) == 2
+    assert "--current-org is for Apps and Books (VPP) tokens" in capsys.readouterr().err
+    code, document = run_json(capsys, ade, "--kind", "ade", "--current-expiry", "2030-01-01")
+    assert code == 2 and document["error"]["code"] == "usage"  # type: ignore[index]

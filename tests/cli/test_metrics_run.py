@@ -21,11 +21,10 @@ from tests.fakes.graph_server import FakeGraph
 from tests.fakes.graph_shapes import DEFAULT_EXPIRY
 from tests.fakes.slack_server import APP_TOKEN, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.harness import UseEnv, apns_bot
+from tests.harness import UseEnv, apns_bot, stop_process
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 PUSH_EXPIRY = ("apns_bot_expiry_timestamp_seconds", "default", "push", "push certificate")
-APPLE_ID = "mdm-admin@contoso.example"
 
 
 def parse(text: str) -> Samples:
@@ -41,24 +40,18 @@ def push_expiry(found: Samples) -> float | None:
     return found.get((name, frozenset({"tenant": tenant, "kind": kind, "name": item}.items())))
 
 
-def scrape_after_check(url: str, timeout: float = 20.0) -> tuple[str, Samples]:
+def scrape_after_check(
+    url: str, timeout: float = 20.0, headers: dict[str, str] | None = None
+) -> tuple[str, Samples]:
     """GET ``url`` until the start-up check has been recorded (it runs in the background)."""
     deadline = time.monotonic() + timeout
     while True:
-        response = httpx.get(url, timeout=10)
+        response = httpx.get(url, timeout=10, headers=headers)
         assert response.status_code == 200
         found = parse(response.text)
         if push_expiry(found) is not None or time.monotonic() >= deadline:
             return response.text, found
         time.sleep(0.02)
-
-
-@pytest.fixture
-def socket_mode(fake_slack: FakeSlack) -> Iterator[FakeSocketMode]:
-    fake = FakeSocketMode()
-    fake_slack.socket_url = fake.url
-    yield fake
-    fake.close()
 
 
 Started = Callable[..., tuple[subprocess.Popen[str], dict[str, str]]]
@@ -95,16 +88,7 @@ def start_run(tmp_path: Path) -> Iterator[Started]:
 
     yield start
     for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop_process(proc)
 
 
 def test_http_mode_serves_metrics_beside_slack(
@@ -113,11 +97,10 @@ def test_http_mode_serves_metrics_beside_slack(
     proc, urls = start_run(
         bot_env, "--http", "--host", "127.0.0.1", "--port", "0", expect=("slack",)
     )
-    text, found = scrape_after_check(f"{urls['slack']}/metrics")
+    _, found = scrape_after_check(f"{urls['slack']}/metrics")
     assert push_expiry(found) == DEFAULT_EXPIRY.timestamp()
     success = ("apns_bot_check_success", frozenset({"tenant": "default", "kind": "push"}.items()))
     assert found[success] == 1.0
-    assert APPLE_ID not in text
     refused = httpx.post(f"{urls['slack']}/metrics", content=b"", timeout=10)
     assert refused.status_code == 405
     proc.send_signal(signal.SIGTERM)
@@ -136,9 +119,8 @@ def test_socket_mode_serves_metrics_on_its_own_port(
     proc, urls = start_run(env, expect=("metrics",))
     assert urls["metrics"].startswith("http://127.0.0.1:")  # loopback unless told otherwise
     socket_mode.wait_connected()
-    text, found = scrape_after_check(urls["metrics"])
+    _, found = scrape_after_check(urls["metrics"])
     assert push_expiry(found) == DEFAULT_EXPIRY.timestamp()
-    assert APPLE_ID not in text
     root = urls["metrics"].removesuffix("/metrics")
     assert httpx.post(urls["metrics"], content=b"", timeout=10).status_code == 405
     assert httpx.put(urls["metrics"], content=b"x", timeout=10).status_code == 413  # never read
@@ -148,15 +130,17 @@ def test_socket_mode_serves_metrics_on_its_own_port(
     assert proc.wait(15) == 0
 
 
-def test_a_metrics_port_takes_metrics_off_the_slack_port(
+def test_a_metrics_port_takes_metrics_off_the_slack_port_and_asks_for_the_token(
     start_run: Started, bot_env: dict[str, str], fake_graph: FakeGraph
 ) -> None:
-    env = {**bot_env, "APNS_METRICS_PORT": "0"}
+    token = "0123456789abcdef0123456789abcdef"
+    env = {**bot_env, "APNS_METRICS_PORT": "0", "APNS_METRICS_TOKEN": token}
     _, urls = start_run(
         env, "--http", "--host", "127.0.0.1", "--port", "0", expect=("slack", "metrics")
     )
     assert httpx.get(f"{urls['slack']}/metrics", timeout=10).status_code == 404
-    _, found = scrape_after_check(urls["metrics"])
+    assert httpx.get(urls["metrics"], timeout=10).status_code == 401  # the token is asked for
+    _, found = scrape_after_check(urls["metrics"], headers={"Authorization": f"Bearer {token}"})
     assert push_expiry(found) == DEFAULT_EXPIRY.timestamp()
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
+from tests.harness import UseEnv, apns_bot, stop_process
 from tests.slack_requests import SlackSender
 
 BOT = [sys.executable, "-m", "bot"]
@@ -83,16 +84,7 @@ def running_http_bot(
         assert match, f"no listening line; stderr: {proc.stderr.read() if proc.stderr else ''}"
         yield proc, match.group(1)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop_process(proc, timeout=10)
 
 
 def test_status_through_apns_bot_run_http_acknowledges_then_answers(
@@ -113,3 +105,14 @@ def test_status_through_apns_bot_run_http_acknowledges_then_answers(
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 0
+
+
+@pytest.mark.parametrize("port", ["-1", "99999", "http", "３０００"])
+def test_a_bad_port_is_one_clear_line(
+    use_env: UseEnv, bot_env: dict[str, str], capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    use_env({**bot_env, "PORT": port})
+    assert apns_bot(["run", "--http"]) == 2
+    err = capsys.readouterr().err
+    assert f"PORT={port!r} must be a port number from 1 to 65535" in err
+    assert "Traceback" not in err

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.cli.test_run import BOT, clean_env
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import APP_TOKEN, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
-
-
-@pytest.fixture
-def socket_mode(fake_slack: FakeSlack) -> Iterator[FakeSocketMode]:
-    fake = FakeSocketMode()
-    fake_slack.socket_url = fake.url
-    yield fake
-    fake.close()
+from tests.harness import stop_process
 
 
 def test_status_over_socket_mode(
@@ -68,9 +58,4 @@ def test_status_over_socket_mode(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop_process(proc)

@@ -64,7 +64,13 @@ def test_status_json_shows_the_resource(graph_env: dict[str, str], fake_graph: F
     assert document["days_left"] == 200
     assert document["state"] == "ok"
     assert datetime.fromisoformat(document["checked_at"]).tzinfo is not None
-    assert len(fake_graph.graph_requests()) == 1
+    assert document["watch"] == ["push", "ade", "vpp"]
+    [ade] = document["ade_tokens"]
+    [vpp] = document["vpp_tokens"]
+    assert ade["name"] == "Contoso ABM" and vpp["name"] == "Contoso Apps and Books"
+    assert document["ade_tokens_error"] is None and document["vpp_tokens_error"] is None
+    # one read per kind: the certificate, the ADE tokens, the VPP tokens
+    assert len(fake_graph.graph_requests()) == 3
 
 
 def test_status_prints_a_readable_summary(cli_env, fake_graph: FakeGraph, capsys):

@@ -196,6 +196,13 @@ def test_network_timeout(raw: str, ok: bool) -> None:
             load_settings(env)
 
 
+def test_a_metrics_token_is_kept_secret() -> None:
+    assert load_settings(MINIMAL).metrics_token is None
+    settings = load_settings({**MINIMAL, "APNS_METRICS_TOKEN": "a" * 64})
+    assert settings.metrics_token is not None and settings.metrics_token.reveal() == "a" * 64
+    assert "a" * 64 not in repr(settings)
+
+
 def test_metrics_are_served_beside_slack_unless_a_port_is_given() -> None:
     settings = load_settings(MINIMAL)
     assert (settings.metrics_port, settings.metrics_host) == (None, "127.0.0.1")
@@ -224,6 +231,9 @@ def test_metrics_are_served_beside_slack_unless_a_port_is_given() -> None:
             {"APNS_METRICS_HOST": "127.0.0.2"},
             "APNS_METRICS_HOST is set but APNS_METRICS_PORT is not",
         ),
+        ({"APNS_METRICS_TOKEN": "short"}, "APNS_METRICS_TOKEN must be 16 to 512 characters"),
+        ({"APNS_METRICS_TOKEN": "has space " * 3}, "APNS_METRICS_TOKEN must be 16 to 512"),
+        ({"APNS_METRICS_TOKEN": "0123456789abcdef..."}, "APNS_METRICS_TOKEN must be"),
     ],
 )
 def test_bad_metrics_settings_are_named(env: dict[str, str], problem: str) -> None:

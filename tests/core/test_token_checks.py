@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
+from bot.cli.inspect_token import render
 from bot.core.ade_token import MAX_TOKEN_FILE_BYTES, encrypted_to, read_ade_token, read_intune_key
 from bot.core.token_checks import CODES, detect_kind, inspect_token
 from bot.core.tokens import AppleToken, CredentialKind
@@ -43,7 +45,7 @@ def ade_current(apple_id: str = "abm-admin@contoso.example") -> AppleToken:
 
 
 @pytest.mark.parametrize(
-    "layout", ["smime", "smime_one_line", "smime_lf", "base64", "pem", "der", "ber"]
+    "layout", ["smime", "smime_one_line", "smime_lf", "base64", "pem", "der", "ber", "streamed"]
 )
 def test_an_ade_token_in_any_layout_matches_intunes_key(layout: str) -> None:
     key = intune_key()
@@ -181,7 +183,7 @@ def test_another_organisations_vpp_token_is_blocked() -> None:
 
 def test_a_vpp_token_another_intune_token_already_uses_is_a_duplicate() -> None:
     other = vpp_current(
-        id="vpp-2", name="Contoso Berlin", expires_at=days(365) + timedelta(seconds=20)
+        id="vpp-2", name="Contoso Berlin", expires_at=days(365) + timedelta(milliseconds=400)
     )
     found = inspect_token(
         vpp_token_file(ORG, days(365)), now=T0, current=vpp_current(), others=[vpp_current(), other]
@@ -194,6 +196,22 @@ def test_a_vpp_token_another_intune_token_already_uses_is_a_duplicate() -> None:
         ).codes
         == []
     )
+
+
+def test_two_locations_downloaded_30_seconds_apart_are_not_duplicates() -> None:
+    # a batch renewal: each location's token downloaded from ABM one after the other
+    berlin = vpp_current(id="vpp-2", name="Contoso Berlin", expires_at=days(365))
+    found = inspect_token(
+        vpp_token_file(ORG, days(365) + timedelta(seconds=30)),
+        now=T0,
+        current=vpp_current(),
+        others=[vpp_current(), berlin],
+    )
+    assert found.codes == []
+    second = inspect_token(
+        vpp_token_file(ORG, days(365) + timedelta(seconds=1)), now=T0, others=[berlin]
+    )
+    assert second.codes == []  # a whole second apart is another download
 
 
 def test_apples_expiry_formats_are_read() -> None:
@@ -255,11 +273,25 @@ def test_a_token_encrypted_to_another_key_is_blocked() -> None:
     assert intune_key(1).serial in found.problems[0].message
 
 
-def test_matching_goes_by_issuer_and_serial_not_by_the_key_alone() -> None:
+@pytest.mark.parametrize("layout", ["key_id", "streamed"])
+def test_other_cms_shapes_match_the_right_key_and_no_other(layout: str) -> None:
+    key = intune_key(3)
+    data = ade_token_file(key, layout=layout)  # type: ignore[arg-type]
+    assert inspect_token(data, now=T0, public_key=key.pem).codes == []
+    wrong = inspect_token(data, now=T0, public_key=intune_key(1).pem)
+    assert wrong.codes == ["wrong_public_key"]
+    recipient = read_ade_token(data).recipients[0]
+    if layout == "key_id":
+        assert recipient.kind == "key_identifier" and recipient.serial is None
+        assert recipient.key_identifier is not None
+        assert recipient.key_identifier in wrong.problems[0].message
+    else:
+        assert recipient.serial == key.serial
+
+
+def test_a_key_without_pem_armour_matches_too() -> None:
     key = intune_key(3)
     token = read_ade_token(ade_token_file(key))
-    assert encrypted_to(token, read_intune_key(key.pem))
-    assert not encrypted_to(token, read_intune_key(intune_key(1).pem))
     bare = key.pem.split("-----")[2]  # Graph may give the certificate without PEM armour
     assert encrypted_to(token, read_intune_key(bare))
 
@@ -267,8 +299,15 @@ def test_matching_goes_by_issuer_and_serial_not_by_the_key_alone() -> None:
 def test_without_intunes_key_the_match_is_a_warning_not_a_pass() -> None:
     found = inspect_token(ade_token_file(), now=T0)
     assert found.codes == ["public_key_not_checked"] and not found.blocking
-    unreadable = inspect_token(ade_token_file(), now=T0, public_key="not a certificate")
-    assert unreadable.codes == ["public_key_not_checked"]
+
+
+def test_a_key_given_but_unreadable_blocks_instead_of_passing_unchecked() -> None:
+    for text in ("not a certificate", "", intune_key().pem[:200]):
+        unreadable = inspect_token(ade_token_file(), now=T0, public_key=text)
+        assert unreadable.codes == ["public_key_unreadable"] and unreadable.blocking
+    with pytest.raises(TokenFileError) as raised:
+        read_intune_key("not a certificate")
+    assert raised.value.code == "public_key_unreadable"
 
 
 def test_another_apple_id_than_the_tokens_is_a_warning() -> None:
@@ -311,3 +350,31 @@ def test_errors_come_before_warnings() -> None:
 def test_a_naive_now_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="aware"):
         inspect_token(vpp_token_file(), now=T0.replace(tzinfo=None))
+
+
+def test_a_token_for_many_recipients_names_three_then_counts_the_rest() -> None:
+    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(b"token")
+    others = [intune_key(slot) for slot in (2, 3, 4, 5, 6)]
+    for key in others:
+        builder = builder.add_recipient(key.cert)
+    data = builder.encrypt(Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    found = inspect_token(data, now=T0, public_key=intune_key(1).pem)
+    assert found.codes == ["wrong_public_key"]
+    message = found.problems[0].message
+    assert sum(key.serial in message for key in others) == 3 and "+2 more" in message
+    facts = render(found, name="many.p7m", now=T0).split("Problems")[0].splitlines()
+    assert len([line for line in facts if line.startswith("  Encrypted to")]) == 3
+    assert any(line.strip() == "+2 more" for line in facts)
+
+
+def test_raw_der_ending_in_a_whitespace_byte_is_read_whole() -> None:
+    # DER is binary: a last byte of 0x0A or 0x20 is content, not trailing whitespace
+    key = intune_key()
+    for _ in range(2000):
+        data = ade_token_file(key, layout="der")
+        if data[-1:] in (b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c"):
+            break
+    else:
+        pytest.fail("no generated token ended in a whitespace byte")
+    assert inspect_token(data, now=T0, public_key=key.pem).codes == []
+    assert read_ade_token(b"\n" + data).sha256 == read_ade_token(data).sha256

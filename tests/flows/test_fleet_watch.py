@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from bot.slack.home_tab import FLEET_REFRESH_SECONDS
 from tests.clock import days, iso
 from tests.fakes import graph_shapes as shapes
 from tests.fakes.graph_server import FakeGraph, Fault
+from tests.fakes.graph_tokens import vpp_token
 from tests.fakes.slack_server import FakeSlack
 from tests.fleet_fixtures import TENANTS, fleet_file
 from tests.harness import REQUESTER, RunningBot
@@ -92,6 +94,9 @@ def test_tenants_are_checked_concurrently(fleet: RunningBot) -> None:
             barrier.wait()
             return real(self.tenant).get_certificate()
 
+        def __getattr__(self, name: str) -> Any:  # the token lists: as the real client
+            return getattr(real(self.tenant), name)
+
     fleet.deps.watch.graph = Meeting  # type: ignore[assignment]
     results = fleet.deps.watch.check_all()
     assert len(results) == len(TENANTS) and not barrier.broken
@@ -116,3 +121,19 @@ def test_a_fleet_check_refreshes_each_open_tab_once_not_once_per_tenant(
     fleet.wait_idle()
     assert len(fake_slack.calls_to("views.publish")) == before + 2
     assert {call.params["user_id"] for call in fresh} == {"U0VIEWERA", "U0VIEWERB"}
+
+
+def test_the_fleet_home_tab_shows_a_token_when_it_is_the_most_urgent_item(
+    fleet: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    """northwind's certificate is healthy, its VPP token expires in 3 days: the row names it."""
+    lapsing = vpp_token(display_name="Northwind Apps", expires_at=fleet.clock() + timedelta(days=3))
+    fake_graph.apple_tokens.set(TENANTS["northwind"], "vpp", [lapsing])
+    fake_graph.apple_tokens.deny(TENANTS["tailspin"], "ade")
+    fleet.deps.watch.check_all()
+    open_home(fleet)
+    view = json.dumps(published(fake_slack, "all tenants").params["view"])
+    northwind = next(line for line in view.split("\\n") if "(`northwind`)" in line)
+    assert "Apps and Books (VPP) token *Northwind Apps*: 3 days left" in northwind
+    tailspin = next(line for line in view.split("\\n") if "(`tailspin`)" in line)
+    assert "push certificate" in tailspin and "ADE not readable" in tailspin

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 from bot.core.ade_token import encrypted_to, read_ade_token, read_intune_key
 from bot.slack.ids import Action
 from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph, Fault
 from tests.fakes.graph_tokens import ade_token
 from tests.fakes.slack_server import Call, FakeSlack
+from tests.fleet_fixtures import TENANTS, fleet_file
 from tests.harness import LEAD_1, OUTSIDER, REQUESTER, RunningBot
 from tests.tokengen import ade_token_file, intune_key
 
@@ -65,6 +68,8 @@ def test_ade_key_sends_intunes_key_as_a_pem_with_the_steps(
         "apns-bot inspect-token",
         "abm-admin@contoso.example",
         intune_key(1).serial,
+        "/apns renew ade",  # the coming Slack upload, with approval; by hand until then
+        "Renew token",
     ):
         assert fact in comment, fact
     assert "`Intune_ADE_key_Contoso_ABM.pem` is in your direct messages" in final_answer(fake_slack)
@@ -174,3 +179,36 @@ def test_a_key_graph_sends_without_armour_is_sent_as_pem(
     bot.slack.command("ade-key")
     _, content = uploaded(fake_slack)
     assert content == intune_key(1).pem.encode()
+
+
+def test_the_shell_command_in_the_steps_names_the_token_by_id_not_by_its_name(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    # an admin chooses the token's name in Intune: it must never land inside a shell command
+    fake_graph.apple_tokens.set(
+        FAKE_TENANT_ID, "ade", [ade_token(id="ade-odd", name='ABM"; rm -rf ~; echo "')]
+    )
+    bot.slack.command("ade-key")
+    done, _ = uploaded(fake_slack)
+    comment = str(done.params["initial_comment"])
+    assert "apns-bot inspect-token <file> --against-graph --token ade-odd`" in comment
+    assert "rm -rf" not in comment.split("`apns-bot", 1)[1].split("`", 1)[0]
+
+
+def test_a_token_name_starting_with_the_tenants_name_is_found(
+    start_bot: Callable[..., RunningBot],
+    fake_graph: FakeGraph,
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+) -> None:
+    running = start_bot(**fleet_file(tmp_path, fake_graph, viewers=[REQUESTER]))
+    fake_graph.apple_tokens.set(
+        TENANTS["contoso"],
+        "ade",
+        [ade_token(id="ade-main", name="Contoso ABM"), ade_token(id="ade-2", name="Other")],
+    )
+    fake_graph.token_writes.set_key(TENANTS["contoso"], "ade-main", intune_key(4))
+    # "contoso" is taken as the tenant; "abm" alone names no token, "contoso abm" does
+    running.slack.command("ade-key contoso abm", channel="C0ELSEWHERE")
+    _, content = uploaded(fake_slack)
+    assert content == intune_key(4).pem.encode()

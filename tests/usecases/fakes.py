@@ -19,7 +19,8 @@ from bot.core.model import TenantCertificate
 from bot.core.reminders import Change, Reminder
 from bot.core.requests import ChangeRequest
 from bot.core.signin import PollOutcome, PollResult, StartedFlow
-from bot.core.tokens import AppleToken, CredentialKind
+from bot.core.token_watch import TokenNotice
+from bot.core.tokens import AppleToken, CredentialKind, ReadError
 from bot.errors import GraphError, SealError
 from bot.usecases.metrics import ApprovalOutcome, RequestOutcome, UploadOutcome
 from bot.usecases.ports import ApproverCheck, DeviceCodeClient, Sealer
@@ -212,6 +213,16 @@ class RecordingWatchNotifier:
 
     def post_check_recovered(self, tenant: TenantSettings, since: datetime, now: datetime) -> bool:
         self.posts.append("recovered")
+        return self.accept
+
+    def post_token_notice(self, tenant: TenantSettings, notice: TokenNotice) -> bool:
+        self.posts.append(notice.label)
+        return self.accept
+
+    def post_token_read_failed(
+        self, tenant: TenantSettings, kind: CredentialKind, error: ReadError, since: datetime
+    ) -> bool:
+        self.posts.append(f"{kind.value} read failed")
         return self.accept
 
 

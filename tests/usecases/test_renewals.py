@@ -62,14 +62,17 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
+    """The use cases over a fresh store; ``parametrize("world", [n], indirect=True)``: ``n``
+    approvals required (default 1)."""
+    required_approvals: int = getattr(request, "param", 1)
     clock = MovableClock()
     sleep = RecordingSleep()
     current = make_push_cert(not_before=T0 - timedelta(days=340))
     store = SqliteStore(tmp_path / "apns-bot.sqlite3")
     graph = FakeGraph(as_graph_reports(current))
     notifier = RecordingNotifier()
-    config = settings()
+    config = settings(required_approvals=required_approvals)
     metrics = RecordingMetrics()
     applying = Applying(
         config, store, graph, notifier, clock, retry=UploadRetry(sleep=sleep), metrics=metrics
@@ -251,30 +254,13 @@ def test_each_decision_and_upload_is_counted(world: World) -> None:
     ]
 
 
-def test_an_approval_that_is_not_the_last_one_is_recorded(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "apns-bot.sqlite3")
-    metrics = RecordingMetrics()
-    current = make_push_cert(not_before=T0 - timedelta(days=340))
-    graph, notifier, clock = (
-        FakeGraph(as_graph_reports(current)),
-        RecordingNotifier(),
-        MovableClock(),
-    )
-    config = settings(required_approvals=2)
-    applying = Applying(config, store, graph, notifier, clock, metrics=metrics)
-    trust = apple_ca().trust_anchors()
-    approvers = FixedApprovers()
-    renewals = Renewals(
-        config, store, graph, notifier, approvers, lambda: trust, clock, applying, metrics=metrics
-    )
-    renewal = make_push_cert(topic_uuid=current.uuid)
-    submission = renewals.submit(TENANT, REQUESTER, APPLE_ID, renewal.pem)
-    assert submission.request is not None
-    renewals.approve(submission.request.id, LEAD_1)
-    renewals.approve(submission.request.id, LEAD_1)  # the same lead again
-    renewals.approve(submission.request.id, LEAD_2)
-    store.close()
-    assert metrics.counted == [
+@pytest.mark.parametrize("world", [2], indirect=True)
+def test_an_approval_that_is_not_the_last_one_is_recorded(world: World) -> None:
+    request_id = world.submit()
+    world.renewals.approve(request_id, LEAD_1)
+    world.renewals.approve(request_id, LEAD_1)  # the same lead again
+    world.renewals.approve(request_id, LEAD_2)
+    assert world.metrics.counted == [
         ("requests", "push:sent"),
         ("approvals", "push:recorded"),
         ("approvals", "push:refused"),

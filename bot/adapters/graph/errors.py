@@ -149,9 +149,17 @@ def error_from_response(
     )
 
 
+def never_sent(exc: httpx.TransportError) -> bool:
+    """True when the request cannot have left: no connection was opened (refused, DNS, connect
+    or pool timeout). A write failing so changed nothing and may be sent again."""
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
 def error_from_transport(
     exc: httpx.TransportError, call: Call, url: str, client_request_id: str, attempts: int
 ) -> GraphError:
+    """The error for a request without an answer; ``sent`` says whether it may have left."""
+    sent = not never_sent(exc)
     if isinstance(exc, httpx.TimeoutException):
         reason = f"timed out, {host_of(url)} did not answer ({type(exc).__name__})"
     elif isinstance(exc, httpx.RemoteProtocolError):
@@ -162,12 +170,16 @@ def error_from_transport(
     if attempts > 1:
         text += f" (after {attempts} attempts)"
     text += "."
-    if call.writes:
+    if call.writes and sent:
         text += (
             f" The change may or may not have reached Intune: read the {call.thing} back before "
             "trying again."
         )
-    return GraphError(text + _ids(None, client_request_id), client_request_id=client_request_id)
+    elif call.writes:
+        text += " No connection was opened, so nothing was sent and nothing changed."
+    return GraphError(
+        text + _ids(None, client_request_id), client_request_id=client_request_id, sent=sent
+    )
 
 
 def host_of(url: str) -> str:
@@ -182,4 +194,5 @@ def tls_error(exc: httpx.TransportError, url: str, client_request_id: str) -> Gr
         f"Could not verify the TLS certificate of {url}. If a proxy inspects TLS, set "
         "SSL_CERT_FILE to a PEM bundle holding its CA certificate.",
         client_request_id=client_request_id,
+        sent=False,  # the handshake failed: no request left
     )

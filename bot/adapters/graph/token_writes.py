@@ -1,4 +1,10 @@
-"""Renewing Intune's ADE and Apps and Books (VPP) tokens on Microsoft Graph (``HttpGraphClient``).
+"""Intune's ADE and Apps and Books (VPP) tokens on Microsoft Graph: ``AppleTokenGraph``.
+
+``HttpGraphClient`` holds one as ``tokens`` and forwards the ``GraphClient`` port's methods to it;
+every request goes through the tenant's ``GraphTransport``.
+
+- Lists: ``GET beta/deviceManagement/depOnboardingSettings`` and ``deviceAppManagement/vppTokens``
+  (every ``@odata.nextLink`` on the tenant's Graph host; ``bot.adapters.graph.tokens``).
 
 - ADE (Graph beta only, whatever ``GRAPH_URL`` names):
   ``GET  deviceManagement/depOnboardingSettings/{id}/getEncryptionPublicKey()`` → ``{"value": PEM}``
@@ -12,26 +18,28 @@
 
 An upload is sent once: after a timeout, a connection lost once sent, or a 5xx, the outcome is
 unknown and ``UploadOutcomeUnknown`` says so (the caller reads the token back before anything
-else); only a 429 or a connection that never opened is tried again (``HttpGraphClient._send``). A
-refusal (4xx) is a plain ``GraphError``: nothing was applied. ``syncLicenses`` only asks Intune to
-sync, so it is retried like a read. Token contents never reach a log line or an error message.
+else); only a 429 or a connection that never opened (a connect timeout included) is tried again
+(``GraphTransport.send``). A refusal (4xx), or a connection that never opened even after the
+retries (``GraphError.sent`` False), is a plain ``GraphError``: nothing was applied.
+``syncLicenses`` only asks Intune to sync, so it is retried like a read. Token contents never reach a log line or an error message.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
 from urllib.parse import quote
 
-import httpx
-
+from bot.adapters.graph.timestamps import parse_timestamp
 from bot.adapters.graph.tokens import (
+    ADE_ACTION,
     ADE_PATH,
+    VPP_ACTION,
     VPP_PATH,
     beta_base,
     parse_ade_token,
     parse_vpp_token,
+    read_collection,
 )
+from bot.adapters.graph.transport import GraphTransport
 from bot.core.tokens import AppleToken
 from bot.errors import ApnsBotError, GraphError, UploadOutcomeUnknown
 
@@ -50,39 +58,53 @@ def segment(token_id: str) -> str:
     return quote(token_id.strip(), safe="")
 
 
-class AppleTokenWrites:
-    """The token operations of ``HttpGraphClient`` (mixed in; it provides the plumbing below)."""
+def vpp_token_wire_value(content: str) -> str:
+    """The ``token`` property sent for a ``.vpptoken`` file: the file's text as Apple wrote it
+    (already the base64 of ``{"token","expDate","orgName"}``), surrounding whitespace removed.
 
-    _base: str
+    What Intune expects is not settled by its documentation. Microsoft Graph's vppToken resource
+    (learn.microsoft.com/graph/api/resources/intune-onboarding-vpptoken) only says "The Apple
+    Volume Purchase Program Token string downloaded from the Apple Volume Purchase Program"; the
+    Update/Create pages show a placeholder. Public scripts differ: PacktPublishing's
+    Microsoft-Intune-Cookbook (Chapter-6/create-vpp-token.ps1) base64-encodes the file's text a
+    second time before a POST, while other MDMs' APIs (Jamf Pro's ``service_token``) take the
+    file's text unchanged. apns-bot sends the text unchanged, as the documentation reads; if a
+    tenant answers 400 to that, this one function is what changes (docs/renewal-tokens.md)."""
+    return content.strip()
 
-    def _timestamp(self, value: object) -> datetime | None:
-        raise NotImplementedError  # HttpGraphClient: parse_timestamp
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        action: str,
-        *,
-        json: dict[str, str] | None = None,
-        writes: bool = False,
-        thing: str = "certificate",
-    ) -> httpx.Response:
-        raise NotImplementedError  # HttpGraphClient._send
+class AppleTokenGraph:
+    """The ADE and VPP token reads and uploads of one tenant's Graph."""
 
-    def _json(self, response: httpx.Response, action: str) -> Any:
-        raise NotImplementedError  # HttpGraphClient._json
+    def __init__(self, transport: GraphTransport) -> None:
+        self._transport = transport
+
+    # --- lists ----------------------------------------------------------------------------------
+
+    def list_ade_tokens(self) -> list[AppleToken]:
+        """Every Automated Device Enrollment token (Graph beta, whatever ``GRAPH_URL`` names)."""
+        t = self._transport
+        first = beta_base(t.base) + ADE_PATH
+        entities = read_collection(t.get_json, first, ADE_ACTION, t.tenant.graph_root)
+        return [parse_ade_token(entity, parse_timestamp) for entity in entities]
+
+    def list_vpp_tokens(self) -> list[AppleToken]:
+        """Every Apps and Books (VPP) token."""
+        t = self._transport
+        entities = read_collection(t.get_json, VPP_PATH, VPP_ACTION, t.tenant.graph_root)
+        return [parse_vpp_token(entity, parse_timestamp) for entity in entities]
 
     # --- ADE ------------------------------------------------------------------------------------
 
     def _ade(self, token_id: str, tail: str = "") -> str:
-        return beta_base(self._base) + f"{ADE_PATH}/{segment(token_id)}{tail}"
+        return beta_base(self._transport.base) + f"{ADE_PATH}/{segment(token_id)}{tail}"
 
     def ade_public_key(self, token_id: str) -> str:
         """Intune's public key for one ADE token, exactly as Graph returns it (a PEM certificate)."""
         action = "download Intune's public key for the ADE token"
-        response = self._send("GET", self._ade(token_id, "/getEncryptionPublicKey()"), action)
-        document = self._json(response, action)
+        document = self._transport.get_json(
+            self._ade(token_id, "/getEncryptionPublicKey()"), action
+        )
         value = document.get("value") if isinstance(document, dict) else None
         if not isinstance(value, str) or not value.strip():
             raise GraphError(f"Microsoft Graph answered the request to {action} without a key.")
@@ -91,10 +113,10 @@ class AppleTokenWrites:
     def get_ade_token(self, token_id: str) -> AppleToken:
         """One ADE token as Graph reports it now (the read-back after an upload)."""
         action = "read the ADE token"
-        document = self._json(self._send("GET", self._ade(token_id), action), action)
+        document = self._transport.get_json(self._ade(token_id), action)
         if not isinstance(document, dict):
             raise GraphError(f"Microsoft Graph answered the request to {action} unexpectedly.")
-        return parse_ade_token(document, self._timestamp)
+        return parse_ade_token(document, parse_timestamp)
 
     def upload_ade_token(self, token_id: str, apple_id: str, content: str) -> None:
         """``uploadDepToken`` once; ``UploadOutcomeUnknown`` when it may or may not have landed."""
@@ -114,22 +136,23 @@ class AppleTokenWrites:
     def get_vpp_token(self, token_id: str) -> AppleToken:
         """One Apps and Books token as Graph reports it now (the read-back after an upload)."""
         action = "read the Apps and Books (VPP) token"
-        document = self._json(self._send("GET", self._vpp(token_id), action), action)
+        document = self._transport.get_json(self._vpp(token_id), action)
         if not isinstance(document, dict):
             raise GraphError(f"Microsoft Graph answered the request to {action} unexpectedly.")
-        return parse_vpp_token(document, self._timestamp)
+        return parse_vpp_token(document, parse_timestamp)
 
     def upload_vpp_token(self, token_id: str, content: str) -> None:
         """PATCH the token's ``token`` once; ``UploadOutcomeUnknown`` when it may have landed."""
         if not content or not content.strip():
             raise EmptyTokenError("Refusing to upload: the Apps and Books token is empty.")
         action = "upload the Apps and Books (VPP) token"
-        path = self._vpp(token_id)
-        self._write("PATCH", path, action, {"token": content.strip()}, VPP_THING, "vpp", token_id)
+        body = {"token": vpp_token_wire_value(content)}
+        self._write("PATCH", self._vpp(token_id), action, body, VPP_THING, "vpp", token_id)
 
     def sync_vpp_licenses(self, token_id: str) -> None:
         """Ask Intune to sync the token's licences with Apple (harmless to repeat)."""
-        self._send("POST", self._vpp(token_id, "/syncLicenses"), "sync the Apps and Books licences")
+        action = "sync the Apps and Books licences"
+        self._transport.send("POST", self._vpp(token_id, "/syncLicenses"), action)
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -144,10 +167,10 @@ class AppleTokenWrites:
         token_id: str,
     ) -> None:
         try:
-            self._send(method, path, action, json=body, writes=True, thing=thing)
+            self._transport.send(method, path, action, json=body, writes=True, thing=thing)
         except UploadOutcomeUnknown:
             raise
         except GraphError as exc:
-            if exc.transient:
+            if exc.transient and exc.sent is not False:  # it may have landed: read back first
                 raise UploadOutcomeUnknown(exc, kind=kind, token_id=token_id) from exc
-            raise
+            raise  # refused (4xx), or never sent: nothing changed

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from bot.core.messages import COMMAND
 from bot.core.token_choice import choose_token
 from bot.core.tokens import AppleToken
 from bot.errors import ApnsBotError, TokenFileError
-from bot.slack.clicks import clicked_channel, keep_original
+from bot.slack.clicks import clicked_channel, clicked_item, clicked_tenant, keep_original
 from bot.slack.ids import Action
 from bot.slack.listeners.commands import CommandCall, Verb, reply
 from bot.slack.listeners.csr import dm_fix, teller
@@ -69,8 +70,10 @@ def ade_key_comment(tenant: TenantSettings, token: AppleToken, key: IntuneKey | 
         "2. Open *Preferences* → *Your MDM Servers* and select the server this token belongs to.\n"
         "3. *Edit* → *Upload Public Key*: choose this `.pem` file, then *Save*.\n"
         "4. *Download Token*: Apple gives a `…_smime.p7m` server token, encrypted to this key.\n"
+        # the id, never the admin-chosen name, goes into a command people copy into a shell
         f"5. Check it before uploading: `apns-bot inspect-token <file> --against-graph --token "
-        f'"{name}"` (it must be encrypted to serial `{key.serial if key else "…"}`).\n'
+        f"{escape(shlex.quote(token.id))}` (it must be encrypted to serial "
+        f"`{key.serial if key else '…'}`).\n"
         f"6. Upload it with `{COMMAND} renew ade {name}` (checked, then approved like the "
         "certificate), or in the Intune admin center: *Devices* → *Enrollment* → *Apple* → "
         f"*Enrollment program tokens* → *{name}* → *Renew token*, with the Apple ID {apple_id}.\n"
@@ -85,27 +88,40 @@ def send_ade_key(
     user_id: str,
     channel_id: str | None,
     tell: Tell,
+    *,
+    or_else: str | None = None,
 ) -> None:
     """DM ``user_id`` Intune's key for the ADE token ``wanted`` names (None: the only one), if
-    they may see ``tenant``; ``tell`` reports the outcome."""
+    they may see ``tenant``; ``tell`` reports the outcome. ``or_else``: the name to try when
+    ``wanted`` names no token (the whole text, when its first word was taken as the tenant)."""
     if not allowed(deps.approvers, tenant, user_id, channel_id, tell):
         return
     outcome_of(
         "sending Intune's ADE public key",
-        lambda: _send(deps, tenant, wanted, user_id, tell),
+        lambda: _send(deps, tenant, wanted, user_id, tell, or_else),
         failed=lambda sentence: tell(f":warning: {sentence}"),
     )
 
 
 def _send(
-    deps: SlackContext, tenant: TenantSettings, wanted: str | None, user_id: str, tell: Tell
+    deps: SlackContext,
+    tenant: TenantSettings,
+    wanted: str | None,
+    user_id: str,
+    tell: Tell,
+    or_else: str | None = None,
 ) -> None:
     graph = deps.graph(tenant)
     try:
-        choice = choose_token(graph.list_ade_tokens(), wanted)
+        tokens = graph.list_ade_tokens()
     except ApnsBotError as exc:
         tell(f":warning: Intune's ADE tokens could not be read: {escape(exc.user_message)}")
         return
+    choice = choose_token(tokens, wanted)
+    if choice.why == "unknown" and or_else is not None:
+        retried = choose_token(tokens, or_else)  # "/apns ade-key contoso abm": "Contoso ABM"
+        if retried.token is not None:
+            choice = retried
     token = choice.token
     if token is None:
         tell(_no_choice(tenant, wanted, choice.why, choice.candidates))
@@ -178,6 +194,8 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
             response_type="ephemeral",
         )
         wanted = " ".join(call.args) or None
+        # the first word named the tenant; it may also begin the token's name ("Contoso ABM")
+        whole = " ".join((call.tenant_word, *call.args)) if call.tenant_word else None
         deps.background.submit(
             send_ade_key,
             deps,
@@ -186,6 +204,7 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
             call.user_id,
             call.channel_id,
             lambda text: reply(call.respond, text),
+            or_else=whole,
         )
 
     @app.action(Action.GET_ADE_KEY)
@@ -193,13 +212,12 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
         ack()
         user_id = str(body["user"]["id"])
         tell = teller(deps, user_id, keep_original(respond, body))
-        value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-        name, _, token_id = value.partition("|")
-        tenant = settings.tenants.get(name) if name else settings.default_tenant
+        tenant = clicked_tenant(settings, body)
         if tenant is None:
             deps.background.submit(tell, ":warning: That tenant is no longer configured.")
             return
+        token_id = clicked_item(body)
         channel = clicked_channel(body)
-        deps.background.submit(send_ade_key, deps, tenant, token_id or None, user_id, channel, tell)
+        deps.background.submit(send_ade_key, deps, tenant, token_id, user_id, channel, tell)
 
     return {VERB: verb_ade_key}

@@ -20,9 +20,11 @@ from bot.config import Settings, TenantSettings
 from bot.slack.ids import COMMAND
 from bot.slack.outcomes import outcome_of
 from bot.slack.views.blocks import to_dicts
-from bot.slack.views.status import error_message, fleet_message, help_message, status_message
+from bot.slack.views.items import tenant_status_message
+from bot.slack.views.status import error_message, fleet_message, help_message
 from bot.slack.visibility import allowed, visible_tenants
-from bot.usecases.fleet import read_fleet
+from bot.usecases.fleet import items_of, read_fleet
+from bot.usecases.token_watch import read_tenant
 
 if TYPE_CHECKING:
     from bot.slack.context import SlackContext
@@ -51,6 +53,7 @@ class CommandCall:
     ack: Ack
     respond: Respond
     everyone: bool = False  # `all` was typed: the verb covers every tenant
+    tenant_word: str | None = None  # the first word, when it was taken as the tenant's name
 
 
 Verb = Callable[[CommandCall], None]
@@ -152,11 +155,22 @@ def register(
             return
         text, blocks = outcome_of(
             "reading the certificate",
-            lambda: status_message(tenant, deps.graph(tenant).get_certificate(), deps.clock()),
+            lambda: status_now(tenant),
             refused=lambda exc: error_message(exc, "Reading the certificate"),
             failed=_text_only,
         )
         reply(respond, text, list(blocks))
+
+    def status_now(tenant: TenantSettings) -> tuple[str, list[Block]]:
+        """Every watched item, read now; a certificate that cannot be read (and no token
+        kind watched) is the error card, as before."""
+        found = read_tenant(deps.graph(tenant), tenant)
+        if found.error is not None and all(not read.ok for read in found.tokens):
+            raise found.error  # nothing could be read: the certificate's error says why
+        error = found.error.user_message if found.error is not None else None
+        now = deps.clock()
+        items = items_of(tenant, found, error, now)
+        return tenant_status_message(tenant, found.certificate, items, now)
 
     table: dict[str, Verb] = {"help": verb_help, "status": verb_status}
     table.update(verbs or {})
@@ -184,6 +198,7 @@ def register(
             ack=ack,
             respond=respond,
             everyone=everyone,
+            tenant_word=args[0] if args and len(rest) < len(args) else None,
         )
         handler(call)
 

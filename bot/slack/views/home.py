@@ -15,12 +15,14 @@ from slack_sdk.models.views import View
 
 from bot.config import TenantSettings
 from bot.core.fleet import FleetRow
+from bot.core.items import WatchItem
 from bot.core.model import TenantCertificate
 from bot.core.requests import AuditEvent, ChangeRequest, Status
 from bot.slack.views.blocks import code, context, escape, header, section, slack_date
 from bot.slack.views.history import history_lines
+from bot.slack.views.items import tenant_status_message
 from bot.slack.views.reminders import renewal_buttons
-from bot.slack.views.status import fleet_message, status_message
+from bot.slack.views.status import fleet_message
 from bot.usecases.watch_state import FailingCheck
 
 MAX_BLOCKS = 100  # Slack's limit for a Home tab view
@@ -39,6 +41,7 @@ class TenantHome:
 
     tenant: TenantSettings
     certificate: TenantCertificate | None
+    items: Sequence[WatchItem] = ()  # every watched item, worst first
     note: str | None = None  # why the card is not a fresh read
     failing: FailingCheck | None = None  # the check has been failing since, why
     open_requests: Sequence[ChangeRequest] = field(default_factory=tuple)
@@ -64,8 +67,8 @@ def request_line(request: ChangeRequest, required: int) -> str:
 
 def _tenant_blocks(home: TenantHome, now: datetime, required: int) -> list[Block]:
     tenant = home.tenant
-    if home.certificate is not None:
-        _, blocks = status_message(tenant, home.certificate, now)
+    if home.certificate is not None or home.items:
+        _, blocks = tenant_status_message(tenant, home.certificate, home.items, now)
     else:
         blocks = [header(f"APNs certificate — {tenant.label}")]
     if home.note:

@@ -10,6 +10,7 @@ from bot.config import TenantSettings
 from bot.core.fleet import FleetRow
 from bot.core.model import TenantCertificate
 from bot.core.status import Urgency, urgency
+from bot.core.tokens import CredentialKind
 from bot.errors import ApnsBotError
 from bot.slack.ids import COMMAND
 from bot.slack.views.blocks import (
@@ -25,7 +26,10 @@ from bot.slack.views.blocks import (
 )
 
 HELP_LINES = (
-    (f"{COMMAND} status", "the push certificate: Apple ID, topic, expiry, days left"),
+    (
+        f"{COMMAND} status",
+        "the push certificate, ADE and VPP tokens: expiry, days left, worst first",
+    ),
     (f"{COMMAND} csr", "get Intune's certificate signing request (CSR) and the renewal steps"),
     (f"{COMMAND} renew", "upload the renewed certificate (or a token: asks which) for approval"),
     (
@@ -131,11 +135,23 @@ def fleet_line(row: FleetRow) -> str:
         return f":warning: *{row.label}* (`{row.tenant}`) — check failed: {escape(row.error or '')}"
     cert = row.certificate
     emoji = URGENCY_EMOJI[row.state]
+    unread = (
+        f" _({', '.join(k.value.upper() for k in row.unread)} not readable)_" if row.unread else ""
+    )
+    if row.kind is not CredentialKind.PUSH:  # a token is the most urgent item
+        expiry = f", expires {row.expires_at:%Y-%m-%d}" if row.expires_at else ""
+        expiry += f", {escape(row.owner)}" if row.owner else ""
+        days = days_phrase(row.days_left) if row.days_left is not None else URGENCY_TEXT[row.state]
+        return (
+            f"{emoji} *{row.label}* (`{row.tenant}`) — {row.kind.label} "
+            f"*{escape(row.name or '')}*: {days}{expiry}{unread}"
+        )
     if cert is None or not cert.exists or cert.expires_at is None:
-        return f"{emoji} *{row.label}* (`{row.tenant}`) — {URGENCY_TEXT[row.state]}"
+        return f"{emoji} *{row.label}* (`{row.tenant}`) — {URGENCY_TEXT[row.state]}{unread}"
     return (
-        f"{emoji} *{row.label}* (`{row.tenant}`) — {days_phrase(row.days_left or 0)}, "
-        f"expires {cert.expires_at:%Y-%m-%d}, {escape(cert.apple_id or 'Apple ID unknown')}"
+        f"{emoji} *{row.label}* (`{row.tenant}`) — push certificate: "
+        f"{days_phrase(row.days_left or 0)}, expires {cert.expires_at:%Y-%m-%d}, "
+        f"{escape(cert.apple_id or 'Apple ID unknown')}{unread}"
     )
 
 
@@ -145,7 +161,7 @@ def fleet_message(rows: list[FleetRow]) -> tuple[str, list[Block]]:
     urgent = sum(1 for r in rows if r.state not in (None, Urgency.OK, Urgency.MISSING))
     plural = "s" if len(rows) != 1 else ""
     summary = f"{len(rows)} tenant{plural}: {urgent} need attention, {failed} could not be checked."
-    blocks: list[Block] = [header("APNs certificates — all tenants"), section(summary)]
+    blocks: list[Block] = [header("Apple credentials — all tenants"), section(summary)]
     blocks += [section(fleet_line(row)) for row in rows[:FLEET_ROWS_SHOWN]]
     if len(rows) > FLEET_ROWS_SHOWN:
         blocks.append(

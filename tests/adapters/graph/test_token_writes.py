@@ -3,17 +3,21 @@ errors, and uploads that are never sent twice blindly."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from bot.adapters.graph.client import HttpGraphClient, build_graph_client
+from bot.adapters.graph.retry import RetryPolicy
 from bot.adapters.graph.token_writes import EmptyTokenError
-from bot.config import load_settings
+from bot.adapters.tls import ssl_context
+from bot.config import Settings, load_settings
 from bot.core.ade_token import encrypted_to, read_ade_token, read_intune_key
 from bot.errors import GraphError, UploadOutcomeUnknown
 from tests.clock import T0, RecordingSleep, days
-from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph, Fault
+from tests.fakes.graph_server import FakeGraph, Fault
 from tests.fakes.graph_tokens import ADE_PATH, VPP_PATH, ade_token, vpp_token
 from tests.tokengen import ade_token_file, intune_key, vpp_token_file
 
@@ -59,7 +63,9 @@ def test_an_id_is_one_path_segment(graph: HttpGraphClient, fake_graph: FakeGraph
         graph.ade_public_key("../../applePushNotificationCertificate")
     assert caught.value.status == 404
     (request,) = fake_graph.graph_requests()
-    assert "..%2F..%2F" in request.path or "%2F" in request.path
+    assert request.path == f"/beta{ADE_PATH}/..%2F..%2FapplePushNotificationCertificate" + (
+        "/getEncryptionPublicKey()"
+    )
     with pytest.raises(EmptyTokenError):
         graph.ade_public_key(" ")
 
@@ -212,10 +218,11 @@ def test_a_503_on_the_vpp_patch_is_not_sent_again(
 def test_a_damaged_vpp_token_is_refused_without_an_unknown_outcome(
     graph: HttpGraphClient, fake_graph: FakeGraph
 ):
+    before = graph.get_vpp_token(VPP_ID)
     with pytest.raises(GraphError) as caught:
         graph.upload_vpp_token(VPP_ID, "bm90IGpzb24=")
     assert caught.value.status == 400 and not isinstance(caught.value, UploadOutcomeUnknown)
-    assert graph.get_vpp_token(VPP_ID).expires_at != days(365)
+    assert graph.get_vpp_token(VPP_ID) == before  # nothing changed
 
 
 def test_an_unknown_token_is_a_404(graph: HttpGraphClient, fake_graph: FakeGraph):
@@ -232,6 +239,77 @@ def test_the_token_content_never_reaches_a_log_line(
     fake_graph.inject("POST", "/uploadDepToken", Fault.unavailable())
     with pytest.raises(UploadOutcomeUnknown) as caught:
         graph.upload_ade_token(ADE_ID, APPLE_ID, content)
-    body = content.split("\r\n\r\n", 1)[1][:40]
-    assert body not in caplog.text and body not in caught.value.user_message
-    assert json.dumps(fake_graph.entity(FAKE_TENANT_ID))  # the fake itself stayed sane
+    body = content.split("\r\n\r\n", 1)[1]
+    lines = [line for line in body.split("\r\n") if len(line) >= 16]  # every base64 line
+    assert lines, "the token has a body to leak"
+    error = caught.value
+    shown = " ".join((caplog.text, error.user_message, str(error), repr(error), repr(error.cause)))
+    for line in lines:
+        assert line not in shown
+    assert body.replace("\r\n", "") not in shown.replace("\n", "")
+
+
+# --- connections that never opened: nothing was sent --------------------------------------------
+
+
+class RefusingConnections(httpx.HTTPTransport):
+    """The real transport, but the first connections fail as ``failures`` say (nothing sent)."""
+
+    def __init__(self, failures: list[httpx.TransportError], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.failures = failures
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.failures:
+            raise self.failures.pop(0)
+        return super().handle_request(request)
+
+
+@pytest.fixture
+def refusing(settings: Settings, fast_retry: RetryPolicy) -> Iterator[Callable[..., Any]]:
+    clients: list[HttpGraphClient] = []
+
+    def build(*failures: httpx.TransportError) -> HttpGraphClient:
+        transport = RefusingConnections(list(failures), verify=ssl_context(settings.ca_bundle))
+        http = httpx.Client(transport=transport, timeout=httpx.Timeout(5.0, connect=2.0))
+        client = build_graph_client(settings, settings.default_tenant, retry=fast_retry, http=http)
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.close()
+        client._http.close()
+
+
+def test_an_upload_whose_connection_timed_out_is_sent_again_because_nothing_was_sent(
+    refusing: Callable[..., HttpGraphClient], fake_graph: FakeGraph, sleeps: RecordingSleep
+):
+    graph = refusing(httpx.ConnectTimeout("connect timed out"), httpx.ConnectError("refused"))
+    graph.upload_ade_token(ADE_ID, APPLE_ID, ade_token_file(expires_at=days(333)).decode())
+    assert len(uploads(fake_graph, "/uploadDepToken")) == 1 and len(sleeps.delays) == 2
+    assert graph.get_ade_token(ADE_ID).expires_at == days(333)
+
+
+def test_an_upload_that_never_connected_is_not_an_unknown_outcome(
+    refusing: Callable[..., HttpGraphClient], fake_graph: FakeGraph, sleeps: RecordingSleep
+):
+    graph = refusing(*[httpx.ConnectError("connection refused") for _ in range(4)])
+    with pytest.raises(GraphError) as caught:
+        graph.upload_vpp_token(VPP_ID, vpp_token_file().decode())
+    assert not isinstance(caught.value, UploadOutcomeUnknown)
+    assert caught.value.sent is False and caught.value.status is None
+    assert "nothing was sent" in caught.value.user_message
+    assert "may or may not" not in caught.value.user_message
+    assert fake_graph.requests_to(f"{VPP_PATH}/{VPP_ID}", "PATCH") == []
+    assert len(sleeps.delays) == 3  # every attempt the policy allows
+
+
+def test_an_upload_that_timed_out_once_sent_is_an_unknown_outcome(
+    refusing: Callable[..., HttpGraphClient], fake_graph: FakeGraph, sleeps: RecordingSleep
+):
+    graph = refusing(httpx.ReadTimeout("no answer"))
+    with pytest.raises(UploadOutcomeUnknown) as caught:
+        graph.upload_ade_token(ADE_ID, APPLE_ID, ade_token_file().decode())
+    assert caught.value.sent is True and sleeps.delays == []
+    assert "may or may not have reached Intune" in caught.value.user_message

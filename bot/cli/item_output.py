@@ -1,0 +1,112 @@
+"""Watched items on a terminal: ``status``'s token keys and lines, ``check``'s line per item."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.core.items import WatchItem
+from bot.core.status import Urgency
+from bot.core.tokens import AppleToken, CredentialKind, TokenRead
+
+TOKEN_KEYS = (
+    "id",
+    "name",
+    "apple_id",
+    "expires_at",
+    "days_left",
+    "state",
+    "last_sync",
+    "sync_error",
+)
+TOKEN_KINDS = (CredentialKind.ADE, CredentialKind.VPP)
+LABELS = {
+    Urgency.OK: "OK",
+    Urgency.RENEW_SOON: "RENEW",
+    Urgency.CRITICAL: "CRITICAL",
+    Urgency.EXPIRED: "EXPIRED",
+    Urgency.LAPSED: "LAPSED",
+    Urgency.MISSING: "MISSING",
+}
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def token_document(token: AppleToken, now: datetime) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "apple_id": token.apple_id,
+        "expires_at": iso(token.expires_at),
+        "days_left": token.days_left(now),
+        "state": token.state,
+        "last_sync": iso(token.last_sync),
+        "sync_error": token.sync_error,
+    }
+
+
+def tokens_keys(reads: Sequence[TokenRead], now: datetime) -> dict[str, Any]:
+    """``ade_tokens``/``vpp_tokens`` (null when unread or not watched) and ``*_tokens_error``
+    (``{"code", "message"}`` when the kind could not be read, else null)."""
+    by_kind = {read.kind: read for read in reads}
+    keys: dict[str, Any] = {}
+    for kind in TOKEN_KINDS:
+        read = by_kind.get(kind)
+        ok = read is not None and read.error is None
+        keys[f"{kind.value}_tokens"] = (
+            [token_document(t, now) for t in read.tokens] if read is not None and ok else None
+        )
+        error = read.error if read is not None else None
+        keys[f"{kind.value}_tokens_error"] = (
+            {"code": error.code, "message": error.message} if error is not None else None
+        )
+    return keys
+
+
+def _days(item: WatchItem) -> str:
+    if item.days_left is None:
+        return "no expiry known"
+    days = item.days_left
+    if days < 0:
+        return f"expired {-days} day{'s' * (days != -1)} ago"
+    return "less than a day left" if days == 0 else f"{days} day{'s' * (days != 1)} left"
+
+
+def item_text(item: WatchItem) -> str:
+    """``RENEW    ADE token "Contoso ABM": 45 days left, expires 2027-02-03, Apple ID …``."""
+    kind = item.kind.label
+    if item.urgency is None:
+        return f"{'FAILED':<8} {kind}: {item.note or 'could not be read'}"
+    text = f'{LABELS[item.urgency]:<8} {kind} "{item.name}": {_days(item)}'
+    if item.expires_at is not None:
+        text += f", expires {item.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if item.owner:
+        text += f", {'Apple ID ' if '@' in item.owner else ''}{item.owner}"
+    if item.note:
+        text += f"; {item.note}"
+    return text
+
+
+def items_text(items: Sequence[WatchItem]) -> str:
+    """The status's list of every watched item, worst first."""
+    if not items:
+        return "Watched items: none (nothing is watched, or no token exists)."
+    return "\n".join(["Watched items, worst first:", *(f"  {item_text(i)}" for i in items)])
+
+
+def check_line(tenant: str, item: WatchItem) -> str:
+    """``apns-bot check``'s line for one token item (the certificate keeps its own line)."""
+    kind = item.kind.value
+    if item.urgency is None:
+        return f"FAILED {tenant} {kind}: {item.note or 'could not be read'}"
+    text = f'{LABELS[item.urgency]} {tenant} {kind} "{item.name}": {_days(item)}'
+    if item.expires_at is not None:
+        text += f", expires {item.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if item.owner:
+        text += f", {item.owner}"
+    if item.note:
+        text += f"; {item.note}"
+    return " ".join(text.split())

@@ -1,0 +1,152 @@
+"""Every watched credential of a tenant as one list, worst first (pure; time is a parameter).
+
+An item is the push certificate, one ADE or VPP token, or a kind that could not be read. Status
+views, ``apns-bot check`` and the fleet table all show items, so they rank them one way:
+unreadable first (nobody knows their state), then by ``bot.core.fleet.PRIORITY``, then by days left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.fleet import PRIORITY, FleetRow, failed_row
+from bot.core.model import TenantCertificate
+from bot.core.status import Urgency, urgency
+from bot.core.tokens import (
+    AppleToken,
+    CredentialKind,
+    TokenProblem,
+    TokenRead,
+    token_problem,
+    token_urgency,
+)
+
+PROBLEM_TEXT = {
+    TokenProblem.STATE: "Intune reports the token as {state}",
+    TokenProblem.SYNC: "sync with Apple failing since {since}",
+}
+
+
+@dataclass(frozen=True)
+class WatchItem:
+    kind: CredentialKind
+    name: str  # the token's name, or "push certificate"
+    urgency: Urgency | None  # None: the kind could not be read
+    days_left: int | None = None
+    expires_at: datetime | None = None
+    owner: str | None = None  # Apple ID, else organisation
+    note: str | None = None  # a token's problem, or why the kind could not be read
+    token: AppleToken | None = None
+    certificate: TenantCertificate | None = None
+
+    @property
+    def unreadable(self) -> bool:
+        return self.urgency is None
+
+
+def push_item(certificate: TenantCertificate, now: datetime, window: int) -> WatchItem:
+    present = certificate.exists
+    return WatchItem(
+        kind=CredentialKind.PUSH,
+        name="push certificate",
+        urgency=urgency(certificate, now, window),
+        days_left=certificate.days_left(now) if present else None,
+        expires_at=certificate.expires_at if present else None,
+        owner=certificate.apple_id,
+        certificate=certificate,
+    )
+
+
+def token_item(token: AppleToken, now: datetime, window: int) -> WatchItem:
+    problem = token_problem(token, now)
+    note = None
+    if problem is not None:
+        since = f"{token.last_sync:%Y-%m-%d}" if token.last_sync else "an unknown date"
+        note = PROBLEM_TEXT[problem].format(state=token.state, since=since)
+    return WatchItem(
+        kind=token.kind,
+        name=token.name or token.id or "unnamed token",
+        urgency=token_urgency(token, now, window),
+        days_left=token.days_left(now),
+        expires_at=token.expires_at,
+        owner=token.apple_id or token.organization,
+        note=note,
+        token=token,
+    )
+
+
+def unread_item(kind: CredentialKind, why: str) -> WatchItem:
+    return WatchItem(kind=kind, name=kind.label, urgency=None, note=why)
+
+
+def tenant_items(
+    certificate: TenantCertificate | None,
+    certificate_error: str | None,
+    reads: Iterable[TokenRead],
+    now: datetime,
+    window: Callable[[CredentialKind], int],
+    *,
+    push: bool = True,
+) -> list[WatchItem]:
+    """Every watched item, worst first; ``push`` False: the push certificate is not watched."""
+    items: list[WatchItem] = []
+    if push and certificate is not None:
+        items.append(push_item(certificate, now, window(CredentialKind.PUSH)))
+    elif push:
+        items.append(unread_item(CredentialKind.PUSH, certificate_error or "not read"))
+    for read in reads:
+        if read.error is not None:
+            items.append(unread_item(read.kind, read.error.message))
+            continue
+        items += [token_item(token, now, window(read.kind)) for token in read.tokens]
+    return sort_items(items)
+
+
+def sort_items(items: Iterable[WatchItem]) -> list[WatchItem]:
+    def key(item: WatchItem) -> tuple[int, float, str]:
+        if item.urgency is None:
+            return (-1, 0.0, item.kind.value)
+        days = float(item.days_left) if item.days_left is not None else float("inf")
+        return (PRIORITY.index(item.urgency), days, item.kind.value + item.name)
+
+    return sorted(items, key=key)
+
+
+def worst_item(items: Iterable[WatchItem]) -> WatchItem | None:
+    """The most urgent readable item (``None`` when there is none)."""
+    readable = [i for i in items if i.urgency is not None]
+    return sort_items(readable)[0] if readable else None
+
+
+def fleet_row_of(
+    tenant: str,
+    label: str,
+    certificate: TenantCertificate | None,
+    items: list[WatchItem],
+) -> FleetRow:
+    """A tenant's fleet row: its most urgent readable item (its kind and name), the certificate
+    as read, and the kinds that could not be read. Failed when nothing could be read, or when
+    the push certificate is watched and could not be (``items`` holds its unread item)."""
+    unread = tuple(i for i in items if i.unreadable)
+    push_failed = next((i for i in unread if i.kind is CredentialKind.PUSH), None)
+    worst = worst_item(items)
+    if push_failed is not None or (worst is None and unread):
+        why = push_failed or unread[0]
+        return failed_row(tenant, label, why.note or "could not be read")
+    kinds = tuple(i.kind for i in unread)
+    if worst is None:  # nothing watched here exists (e.g. only ADE watched, no ADE token)
+        return FleetRow(tenant, label, certificate, Urgency.OK, None, name="none", unread=kinds)
+    return FleetRow(
+        tenant,
+        label,
+        certificate,
+        worst.urgency,
+        worst.days_left,
+        kind=worst.kind,
+        name=worst.name,
+        expires_at=worst.expires_at,
+        unread=kinds,
+        owner=worst.owner if worst.kind is not CredentialKind.PUSH else None,
+    )

@@ -1,0 +1,240 @@
+"""What the watch should say about ADE and Apps and Books (VPP) tokens, decided as values (pure).
+
+Every notice carries a key that the store marks once, ever (per tenant), as for the push
+certificate:
+
+- reminders at the kind's thresholds before expiry (the smallest threshold reached, so a bot that
+  was down posts the most urgent one, not a backlog), then one when it has expired and one every
+  ``EXPIRED_EVERY_DAYS`` while it stays expired (a token can be renewed however late: nothing
+  re-enrolls, but new devices and app licences wait): ``token_reminder:<kind>:<id>:<expiry>:<t>``;
+- a problem: a ``state`` other than ``valid`` (``expired`` is left to the reminders) or a sync
+  failing for more than a day: ``token_problem:<kind>:<id>:state:<state>`` and
+  ``token_problem:<kind>:<id>:sync:<last successful sync>``;
+- a change seen since the last check (``previous`` is the stored snapshot; ``None`` on the first
+  look, which reports nothing): a token that appeared, disappeared or was renewed (same id, later
+  expiry) outside apns-bot: ``token_change:<kind>:<id>:<what>:<expiry>[:<new expiry>]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from bot.core.reminders import MENTION_FROM_DAYS, CheckState, stamp, window_days
+from bot.core.requests import JSONValue
+from bot.core.status import Urgency
+from bot.core.tokens import AppleToken, CredentialKind, TokenProblem, token_problem, token_urgency
+
+EXPIRED_EVERY_DAYS = 7  # an expired token is recalled weekly, not daily: nothing re-enrolls
+
+
+class NoticeKind(StrEnum):
+    REMINDER = "reminder"
+    PROBLEM = "problem"
+    APPEARED = "appeared"
+    DISAPPEARED = "disappeared"
+    RENEWED = "renewed"
+
+
+@dataclass(frozen=True)
+class TokenNotice:
+    """One thing to post about one token, once (``key``)."""
+
+    what: NoticeKind
+    token: AppleToken
+    key: str
+    urgency: Urgency
+    days_left: int | None
+    threshold: str | None = None  # reminders: "30", "expired-0", "expired-7", ...
+    problem: TokenProblem | None = None
+    previous: AppleToken | None = None  # renewed: the token as last seen
+    mention: bool = False  # mention the approvers
+
+    @property
+    def label(self) -> str:
+        """What ``CheckResult.posted`` says, e.g. ``ade reminder 30`` or ``vpp renewed``."""
+        detail = self.threshold or (self.problem.value if self.problem else None)
+        return " ".join(p for p in (self.token.kind.value, self.what.value, detail) if p)
+
+
+def _expiry(token: AppleToken | None) -> str:
+    return stamp(token.expires_at) if token is not None and token.expires_at else "-"
+
+
+def due_token_reminder(
+    token: AppleToken, now: datetime, remind_days: Sequence[int]
+) -> TokenNotice | None:
+    """The reminder due for ``token`` at ``now`` (whether it was posted is the store's business)."""
+    days = token.days_left(now)
+    if token.expires_at is None or days is None:
+        return None
+    urgency = token_urgency(token, now, window_days(remind_days))
+    if token.expires_at <= now:
+        since = (now - token.expires_at).days
+        threshold = f"expired-{since // EXPIRED_EVERY_DAYS * EXPIRED_EVERY_DAYS}"
+    else:
+        reached = [t for t in remind_days if days <= t]
+        if not reached:
+            return None
+        threshold = str(min(reached))
+    key = f"token_reminder:{token.kind.value}:{token.id}:{_expiry(token)}:{threshold}"
+    return TokenNotice(
+        NoticeKind.REMINDER,
+        token,
+        key,
+        urgency,
+        days,
+        threshold=threshold,
+        mention=days <= MENTION_FROM_DAYS,
+    )
+
+
+def due_token_problem(
+    token: AppleToken, now: datetime, remind_days: Sequence[int]
+) -> TokenNotice | None:
+    problem = token_problem(token, now)
+    if problem is None or (problem is TokenProblem.STATE and token.state == "expired"):
+        return None
+    if problem is TokenProblem.STATE:
+        detail = f"state:{token.state}"
+    else:
+        detail = f"sync:{stamp(token.last_sync) if token.last_sync else '-'}"
+    key = f"token_problem:{token.kind.value}:{token.id}:{detail}"
+    urgency = token_urgency(token, now, window_days(remind_days))
+    days = token.days_left(now)
+    return TokenNotice(NoticeKind.PROBLEM, token, key, urgency, days, problem=problem, mention=True)
+
+
+def token_changes(
+    previous: Sequence[AppleToken] | None, current: Sequence[AppleToken], now: datetime
+) -> list[TokenNotice]:
+    """Tokens that appeared, disappeared or were renewed since ``previous`` (None: first look)."""
+    if previous is None:
+        return []
+    before = {t.id: t for t in previous}
+    after = {t.id: t for t in current}
+    found: list[TokenNotice] = []
+    for token_id, token in after.items():
+        old = before.get(token_id)
+        kind = token.kind.value
+        if old is None:
+            key = f"token_change:{kind}:{token_id}:appeared:{_expiry(token)}"
+            found.append(_change(NoticeKind.APPEARED, token, key, now))
+        elif (
+            token.expires_at is not None
+            and old.expires_at is not None
+            and token.expires_at > old.expires_at
+        ):
+            key = f"token_change:{kind}:{token_id}:renewed:{_expiry(old)}:{_expiry(token)}"
+            found.append(_change(NoticeKind.RENEWED, token, key, now, previous=old))
+    for token_id, old in before.items():
+        if token_id not in after:
+            key = f"token_change:{old.kind.value}:{token_id}:disappeared:{_expiry(old)}"
+            found.append(_change(NoticeKind.DISAPPEARED, old, key, now, mention=True))
+    return found
+
+
+def _change(
+    what: NoticeKind,
+    token: AppleToken,
+    key: str,
+    now: datetime,
+    *,
+    previous: AppleToken | None = None,
+    mention: bool = False,
+) -> TokenNotice:
+    urgency = token_urgency(token, now)
+    return TokenNotice(
+        what, token, key, urgency, token.days_left(now), previous=previous, mention=mention
+    )
+
+
+def token_notices(
+    previous: Sequence[AppleToken] | None,
+    current: Sequence[AppleToken],
+    now: datetime,
+    remind_days: Sequence[int],
+) -> list[TokenNotice]:
+    """Everything due for one kind of one tenant: changes first, then problems and reminders."""
+    due: list[TokenNotice] = token_changes(previous, current, now)
+    for token in current:
+        for notice in (
+            due_token_problem(token, now, remind_days),
+            due_token_reminder(token, now, remind_days),
+        ):
+            if notice is not None:
+                due.append(notice)
+    return due
+
+
+def tokens_state(
+    tokens: Sequence[AppleToken], now: datetime, remind_days: Sequence[int]
+) -> CheckState:
+    """``apns-bot check``'s exit code for one kind that was read: 1 when any token is inside the
+    window, expired or has a problem; 0 otherwise (no token at all is fine: not every tenant
+    enrolls through ADE or buys apps)."""
+    window = window_days(remind_days)
+    calm = all(token_urgency(t, now, window) is Urgency.OK for t in tokens)
+    return CheckState.OK if calm else CheckState.ATTENTION
+
+
+# --- the per-kind snapshot the watch keeps in the store's tenant state ---------------------------
+
+
+def snapshot_json(tokens: Sequence[AppleToken]) -> dict[str, JSONValue]:
+    """The tokens as last seen (no secret: Graph never returns the token itself)."""
+
+    def one(token: AppleToken) -> dict[str, JSONValue]:
+        return {
+            "id": token.id,
+            "name": token.name,
+            "apple_id": token.apple_id,
+            "organization": token.organization,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            "state": token.state,
+            "last_sync": token.last_sync.isoformat() if token.last_sync else None,
+            "sync_error": token.sync_error,
+        }
+
+    return {"tokens": [one(t) for t in sorted(tokens, key=lambda t: t.id)]}
+
+
+def snapshot_tokens(kind: CredentialKind, value: JSONValue) -> tuple[AppleToken, ...] | None:
+    """The stored snapshot, or None when there is none (or it cannot be read)."""
+    items = value.get("tokens") if isinstance(value, dict) else None
+    if not isinstance(items, list):
+        return None
+    tokens: list[AppleToken] = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        tokens.append(
+            AppleToken(
+                id=str(item["id"]),
+                kind=kind,
+                name=_text(item.get("name")),
+                apple_id=_text(item.get("apple_id")),
+                organization=_text(item.get("organization")),
+                expires_at=_moment(item.get("expires_at")),
+                state=_text(item.get("state")),
+                last_sync=_moment(item.get("last_sync")),
+                sync_error=_text(item.get("sync_error")),
+            )
+        )
+    return tuple(tokens)
+
+
+def _text(value: JSONValue | None) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _moment(value: JSONValue | None) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -1,0 +1,68 @@
+"""Every watched item of a tenant as mrkdwn lines, worst first (``/apns status`` and App Home).
+
+An item is the push certificate, one ADE or Apps and Books (VPP) token, or a kind that could not
+be read (``bot.core.items``). Token names, Apple IDs and Graph's messages are escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from slack_sdk.models.blocks import Block
+
+from bot.config import TenantSettings
+from bot.core.items import WatchItem
+from bot.core.model import TenantCertificate
+from bot.slack.views.blocks import URGENCY_EMOJI, days_phrase, escape, header, section
+from bot.slack.views.status import URGENCY_TEXT, status_message
+
+ITEMS_SHOWN = 20  # a tenant has a handful of tokens; a section holds 3,000 characters
+
+
+def item_line(item: WatchItem) -> str:
+    kind = item.kind.label
+    if item.urgency is None:
+        why = " ".join((item.note or "unknown error").split())  # one line per item
+        return f":warning: *{kind}* — could not be read: {escape(why)}"
+    emoji = URGENCY_EMOJI[item.urgency]
+    what = "" if item.token is None else f" *{escape(item.name)}*"
+    if item.days_left is None:
+        text = f"{emoji} {kind}{what} — {URGENCY_TEXT[item.urgency]}"
+    else:
+        text = f"{emoji} {kind}{what} — {days_phrase(item.days_left)}"
+    if item.expires_at is not None:
+        text += f", expires {item.expires_at:%Y-%m-%d}"
+    if item.owner and item.token is not None:
+        text += f", {escape(item.owner)}"
+    if item.note:
+        text += f" — :warning: {escape(item.note)}"
+    return text
+
+
+def items_block(items: Sequence[WatchItem]) -> Block:
+    lines = [item_line(item) for item in items[:ITEMS_SHOWN]]
+    if len(items) > ITEMS_SHOWN:
+        lines.append(f"…and {len(items) - ITEMS_SHOWN} more (`apns-bot status` lists them all).")
+    return section("*Watched items, worst first*\n" + "\n".join(lines))
+
+
+def tenant_status_message(
+    tenant: TenantSettings,
+    certificate: TenantCertificate | None,
+    items: Sequence[WatchItem],
+    now: datetime,
+) -> tuple[str, list[Block]]:
+    """The certificate card (when the certificate was read) with every watched item, worst
+    first, right under its header; without a certificate, a card of the items alone."""
+    if certificate is not None:
+        text, blocks = status_message(tenant, certificate, now)
+    else:
+        title = f"Apple credentials — {tenant.label}"
+        text, blocks = title, [header(title)]
+    if items and (certificate is None or len(items) > 1):
+        blocks.insert(1, items_block(items))
+        worst = items[0]
+        what = worst.kind.label if worst.token is None else f"{worst.kind.label} {worst.name}"
+        text += f" — most urgent: {escape(what)}"
+    return text, blocks

@@ -1,0 +1,77 @@
+"""APNS_WATCH / ``watch`` and the per-kind reminder thresholds, from the environment and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_REMIND_DAYS, load_settings
+from bot.core.tokens import CredentialKind
+from bot.errors import ConfigError
+from tests.config.test_env import MINIMAL
+from tests.config.test_tenants_file import GOOD, write
+
+PUSH, ADE, VPP = CredentialKind.PUSH, CredentialKind.ADE, CredentialKind.VPP
+
+
+def test_every_kind_is_watched_by_default_with_the_common_thresholds() -> None:
+    tenant = load_settings(MINIMAL).default_tenant
+    assert tenant.watch == (PUSH, ADE, VPP) and tenant.token_kinds == (ADE, VPP)
+    assert tenant.remind_days_for(ADE) == tenant.remind_days_for(VPP) == DEFAULT_REMIND_DAYS
+
+
+def test_apns_watch_picks_kinds_and_each_kind_may_have_its_own_thresholds() -> None:
+    env = {
+        **MINIMAL,
+        "APNS_WATCH": " VPP, push ,vpp",
+        "APNS_REMIND_DAYS": "30,7",
+        "APNS_REMIND_DAYS_VPP": "90,45,7",
+    }
+    tenant = load_settings(env).default_tenant
+    assert tenant.watch == (VPP, PUSH) and tenant.token_kinds == (VPP,)
+    assert not tenant.watches(ADE)
+    assert tenant.remind_days_for(VPP) == (90, 45, 7)
+    assert tenant.remind_days_for(ADE) == tenant.remind_days_for(PUSH) == (30, 7)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("APNS_WATCH", "push,dep", "unknown kind 'dep'; list one or more of push, ade, vpp"),
+        ("APNS_WATCH", " , ", "no kind"),
+        ("APNS_REMIND_DAYS_ADE", "soon", "APNS_REMIND_DAYS_ADE='soon' must be a comma-separated"),
+    ],
+)
+def test_a_wrong_value_is_named(key: str, value: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**MINIMAL, key: value})
+    assert any(key in p and needle in p for p in caught.value.problems), caught.value.problems
+
+
+def test_the_tenants_file_sets_watch_at_the_top_and_per_tenant(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        'approvers = ["U0LEAD", "S0LEADS"]\n',
+        'approvers = ["U0LEAD", "S0LEADS"]\nwatch = ["push", "ade"]\nremind_days_ade = [45, 5]\n',
+    ).replace('cloud = "usgov"\n', 'cloud = "usgov"\nwatch = "vpp"\nremind_days_vpp = [20]\n')
+    settings = load_settings(write(tmp_path, text))
+    contoso, fabrikam = settings.tenants["contoso"], settings.tenants["fabrikam"]
+    assert contoso.watch == (PUSH, ADE) and contoso.remind_days_for(ADE) == (45, 5)
+    assert fabrikam.watch == (VPP,) and fabrikam.remind_days_for(VPP) == (20,)
+    assert fabrikam.remind_days_for(ADE) == (45, 5)  # the top-level default still applies
+
+
+def test_apns_watch_is_the_default_of_a_file_that_does_not_say(tmp_path: Path) -> None:
+    settings = load_settings({**write(tmp_path, GOOD), "APNS_WATCH": "ade"})
+    assert all(t.watch == (ADE,) for t in settings.tenants.values())
+
+
+def test_an_unknown_kind_in_the_file_names_the_tenant(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        'cloud = "usgov"\n', 'cloud = "usgov"\nwatch = ["apns"]\nremind_days_vpp = 3\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    problems = caught.value.problems
+    assert any("[tenants.fabrikam]: watch" in p and "unknown kind 'apns'" in p for p in problems)
+    assert any("[tenants.fabrikam]: remind_days_vpp must be a list" in p for p in problems)
