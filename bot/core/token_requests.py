@@ -4,7 +4,8 @@ The push certificate is recognised in Intune by its serial; a token is not: Grap
 token's value. What a read-back can tell:
 
 - VPP: ``expirationDateTime`` equals the file's ``expDate`` (each download of a location token has
-  its own expiry), or ``lastModifiedDateTime`` moved past the one seen when the request was made.
+  its own expiry), or ``lastModifiedDateTime`` moved while the expiry is still the old one (Intune
+  not yet showing the new expiry). An expiry moved to any other date is someone else's token.
 - ADE: the file is encrypted, so its expiry is unknown before Intune opened it; the upload landed
   when ``lastModifiedDateTime`` moved past the one seen when the request was made, or
   ``tokenExpirationDateTime`` changed.
@@ -50,8 +51,24 @@ def token_landed(request: ChangeRequest, observed: AppleToken) -> bool:
     """After an attempt whose answer was lost (or a crash): did the upload reach Intune?"""
     change = _token(request)
     if change.kind is CredentialKind.VPP:
-        return shows_new_expiry(request, observed) or _moved(change, observed)
+        if _same(observed.expires_at, change.new_expiry):
+            return True
+        modified = observed.last_modified is not None and (
+            change.current_modified is None or observed.last_modified > change.current_modified
+        )
+        return modified and _same(observed.expires_at, change.current_expiry)
     return _moved(change, observed)
+
+
+def renewed_elsewhere(request: ChangeRequest, observed: AppleToken) -> bool:
+    """VPP: the expiry moved to a date that is neither the old one nor the file's: another token
+    was uploaded (a console renewal). ADE cannot tell (its file's expiry is unknown)."""
+    change = _token(request)
+    return (
+        change.kind is CredentialKind.VPP
+        and not _same(observed.expires_at, change.current_expiry)
+        and not _same(observed.expires_at, change.new_expiry)
+    )
 
 
 def token_apply_blocker(
@@ -66,14 +83,19 @@ def token_apply_blocker(
             f"Apple Business Manager and submit it with /apns renew {change.kind.value}.",
         )
     if _moved(change, observed):
-        expiry = f"{observed.expires_at:%Y-%m-%d}" if observed.expires_at else "unknown"
-        return Failure(
-            "tenant_changed",
-            f"The token '{change.label}' changed in Intune since this request was made (now "
-            f"expiring {expiry}). Nothing was uploaded; submit the file again with /apns renew "
-            f"{change.kind.value} so it is checked against the current token.",
-        )
+        return changed_failure(change, observed)
     return None
+
+
+def changed_failure(change: TokenChange, observed: AppleToken) -> Failure:
+    """The token changed in Intune under this request: nothing more is uploaded."""
+    expiry = f"{observed.expires_at:%Y-%m-%d}" if observed.expires_at else "unknown"
+    return Failure(
+        "tenant_changed",
+        f"The token '{change.label}' changed in Intune since this request was made (now "
+        f"expiring {expiry}). This request's file is not in place; submit the file again with "
+        f"/apns renew {change.kind.value} so it is checked against the current token.",
+    )
 
 
 def _token(request: ChangeRequest) -> TokenChange:

@@ -24,7 +24,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.core.requests import ApplyResult, ChangeRequest, Failure, Status, TokenChange
-from bot.core.token_requests import shows_new_expiry, token_apply_blocker, token_landed
+from bot.core.token_requests import (
+    changed_failure,
+    renewed_elsewhere,
+    shows_new_expiry,
+    token_apply_blocker,
+    token_landed,
+)
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import ApnsBotError, GraphError, UploadOutcomeUnknown
 from bot.usecases.metrics import NO_METRICS, UploadOutcome
@@ -44,6 +50,7 @@ INTERRUPTED = (
 
 
 UPLOAD_SENT = "upload_sent"  # audit event written just before each token upload
+UPLOAD_REFUSED = "upload_refused"  # that upload was refused (4xx) or never left: it did not land
 
 
 class TokenApplying:
@@ -107,11 +114,18 @@ class TokenApplying:
                 if token_landed(request, observed):
                     self.finish(request, observed)
                     return
+                if renewed_elsewhere(request, observed):
+                    self.fail(request, changed_failure(change, observed))
+                    return
                 if attempt == self.attempts:
                     raise
                 log.info("token of %s not in place after %s; retrying", request.id, exc.status)
                 self.wait(attempt)
                 continue
+            except GraphError as exc:
+                if exc.sent is False or not exc.transient:  # definitely not applied
+                    self._refused(request, attempt)
+                raise
             if change.kind is CredentialKind.VPP:
                 try:
                     client.sync_vpp_licenses(change.token_id)
@@ -142,10 +156,27 @@ class TokenApplying:
             done = self.refresh(request.id)
             self.notifier.post_token_renewed(done or request, expiry)
 
+    def _refused(self, request: ChangeRequest, attempt: int) -> None:
+        self.store.audit(
+            request.tenant,
+            UPLOAD_REFUSED,
+            "system",
+            self.clock(),
+            request_id=request.id,
+            detail={"attempt": attempt},
+        )
+
     def was_sent(self, request: ChangeRequest) -> bool:
-        """An upload of this request was (perhaps) sent: only then is a moved token ours."""
+        """An upload of this request was (perhaps) sent and not refused: only then is a moved
+        token ours. Each ``upload_refused`` withdraws the ``upload_sent`` just before it."""
         events = self.store.history(request.tenant, request_id=request.id, limit=200)
-        return any(e.event == UPLOAD_SENT for e in events)
+        open_sends = 0
+        for e in sorted(events, key=lambda e: e.id):
+            if e.event == UPLOAD_SENT:
+                open_sends += 1
+            elif e.event == UPLOAD_REFUSED and open_sends:
+                open_sends -= 1
+        return open_sends > 0
 
     def reconcile(self, request: ChangeRequest, client: GraphClient) -> None:
         """A request a crash left in ``applying``: applied when its upload was sent and the token

@@ -9,7 +9,12 @@ from datetime import timedelta
 from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest, TokenChange, new_change_request
 from bot.core.token_choice import most_urgent
-from bot.core.token_requests import shows_new_expiry, token_apply_blocker, token_landed
+from bot.core.token_requests import (
+    renewed_elsewhere,
+    shows_new_expiry,
+    token_apply_blocker,
+    token_landed,
+)
 from bot.core.tokens import AppleToken, CredentialKind
 from tests.clock import T0, days
 
@@ -61,6 +66,15 @@ def test_vpp_is_in_place_when_graph_shows_the_files_expiry() -> None:
     assert not token_landed(vpp, token(CredentialKind.VPP))
     # Intune took it but shows the old expiry a while: the modification date tells
     assert token_landed(vpp, token(CredentialKind.VPP, last_modified=T0))
+
+
+def test_a_vpp_expiry_moved_to_another_date_is_someone_elses_token_not_ours() -> None:
+    vpp = request(CredentialKind.VPP, days(365))
+    console = token(CredentialKind.VPP, expires_at=days(300), last_modified=T0)
+    assert not token_landed(vpp, console)
+    assert renewed_elsewhere(vpp, console)
+    assert not renewed_elsewhere(vpp, token(CredentialKind.VPP, last_modified=T0))
+    assert not renewed_elsewhere(vpp, token(CredentialKind.VPP, expires_at=days(365)))
 
 
 def test_ade_landed_when_its_modification_or_expiry_moved() -> None:
