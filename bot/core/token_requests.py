@@ -25,7 +25,8 @@ from bot.core.tokens import AppleToken, CredentialKind
 SAME_INSTANT = timedelta(seconds=1)  # Graph rounds some timestamps; Apple's expDate has seconds
 
 
-def _same(a: datetime | None, b: datetime | None) -> bool:
+def same_instant(a: datetime | None, b: datetime | None) -> bool:
+    """The same moment, allowing for Graph's rounding (None only equals None)."""
     if a is None or b is None:
         return a is b
     return abs(a - b) <= SAME_INSTANT
@@ -36,14 +37,14 @@ def _moved(change: TokenChange, observed: AppleToken) -> bool:
     modified = observed.last_modified is not None and (
         change.current_modified is None or observed.last_modified > change.current_modified
     )
-    return modified or not _same(observed.expires_at, change.current_expiry)
+    return modified or not same_instant(observed.expires_at, change.current_expiry)
 
 
 def shows_new_expiry(request: ChangeRequest, observed: AppleToken) -> bool:
     """Graph already shows what the upload brought: VPP the file's expiry; ADE any change."""
     change = _token(request)
     if change.kind is CredentialKind.VPP:
-        return _same(observed.expires_at, change.new_expiry)
+        return same_instant(observed.expires_at, change.new_expiry)
     return _moved(change, observed)
 
 
@@ -51,12 +52,12 @@ def token_landed(request: ChangeRequest, observed: AppleToken) -> bool:
     """After an attempt whose answer was lost (or a crash): did the upload reach Intune?"""
     change = _token(request)
     if change.kind is CredentialKind.VPP:
-        if _same(observed.expires_at, change.new_expiry):
+        if same_instant(observed.expires_at, change.new_expiry):
             return True
         modified = observed.last_modified is not None and (
             change.current_modified is None or observed.last_modified > change.current_modified
         )
-        return modified and _same(observed.expires_at, change.current_expiry)
+        return modified and same_instant(observed.expires_at, change.current_expiry)
     return _moved(change, observed)
 
 
@@ -66,8 +67,8 @@ def renewed_elsewhere(request: ChangeRequest, observed: AppleToken) -> bool:
     change = _token(request)
     return (
         change.kind is CredentialKind.VPP
-        and not _same(observed.expires_at, change.current_expiry)
-        and not _same(observed.expires_at, change.new_expiry)
+        and not same_instant(observed.expires_at, change.current_expiry)
+        and not same_instant(observed.expires_at, change.new_expiry)
     )
 
 

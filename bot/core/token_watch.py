@@ -23,8 +23,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from bot.core.reminders import MENTION_FROM_DAYS, CheckState, stamp, window_days
-from bot.core.requests import JSONValue
+from bot.core.requests import ChangeRequest, JSONValue
 from bot.core.status import Urgency
+from bot.core.token_requests import same_instant
 from bot.core.tokens import AppleToken, CredentialKind, TokenProblem, token_problem, token_urgency
 
 EXPIRED_EVERY_DAYS = 7  # an expired token is recalled weekly, not daily: nothing re-enrolls
@@ -50,6 +51,7 @@ class TokenNotice:
     threshold: str | None = None  # reminders: "30", "expired-0", "expired-7", ...
     problem: TokenProblem | None = None
     previous: AppleToken | None = None  # renewed: the token as last seen
+    by_request: str | None = None  # renewed by this apns-bot request: its new expiry now shows
     mention: bool = False  # mention the approvers
 
     @property
@@ -149,6 +151,27 @@ def _change(
     return TokenNotice(
         what, token, key, urgency, token.days_left(now), previous=previous, mention=mention
     )
+
+
+def own_renewal(notice: TokenNotice, applied: Sequence[ChangeRequest]) -> ChangeRequest | None:
+    """The applied token request (newest first) whose upload ``notice`` (a renewal) is, if any:
+    VPP the token now expires on the file's ``expDate``; ADE (whose file's expiry is unknown) the
+    request was made against the expiry the token had before this renewal."""
+    if notice.what is not NoticeKind.RENEWED:
+        return None
+    token = notice.token
+    for request in applied:
+        change = request.token
+        if change is None or change.kind is not token.kind or change.token_id != token.id:
+            continue
+        if change.kind is CredentialKind.VPP:
+            if same_instant(token.expires_at, change.new_expiry):
+                return request
+        elif notice.previous is not None and same_instant(
+            notice.previous.expires_at, change.current_expiry
+        ):
+            return request
+    return None
 
 
 def token_notices(

@@ -23,9 +23,9 @@ tables.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Protocol
@@ -33,10 +33,11 @@ from typing import Protocol
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
 from bot.core.reminders import CheckState
-from bot.core.requests import JSONValue
+from bot.core.requests import ChangeRequest, JSONValue, Status
 from bot.core.token_watch import (
     NoticeKind,
     TokenNotice,
+    own_renewal,
     snapshot_json,
     snapshot_tokens,
     token_notices,
@@ -57,6 +58,10 @@ CHANGES = frozenset({NoticeKind.APPEARED, NoticeKind.DISAPPEARED, NoticeKind.REN
 
 class TokenStore(NoticeStore, AuditLog, Protocol):
     """What the token watch needs from the store (``Store`` plays it)."""
+
+    def list_requests(
+        self, tenant: str, statuses: Iterable[Status] | None = None, limit: int = 50
+    ) -> list[ChangeRequest]: ...
 
 
 class TokenNotifier(Protocol):
@@ -193,6 +198,7 @@ class TokenWatch:
         key = SNAPSHOT_PREFIX + read.kind.value
         previous = snapshot_tokens(read.kind, self.store.get_state(tenant.name, key))
         due = token_notices(previous, read.tokens, now, tenant.remind_days_for(read.kind))
+        due = self._own_renewals(tenant, due)
         posted: list[str] = []
         keep_snapshot = False
         for notice in due:
@@ -205,6 +211,27 @@ class TokenWatch:
         if not keep_snapshot:  # a refused change keeps the old snapshot: the next check retries
             self.store.set_state(tenant.name, key, snapshot_json(read.tokens), now)
         return posted
+
+    def _own_renewals(self, tenant: TenantSettings, due: list[TokenNotice]) -> list[TokenNotice]:
+        """A renewal that is an applied token request's upload is the bot's own: not announced as
+        "outside apns-bot". If that request's result had no new expiry yet (Intune showed it
+        later), the expiry is posted once now, under the request's own key."""
+        if not any(n.what is NoticeKind.RENEWED for n in due):
+            return due
+        applied = [
+            r
+            for r in self.store.list_requests(tenant.name, [Status.APPLIED], limit=20)
+            if r.token is not None
+        ]
+        kept: list[TokenNotice] = []
+        for notice in due:
+            request = own_renewal(notice, applied)
+            if request is None:
+                kept.append(notice)
+            elif request.result is None or request.result.expiry is None:
+                key = f"token_renewal_shown:{request.id}"
+                kept.append(replace(notice, key=key, by_request=request.id))
+        return kept
 
     def _failing(
         self,

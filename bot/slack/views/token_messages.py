@@ -128,6 +128,11 @@ def _summary(tenant: TenantSettings, notice: TokenNotice) -> tuple[str, str]:
     previous = notice.previous.expires_at if notice.previous else None
     before = f" (was {previous:%Y-%m-%d})" if previous else ""
     expiry = f"{token.expires_at:%Y-%m-%d}" if token.expires_at else "an unknown date"
+    if notice.by_request is not None:
+        return f"{kind.label} renewal in place", (
+            f":white_check_mark: {where}, renewed by apns-bot (request `{notice.by_request}`), "
+            f"now shows in Intune: it expires {expiry}{before}."
+        )
     return f"{kind.label} renewed", (
         f":arrows_counterclockwise: {where} was renewed outside apns-bot: it now expires "
         f"{expiry}{before}."
