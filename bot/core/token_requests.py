@@ -6,9 +6,12 @@ token's value. What a read-back can tell:
 - VPP: ``expirationDateTime`` equals the file's ``expDate`` (each download of a location token has
   its own expiry), or ``lastModifiedDateTime`` moved while the expiry is still the old one (Intune
   not yet showing the new expiry). An expiry moved to any other date is someone else's token.
-- ADE: the file is encrypted, so its expiry is unknown before Intune opened it; the upload landed
-  when ``lastModifiedDateTime`` moved past the one seen when the request was made, or
-  ``tokenExpirationDateTime`` changed.
+- ADE: the file is encrypted, so its expiry is unknown before Intune opened it; after an attempt
+  the upload landed when ``lastModifiedDateTime`` moved past the one seen when the request was
+  made, or ``tokenExpirationDateTime`` changed; the new expiry shows once it differs from the old.
+
+Before the first attempt only the expiry (and, ADE, the Apple ID) tell that another token is in
+place: Intune moves ``lastModifiedDateTime`` on its own syncs with Apple.
 
 Before the first upload attempt a moved token means someone else renewed it meanwhile (the request
 was checked against the old one); after an attempt whose answer was lost it is taken as this
@@ -40,12 +43,30 @@ def _moved(change: TokenChange, observed: AppleToken) -> bool:
     return modified or not same_instant(observed.expires_at, change.current_expiry)
 
 
+def _replaced(change: TokenChange, observed: AppleToken) -> bool:
+    """Another token is in place than the one the request was checked against: its expiry (or,
+    ADE, its Apple ID) differs. ``lastModifiedDateTime`` alone is not enough: Intune bumps it on
+    its own syncs with Apple."""
+    if not same_instant(observed.expires_at, change.current_expiry):
+        return True
+    was, now = change.current_apple_id, observed.apple_id
+    return (
+        change.kind is CredentialKind.ADE
+        and was is not None
+        and now is not None
+        and was.casefold() != now.casefold()
+    )
+
+
 def shows_new_expiry(request: ChangeRequest, observed: AppleToken) -> bool:
-    """Graph already shows what the upload brought: VPP the file's expiry; ADE any change."""
+    """Graph already shows what the upload brought: VPP the file's expiry; ADE an expiry other
+    than the one the request was made against."""
     change = _token(request)
     if change.kind is CredentialKind.VPP:
         return same_instant(observed.expires_at, change.new_expiry)
-    return _moved(change, observed)
+    return observed.expires_at is not None and not same_instant(
+        observed.expires_at, change.current_expiry
+    )
 
 
 def token_landed(request: ChangeRequest, observed: AppleToken) -> bool:
@@ -83,7 +104,7 @@ def token_apply_blocker(
             f"The approved token expired on {change.new_expiry:%Y-%m-%d}; download a new one in "
             f"Apple Business Manager and submit it with /apns renew {change.kind.value}.",
         )
-    if _moved(change, observed):
+    if _replaced(change, observed):
         return changed_failure(change, observed)
     return None
 

@@ -77,6 +77,37 @@ def test_a_vpp_expiry_moved_to_another_date_is_someone_elses_token_not_ours() ->
     assert not renewed_elsewhere(vpp, token(CredentialKind.VPP, expires_at=days(365)))
 
 
+def test_an_intune_sync_that_only_bumps_last_modified_neither_blocks_nor_shows_a_new_expiry() -> (
+    None
+):
+    synced = token(CredentialKind.ADE, last_modified=T0)
+    ade = request(CredentialKind.ADE)
+    assert not shows_new_expiry(ade, synced)
+    assert token_apply_blocker(ade, synced, T0) is None
+    vpp = request(CredentialKind.VPP, days(365))
+    assert token_apply_blocker(vpp, token(CredentialKind.VPP, last_modified=T0), T0) is None
+
+
+def test_an_ade_token_moved_to_another_apple_id_blocks_the_upload() -> None:
+    ade = replace(
+        request(CredentialKind.ADE),
+        token=TokenChange(
+            kind=CredentialKind.ADE,
+            token_id="t1",
+            current_apple_id="a@contoso.example",
+            current_expiry=days(20),
+            current_modified=MODIFIED,
+        ),
+    )
+    moved = token(CredentialKind.ADE, apple_id="b@contoso.example")
+    blocker = token_apply_blocker(ade, moved, T0)
+    assert blocker is not None and blocker.code == "tenant_changed"
+    assert (
+        token_apply_blocker(ade, token(CredentialKind.ADE, apple_id="A@Contoso.example"), T0)
+        is None
+    )
+
+
 def test_ade_landed_when_its_modification_or_expiry_moved() -> None:
     ade = request(CredentialKind.ADE)
     assert not token_landed(ade, token(CredentialKind.ADE))

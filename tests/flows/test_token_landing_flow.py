@@ -12,9 +12,9 @@ from bot.usecases.token_applying import UPLOAD_REFUSED, UPLOAD_SENT
 from tests.clock import days, iso
 from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph, Fault
 from tests.fakes.slack_server import FakeSlack
-from tests.flows.token_flow import VPP_ID, pending_token_request, uploads
+from tests.flows.token_flow import ADE_ID, VPP_ID, pending_token_request, renewed_notice, uploads
 from tests.harness import LEAD_1, LEAD_2, RunningBot
-from tests.tokengen import vpp_token_file
+from tests.tokengen import ade_token_file, intune_key, vpp_token_file
 
 
 def _console_renewal(fake_graph: FakeGraph, expires_in_days: int) -> None:
@@ -80,3 +80,17 @@ def test_a_sent_upload_then_a_read_showing_another_expiry_is_not_applied(
     assert request is not None and request.failure is not None
     assert request.failure.code == "tenant_changed"
     assert uploads(fake_graph, "vpp") == []
+
+
+def test_an_intune_sync_bumping_last_modified_before_approval_does_not_block_the_upload(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    content = ade_token_file(intune_key(1), expires_at=days(365))
+    request_id = pending_token_request(bot, fake_slack, "ade", content)
+    assert fake_graph.apple_tokens.update(  # Intune's own sync with Apple; same token
+        FAKE_TENANT_ID, "ade", ADE_ID, lastModifiedDateTime=iso(days(0))
+    )
+    bot.slack.click(Action.APPROVE, request_id, LEAD_1)
+    notice = renewed_notice(fake_slack)
+    assert f"expires {days(365):%Y-%m-%d}" in notice.params["text"]
+    assert len(uploads(fake_graph, "ade")) == 1
