@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.config import Settings
+from bot.config import Settings, TenantSettings
 from bot.core.model import TenantCertificate
 from bot.core.request_policy import (
     apply_blocker,
@@ -249,7 +249,7 @@ class Applying:
             if tenant is None or not _lease_over(request, now, APPLYING_LEASE):
                 continue
             if request.token is not None:
-                self._reconcile_token(request, self.graph(tenant))
+                self._reconcile_token(request, tenant)
                 continue
             try:
                 observed = self.graph(tenant).get_certificate()
@@ -281,9 +281,9 @@ class Applying:
             if actor is not None:
                 self.apply(request.id, actor=actor)
 
-    def _reconcile_token(self, request: ChangeRequest, client: GraphClient) -> None:
-        try:
-            self.tokens.reconcile(request, client)
+    def _reconcile_token(self, request: ChangeRequest, tenant: TenantSettings) -> None:
+        try:  # building the client may fail too (sign-in): one tenant must not stop the rest
+            self.tokens.reconcile(request, self.graph(tenant))
         except ApnsBotError as exc:
             log.warning("cannot reconcile %s yet: %s", request.id, exc.user_message)
             return
