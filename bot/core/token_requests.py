@@ -120,6 +120,16 @@ def changed_failure(change: TokenChange, observed: AppleToken) -> Failure:
     )
 
 
+RESUBMIT_CODES = frozenset({"tenant_changed", "expired"})  # the file itself can no longer go up
+
+
+def needs_resubmission(request: ChangeRequest) -> bool:
+    """A failed token request that Retry cannot help: the token changed in Intune meanwhile, or
+    the approved file expired. Only a new submission (checked again) can renew it."""
+    failure = request.failure
+    return request.token is not None and failure is not None and failure.code in RESUBMIT_CODES
+
+
 def _token(request: ChangeRequest) -> TokenChange:
     if request.token is None:
         raise ValueError(f"request {request.id} renews the push certificate, not a token")

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest
 from bot.core.signin import SignInWait
+from bot.core.token_requests import needs_resubmission
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.views.approval import renewed_notice, request_message
 from bot.slack.views.blocks import to_dicts
@@ -91,10 +92,13 @@ class SlackNotifier:
         if failure and failure.request_id:
             detail += f" (request-id `{failure.request_id}`)"
         what = "the APNs certificate" if request.token is None else f"the {what_is(request)}"
+        if needs_resubmission(request):  # Retry would read the same and refuse again
+            then = "This request cannot be retried: submit the file again (it is checked anew)."
+        else:
+            then = f"{self.approvers.mentions(tenant)} can press *Retry upload* on the request."
         self._post(
             tenant.channel,
-            f":x: Uploading {what} to Intune failed — {detail}. "
-            f"{self.approvers.mentions(tenant)} can press *Retry upload* on the request.",
+            f":x: Uploading {what} to Intune failed — {detail}. {then}",
             thread_ts=request.message_ts,
         )
 

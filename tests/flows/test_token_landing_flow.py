@@ -4,6 +4,7 @@ withdrawn so a later console renewal is not marked as this request's."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from bot.core.requests import Status
@@ -94,3 +95,25 @@ def test_an_intune_sync_bumping_last_modified_before_approval_does_not_block_the
     notice = renewed_notice(fake_slack)
     assert f"expires {days(365):%Y-%m-%d}" in notice.params["text"]
     assert len(uploads(fake_graph, "ade")) == 1
+
+
+def test_a_token_request_that_changed_in_intune_offers_no_retry_but_a_new_submission(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    request_id = pending_token_request(bot, fake_slack, "vpp", vpp_token_file(expires_at=days(365)))
+    _console_renewal(fake_graph, 300)
+    bot.slack.click(Action.APPROVE, request_id, LEAD_1)
+    failed = fake_slack.wait_for(
+        "chat.postMessage", lambda c: "tenant_changed" in c.params.get("text", "")
+    )
+    assert "Retry upload" not in failed.params["text"]
+    assert "submit the file again" in failed.params["text"]
+    bot.wait_idle()
+    request = bot.deps.store.get_request(request_id)
+    assert request is not None and request.message_ts is not None
+    updates = [
+        c for c in fake_slack.calls_to("chat.update") if c.params["ts"] == request.message_ts
+    ]
+    assert updates, "the approval message is re-rendered"
+    last = json.dumps(updates[-1].params["blocks"])
+    assert Action.RETRY.value not in last and "submit the file again" in last

@@ -24,6 +24,7 @@ from bot.config import TenantSettings
 from bot.core.mrkdwn import escape_within
 from bot.core.requests import ChangeRequest, Status
 from bot.core.signin import SignInWait
+from bot.core.token_requests import needs_resubmission
 from bot.slack.ids import COMMAND, Action, Input, View
 from bot.slack.ids import Block as BlockId
 from bot.slack.views import token_approval
@@ -131,6 +132,8 @@ def _outcome(
         )
         if waiting is not None:
             return [section(headline), context(_waiting_line(waiting))]
+        if needs_resubmission(request):
+            return [section(headline), context("Not retried: submit the file again.")]
         return [
             section(headline),
             ActionsBlock(
