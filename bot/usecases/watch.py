@@ -224,7 +224,11 @@ class Watch:
         """Compare with the last certificate seen, report a change once, move the snapshot on."""
         change = detect_change(self.store.get_snapshot(tenant.name), certificate)
         if change is not None:
-            applied = self.store.list_requests(tenant.name, [Status.APPLIED], limit=5)
+            applied = [  # the push certificate's own: token renewals never change its serial
+                r
+                for r in self.store.list_requests(tenant.name, [Status.APPLIED], limit=50)
+                if r.token is None
+            ][:5]
             origin = change_origin(change, applied)
             if origin is Origin.STALE:
                 return Tracked(stale=True)

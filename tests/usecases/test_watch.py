@@ -13,6 +13,8 @@ import pytest
 from bot.adapters.store import SqliteStore
 from bot.core.model import TenantCertificate
 from bot.core.reminders import CheckState
+from bot.core.requests import Status, TokenChange, new_change_request
+from bot.core.tokens import CredentialKind
 from bot.errors import GraphError
 from bot.usecases.watch import CheckResult, Watch
 from bot.usecases.watch_state import FAILING_KEY, RETRY_PREFIX, RetryMark
@@ -128,3 +130,40 @@ def test_every_tenant_is_checked_and_one_failing_hides_none(tmp_path: Path) -> N
         (TENANT.name, CheckState.OK),
         (other.name, CheckState.FAILED),
     ]
+
+
+def _applied(world: World, request_id: str, serial: str, token: TokenChange | None) -> None:
+    request = new_change_request(
+        id=request_id,
+        tenant=TENANT.name,
+        requester="U_REQUESTER",
+        apple_id=APPLE_ID,
+        certificate_pem="pem",
+        sha256="00",
+        topic=TOPIC,
+        serial=serial,
+        not_after=T0 + timedelta(days=365),
+        now=world.clock(),
+        ttl=timedelta(hours=24),
+        token=token,
+    )
+    assert world.store.create_request(request) is None
+    now = world.clock()
+    world.store.add_approval(request_id, "U_LEAD", now)
+    assert world.store.transition(request_id, Status.PENDING, Status.APPROVED, now)
+    assert world.store.transition(request_id, Status.APPROVED, Status.APPLYING, now)
+    assert world.store.transition(request_id, Status.APPLYING, Status.APPLIED, now)
+    world.clock.advance(minutes=1)
+
+
+def test_the_bots_own_certificate_renewal_is_recognised_behind_many_token_renewals(
+    world: World,
+) -> None:
+    world.watch.check(TENANT)
+    _applied(world, "req_push", "1C2D3E4F5A6B7C8D", None)
+    for n in range(6):  # newer applied token requests must not push the certificate's out
+        change = TokenChange(kind=CredentialKind.VPP, token_id=f"t{n}")
+        _applied(world, f"req_vpp{n}", "", change)
+    world.graph.current = replace(certificate(365), serial="1C2D3E4F5A6B7C8D")
+    result = world.watch.check(TENANT)
+    assert result.change is None and result.posted == ()
