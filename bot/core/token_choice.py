@@ -64,6 +64,12 @@ def most_urgent(
     return best
 
 
+def by_urgency(tokens: Sequence[AppleToken], now: datetime) -> list[AppleToken]:
+    """The tokens most urgent first (highest urgency, then earliest expiry), e.g. to show the
+    ones that matter when only some fit."""
+    return sorted(tokens, key=lambda t: _key(token_urgency(t, now), t.expires_at), reverse=True)
+
+
 def _key(found: Urgency | None, expires_at: datetime | None) -> tuple[int, float]:
     rank = found.rank if found is not None else -1
     return rank, -expires_at.timestamp() if expires_at is not None else float("-inf")

@@ -22,6 +22,7 @@ from bot.config import TenantSettings
 from bot.core.ade_token import MAX_TOKEN_FILE_BYTES
 from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest
+from bot.core.token_choice import by_urgency
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.slack.ids import COMMAND, Input, View
 from bot.slack.ids import Block as BlockId
@@ -184,6 +185,8 @@ def token_waiting_modal(
 
 # --- what to renew -------------------------------------------------------------------------------
 
+MAX_TOKEN_OPTIONS = 9  # with the push certificate, Slack's limit of 10 radio buttons
+
 
 def _option(value: str, text: str, description: str) -> Option:
     return Option(value=value, text=text[:75], description=description[:75])
@@ -204,14 +207,16 @@ def chooser_modal(
         else "none in Intune yet"
     )
     options = [_option(PUSH, "Apple push certificate", cert_expiry)]
+    ranked = by_urgency(tokens, now)  # Slack allows 10 radio buttons: the urgent ones first
     options += [
         _option(
             token_value(token),
             f"{'ADE' if token.kind is CredentialKind.ADE else 'VPP'}: {token.name or token.id}",
             _expiry(token, now),
         )
-        for token in tokens[:9]
+        for token in ranked[:MAX_TOKEN_OPTIONS]
     ]
+    hidden = ranked[MAX_TOKEN_OPTIONS:]
     initial = next((o for o in options if o.value == preselected), options[0])
     blocks: list[Block] = [
         section(
@@ -226,6 +231,11 @@ def chooser_modal(
             ),
         ),
     ]
+    if hidden:
+        kinds = "|".join(sorted({t.kind.value for t in hidden}))
+        blocks.append(
+            context(f"{len(hidden)} more (expiring later): `{COMMAND} renew {kinds} NAME`.")
+        )
     return ModalView(
         type="modal",
         callback_id=View.RENEW_CHOOSE,
