@@ -245,8 +245,7 @@ class SqlStore:
             moved: list[ChangeRequest] = []
             for due in conn.execute(query + " ORDER BY expires_at, id", params).fetchall():
                 cur = conn.execute(
-                    "UPDATE change_requests SET status = ?, updated_at = ? "
-                    "WHERE id = ? AND status = ?",
+                    stmt.EXPIRE_SQL,
                     (Status.EXPIRED.value, to_text(now), due["id"], Status.PENDING.value),
                 )
                 if cur.rowcount == 1:

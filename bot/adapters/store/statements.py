@@ -110,6 +110,16 @@ class Transition:
     detail_text: str
 
 
+# A token request that can never be uploaded again drops its file (a credential: Apple's token
+# for the organisation); a failed one keeps it for Retry. The push certificate is not a secret.
+SETTLED = frozenset({Status.APPLIED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED})
+CLEAR_FILE_SQL = "certificate_pem = CASE WHEN token_change IS NULL THEN certificate_pem ELSE '' END"
+EXPIRE_SQL = (  # a pending request past its time (the same CASE as CLEAR_FILE_SQL)
+    "UPDATE change_requests SET status = ?, updated_at = ?, certificate_pem = CASE WHEN "
+    "token_change IS NULL THEN certificate_pem ELSE '' END WHERE id = ? AND status = ?"
+)
+
+
 def prepare_transition(
     request_id: str,
     froms: tuple[Status, ...],
@@ -143,6 +153,8 @@ def prepare_transition(
     sets = ["status = ?", "updated_at = ?"]
     params: list[object] = [to_status.value, to_text(now)]
     audit: dict[str, JSONValue] = {"to": to_status.value}
+    if to_status in SETTLED:
+        sets.append(CLEAR_FILE_SQL)
     if to_status is Status.APPLYING:
         sets += ["attempts = attempts + 1", "failure_code = NULL", "failure_message = NULL"]
         sets += ["failure_request_id = NULL"]

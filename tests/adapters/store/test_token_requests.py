@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.adapters.sealing import Sealer, generate_key
 from bot.adapters.store import SqlStore
 from bot.config import Secret
-from bot.core.requests import ApplyResult, ChangeRequest, Status, TokenChange
+from bot.core.requests import ApplyResult, ChangeRequest, Failure, Rejection, Status, TokenChange
 from bot.core.tokens import CredentialKind
 from tests.adapters.store.conftest import Backend
 from tests.adapters.store.fixtures import T0, request
@@ -90,3 +90,43 @@ def test_the_token_file_is_sealed_at_rest_and_never_in_the_audit_trail(backend: 
     details = [str(dict(e.detail)) for e in history]
     assert details and not any(SECRET_PART in d for d in details)
     assert any("vpp-1" in d for d in details)
+
+
+def _settle(store: SqlStore, rid: str, to: Status) -> None:
+    at = T0 + timedelta(minutes=1)
+    if to is Status.REJECTED or to is Status.CANCELLED:
+        rejection = Rejection(by="UA", at=at, reason=None)
+        assert store.transition(rid, Status.PENDING, to, at, rejection=rejection)
+        return
+    if to is Status.EXPIRED:
+        assert [r.id for r in store.expire_due(T0 + timedelta(days=30))] == [rid]
+        return
+    store.add_approval(rid, "UA", at)
+    assert store.transition(rid, Status.PENDING, Status.APPROVED, at)
+    assert store.transition(rid, Status.APPROVED, Status.APPLYING, at)
+    if to is Status.FAILED:
+        assert store.transition(rid, Status.APPLYING, to, at, failure=Failure("x", "refused"))
+    else:
+        assert store.transition(rid, Status.APPLYING, to, at, result=ApplyResult(None, None, None))
+
+
+def test_a_settled_token_request_drops_its_file_and_a_failed_one_keeps_it_for_retry(
+    backend: Backend,
+) -> None:
+    with backend.open(Sealer([Secret(generate_key())])) as store:
+        settled = (Status.APPLIED, Status.REJECTED, Status.CANCELLED, Status.EXPIRED)
+        for to in (*settled, Status.FAILED):
+            original = vpp_request()
+            store.create_request(original)
+            _settle(store, original.id, to)
+            loaded = store.get_request(original.id)
+            assert loaded is not None and loaded.status is to
+            assert loaded.certificate_pem == ("" if to in settled else CONTENT), to
+            assert loaded.token == original.token
+        push = request()  # a push certificate is public: it stays for the record
+        store.create_request(push)
+        _settle(store, push.id, Status.APPLIED)
+        kept = store.get_request(push.id)
+        assert kept is not None and kept.certificate_pem == push.certificate_pem
+    columns = [c for (c,) in backend.raw("SELECT certificate_pem FROM change_requests")]
+    assert sum(c == "" for c in columns) == 4 and not any(SECRET_PART in c for c in columns)
