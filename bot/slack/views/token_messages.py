@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
 from bot.config import TenantSettings
 from bot.core.status import Urgency
 from bot.core.token_watch import NoticeKind, TokenNotice
 from bot.core.tokens import AppleToken, CredentialKind, ReadError, TokenProblem
+from bot.slack.ids import Action
 from bot.slack.views.blocks import (
     URGENCY_EMOJI,
     context,
@@ -139,6 +140,22 @@ def _summary(tenant: TenantSettings, notice: TokenNotice) -> tuple[str, str]:
     )
 
 
+def token_renewal_buttons(tenant: TenantSettings, token: AppleToken) -> ActionsBlock:
+    """*Start renewal* (that token's form) and, ADE, *Get public key* (Intune's key in a DM)."""
+    target = f"{tenant.name}|{token.kind.value}|{token.id}"
+    buttons = [
+        ButtonElement(
+            text="Start renewal", action_id=Action.START_RENEWAL, value=target, style="primary"
+        )
+    ]
+    if token.kind is CredentialKind.ADE:
+        value = f"{tenant.name}|{token.id}"
+        buttons.append(
+            ButtonElement(text="Get public key", action_id=Action.GET_ADE_KEY, value=value)
+        )
+    return ActionsBlock(elements=buttons)
+
+
 def token_notice_message(
     tenant: TenantSettings, notice: TokenNotice, mentions: str = ""
 ) -> tuple[str, list[Block]]:
@@ -150,7 +167,13 @@ def token_notice_message(
     renewable = notice.what in (NoticeKind.REMINDER, NoticeKind.PROBLEM)
     if renewable:
         blocks.append(section("*Renew it*\n" + renewal_steps(notice.token)))
-    blocks.append(context("Renewal is done in Apple Business Manager and Intune, not in Slack."))
+        blocks.append(token_renewal_buttons(tenant, notice.token))
+        blocks.append(
+            context(
+                "Or press *Start renewal* to upload the new file here: it is checked, approved "
+                "and uploaded to Intune once."
+            )
+        )
     text = f"{title} ({tenant.label}): {notice.token.name or notice.token.id}"
     if notice.mention and mentions:
         text += f" {mentions}"
