@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.store import SqliteStore, SqlStore
+from bot.config.fields import database_url_problem
 from bot.errors import UsageError
 
 
@@ -58,6 +59,8 @@ def open_url(url: str, *, must_exist: bool) -> tuple[SqlStore, str]:
             raise UsageError(f"There is no SQLite store at {path}.")
         return SqliteStore(path), str(path)
     if url.startswith(("postgresql://", "postgres://")):
+        if problem := database_url_problem(url, "--from" if must_exist else "--to"):
+            raise UsageError(problem)
         from bot.adapters.store.postgres import PostgresStore, display_url
 
         return PostgresStore(url), display_url(url)

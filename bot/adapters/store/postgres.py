@@ -48,11 +48,25 @@ def display_url(url: str) -> str:
     return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
 
 
+def _raw_userinfo(url: str) -> list[str]:
+    """The ``user:password`` of a URL libpq cannot parse, as written, and its password alone."""
+    rest = url.split("://", 1)[-1]
+    userinfo = rest.rsplit("@", 1)[0] if "@" in rest else ""
+    password = userinfo.split(":", 1)[1] if ":" in userinfo else ""
+    return [part for part in (userinfo, password) if part]
+
+
 def scrub(text: str, url: str) -> str:
-    """``text`` with the URL's password (and the URL itself) replaced by ``***``."""
-    password = str(_parts(url).get("password") or "")
+    """``text`` with the URL's password (and the URL itself) replaced by ``***``; for a URL that
+    cannot be parsed, its user and password as written (and libpq quotes them as they are)."""
+    parts = _parts(url)
     text = text.replace(url, display_url(url))
-    return text.replace(password, "***") if password else text
+    secrets = [str(parts["password"])] if parts.get("password") else []
+    if not parts:
+        secrets = _raw_userinfo(url)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def _pyformat(sql: str) -> str:
@@ -84,13 +98,19 @@ class PgDatabase:
     ) -> None:
         self._url = url
         self.label = display_url(url)
+        if not _parts(url):
+            # libpq's message would quote the part it could not read: the password, say
+            raise StoreError(
+                f"The database {self.label} could not be used: its URL cannot be parsed "
+                "(percent-encode spaces and special characters in the password)."
+            )
         try:
             with psycopg.connect(
                 url, connect_timeout=max(1, int(timeout)), row_factory=dict_row
             ) as conn:
                 migrate(conn, self.label)
         except psycopg.Error as exc:
-            raise self._fail(exc) from exc
+            raise self._fail(exc) from None  # the driver's text, scrubbed, is in the message
         self._pool: ConnectionPool[psycopg.Connection[DictRow]] | None = ConnectionPool(
             url,
             kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(timeout))},
@@ -104,7 +124,9 @@ class PgDatabase:
         self._pool.open(wait=False)
 
     def _fail(self, exc: BaseException) -> StoreError:
-        detail = scrub(str(exc).strip() or type(exc).__name__, self._url)
+        detail = type(exc).__name__
+        if _parts(self._url):  # a URL libpq cannot parse gets quoted in ways scrub may miss
+            detail = scrub(str(exc).strip() or detail, self._url)
         return StoreError(f"The database {self.label} could not be used: {detail}")
 
     def lock(self, conn: Any, name: str) -> None:
@@ -128,7 +150,7 @@ class PgDatabase:
             with pool.connection() as conn, conn.transaction():
                 yield PgConn(conn)
         except psycopg.Error as exc:
-            raise self._fail(exc) from exc
+            raise self._fail(exc) from None  # the driver's text, scrubbed, is in the message
 
     def schema_version(self) -> int:
         with self.transaction(write=False) as conn:

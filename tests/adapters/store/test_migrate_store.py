@@ -109,3 +109,16 @@ def test_a_missing_source_is_refused_before_anything_is_created(
     )
     assert "no SQLite store" in capsys.readouterr().err
     assert not missing.exists() and not target.exists()
+
+
+def test_a_malformed_target_url_is_refused_without_echoing_it(
+    tmp_path: Path, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_env({})
+    source = tmp_path / "old.sqlite3"
+    SqliteStore(source).close()
+    bad = "postgresql://apns:my secret@127.0.0.1/apns"
+    assert apns_bot(["migrate-store", "--from", f"sqlite:///{source}", "--to", bad]) != 0
+    out = capsys.readouterr()
+    assert "not a valid PostgreSQL URL" in out.err
+    assert "secret" not in out.err + out.out
