@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -120,6 +120,9 @@ class Database:
                 self._conn = None
 
     def lock(self, conn: Conn, name: str) -> None:
+        """Nothing to do: the write transaction already excludes every other writer."""
+
+    def lock_tables(self, conn: Conn, tables: Sequence[str]) -> None:
         """Nothing to do: the write transaction already excludes every other writer."""
 
     def schema_version(self) -> int:

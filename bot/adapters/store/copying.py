@@ -41,6 +41,8 @@ def copy_all(source: Database, target: Database) -> dict[str, int]:
     """Copy every table; the number of rows copied, per table label. ``StoreError`` when the
     target already holds anything."""
     with source.transaction(write=False) as read, target.transaction(write=True) as write:
+        # no replica writes between the emptiness check and the copy's commit
+        target.lock_tables(write, [table.name for table in TABLES])
         for table in TABLES:
             count = write.execute(f"SELECT count(*) AS n FROM {table.name}").fetchone()  # noqa: S608
             if int(count["n"]):

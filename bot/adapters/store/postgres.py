@@ -132,6 +132,10 @@ class PgDatabase:
     def lock(self, conn: Any, name: str) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(?::integer, hashtext(?))", (LOCK_SPACE, name))
 
+    def lock_tables(self, conn: Any, tables: Sequence[str]) -> None:
+        # EXCLUSIVE: readers go on, every writer waits for the commit
+        conn.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:

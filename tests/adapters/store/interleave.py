@@ -66,6 +66,7 @@ class Racer:
             cast(BaseException | None, None),
         )
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self.held_off = False  # still waiting when its moment ended
 
     def _run(self) -> None:
         try:
@@ -77,6 +78,7 @@ class Racer:
         """Start, and give the work a moment (it is still running if a lock holds it off)."""
         self._thread.start()
         self._thread.join(MOMENT)
+        self.held_off = self._thread.is_alive()
 
     def finish(self) -> object:
         self._thread.join(30)

@@ -16,6 +16,7 @@ from bot.core.requests import ApplyResult, Status
 from bot.core.signin import PendingSignIn, SavedSignIn
 from tests.adapters.store.conftest import Backend
 from tests.adapters.store.fixtures import CURRENT, T0, every_field_set, request
+from tests.adapters.store.interleave import Racer, pause_after
 from tests.harness import UseEnv, apns_bot
 
 KEY = Secret(generate_key())
@@ -122,3 +123,18 @@ def test_a_malformed_target_url_is_refused_without_echoing_it(
     out = capsys.readouterr()
     assert "not a valid PostgreSQL URL" in out.err
     assert "secret" not in out.err + out.out
+
+
+def test_a_writer_cannot_slip_in_between_the_emptiness_check_and_the_copy(
+    backend: Backend, tmp_path: Path
+) -> None:
+    with SqliteStore(tmp_path / "old.sqlite3") as old:
+        populate(old)
+        with backend.open() as target, backend.open() as replica:
+            racer = Racer(lambda: replica.mark_notice_once("default", "reminder:early:30", T0))
+            pause_after(target, "FROM notices", racer.start)
+            counts = old.copy_into(target)
+            assert racer.finish() is True
+            # the replica's write waited for the copy: the target was empty all through it
+            assert racer.held_off
+            assert counts["notice marks"] == 2
