@@ -94,8 +94,14 @@ class PgDatabase:
     for_update = " FOR NO KEY UPDATE"
 
     def __init__(
-        self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, timeout: float = DEFAULT_TIMEOUT
+        self,
+        url: str,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        timeout: float = DEFAULT_TIMEOUT,
+        upgrade: bool = True,
     ) -> None:
+        """``upgrade=False`` only checks the server can be reached and leaves the schema as it is."""
         self._url = url
         self.label = display_url(url)
         if not _parts(url):
@@ -108,7 +114,10 @@ class PgDatabase:
             with psycopg.connect(
                 url, connect_timeout=max(1, int(timeout)), row_factory=dict_row
             ) as conn:
-                migrate(conn, self.label)
+                if upgrade:
+                    migrate(conn, self.label)
+                else:
+                    conn.execute("SELECT 1")
         except psycopg.Error as exc:
             raise self._fail(exc) from None  # the driver's text, scrubbed, is in the message
         self._pool: ConnectionPool[psycopg.Connection[DictRow]] | None = ConnectionPool(
@@ -171,7 +180,8 @@ class PostgresStore(SqlStore):
         sealer: Sealer | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         timeout: float = DEFAULT_TIMEOUT,
+        upgrade: bool = True,
     ) -> None:
-        db = PgDatabase(url, pool_size=pool_size, timeout=timeout)
+        db = PgDatabase(url, pool_size=pool_size, timeout=timeout, upgrade=upgrade)
         super().__init__(db, sealer=sealer)
         self.label = db.label

@@ -27,6 +27,7 @@ from bot.adapters.store.codec import (
     to_text,
 )
 from bot.adapters.store.resealing import Sealed
+from bot.adapters.store.schema import SCHEMA_VERSION
 from bot.adapters.store.sealed_requests import CertificateSealing
 from bot.adapters.store.signins import SqlSignIns
 from bot.adapters.store.sql import Database
@@ -90,10 +91,16 @@ class SqlStore:
         return copying.copy_all(self._db, target._db)
 
     def probe_write(self, at: datetime) -> None:
-        """Write a row and roll it back (``doctor``): ``StoreError`` when writing is refused."""
+        """Write a row and roll it back (``doctor``): ``StoreError`` when writing is refused. A
+        database not migrated yet gets a table created (and rolled back) instead."""
+        migrated = self._db.schema_version() >= SCHEMA_VERSION
         try:
             with self._db.transaction(write=True) as conn:
-                notices.put_raw(conn, "apns-bot", "doctor:write-probe", "null", at, False)
+                if not migrated:
+                    # not migrated yet: may the bot create its tables? (DDL rolls back on both)
+                    conn.execute("CREATE TABLE apns_doctor_probe (id INTEGER)")
+                else:
+                    notices.put_raw(conn, "apns-bot", "doctor:write-probe", "null", at, False)
                 raise _RolledBack
         except _RolledBack:
             pass
