@@ -91,13 +91,11 @@ class SqlStore:
         return copying.copy_all(self._db, target._db)
 
     def probe_write(self, at: datetime) -> None:
-        """Write a row and roll it back (``doctor``): ``StoreError`` when writing is refused. A
-        database not migrated yet gets a table created (and rolled back) instead."""
+        """Write a row (before any migration: a table) and roll it back (``doctor``)."""
         migrated = self._db.schema_version() >= SCHEMA_VERSION
         try:
             with self._db.transaction(write=True) as conn:
-                if not migrated:
-                    # not migrated yet: may the bot create its tables? (DDL rolls back on both)
+                if not migrated:  # may the bot create its tables? (DDL rolls back on both)
                     conn.execute("CREATE TABLE apns_doctor_probe (id INTEGER)")
                 else:
                     notices.put_raw(conn, "apns-bot", "doctor:write-probe", "null", at, False)
