@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from bot.adapters.sealing import Sealer, generate_key
-from bot.adapters.store import SqliteStore, SqlStore
+from bot.adapters.store import SCHEMA_VERSION, SqliteStore, SqlStore
+from bot.adapters.store.copying import TABLES
 from bot.config import Secret
 from bot.core.requests import ApplyResult, Status
 from bot.core.signin import PendingSignIn, SavedSignIn
 from tests.adapters.store.conftest import Backend
-from tests.adapters.store.fixtures import CURRENT, T0, every_field_set, request
+from tests.adapters.store.fixtures import CURRENT, T0, every_field_set, raw, request
 from tests.adapters.store.interleave import Racer, pause_after
 from tests.harness import UseEnv, apns_bot
 
@@ -138,3 +139,39 @@ def test_a_writer_cannot_slip_in_between_the_emptiness_check_and_the_copy(
             # the replica's write waited for the copy: the target was empty all through it
             assert racer.held_off
             assert counts["notice marks"] == 2
+
+
+@pytest.mark.parametrize("version", [0, SCHEMA_VERSION - 1, SCHEMA_VERSION + 1])
+def test_a_source_at_another_schema_version_is_refused_and_left_as_it_is(
+    version: int, tmp_path: Path, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_env({})
+    source, target = tmp_path / "old.sqlite3", tmp_path / "new.sqlite3"
+    if version:
+        SqliteStore(source).close()
+    raw(source, f"PRAGMA user_version = {version}")
+    tables = raw(source, "SELECT name FROM sqlite_master ORDER BY name")
+    assert (
+        apns_bot(["migrate-store", "--from", f"sqlite:///{source}", "--to", f"sqlite:///{target}"])
+        != 0
+    )
+    err = capsys.readouterr().err
+    assert ("not an apns-bot store" if version == 0 else f"schema version {version}") in err
+    assert raw(source, "PRAGMA user_version") == [(version,)]
+    assert raw(source, "SELECT name FROM sqlite_master ORDER BY name") == tables
+    assert not target.exists()
+
+
+def test_the_copy_covers_every_table_and_column_of_the_schema(tmp_path: Path) -> None:
+    path = tmp_path / "apns-bot.sqlite3"
+    SqliteStore(path).close()
+    names = raw(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    schema = {
+        str(name): {str(c[1]) for c in raw(path, f"PRAGMA table_info({name})")}
+        for (name,) in names
+        if not str(name).startswith("sqlite_")
+    }
+    copied = {t.name: {c.strip() for c in t.columns.split(",")} for t in TABLES}
+    # the AUTOINCREMENT id of audit_events is given anew on the target
+    copied["audit_events"].add("id")
+    assert copied == schema
