@@ -30,6 +30,21 @@ if TYPE_CHECKING:
 
 DEFAULT_POOL_SIZE = 10  # Bolt's listener threads and the bot's executors share it
 DEFAULT_TIMEOUT = 10.0  # seconds to connect, or to wait for a free pooled connection
+DEFAULT_LOCK_TIMEOUT = 15.0  # seconds a statement waits for a row, table or advisory lock
+
+# A replica whose peer vanished (a host lost, a network cut) must not wait on its socket or its
+# locks for ever: TCP keepalives find a dead server in about a minute (30 s idle, then 3 probes
+# 10 s apart), the server ends a session left idle inside a transaction after 1 min (the bot's
+# transactions last milliseconds) and a statement waits 15 s at most for a lock, then fails like
+# any other store error (the work is retried or reported). The start-up migration has no lock
+# timeout: a replica waits for another's migration as long as it takes.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+IDLE_IN_TRANSACTION = "1min"
 
 
 def _parts(url: str) -> dict[str, Any]:
@@ -69,6 +84,18 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
+def session_settings(url: str, lock_timeout: float | None) -> dict[str, Any]:
+    """Connection keywords: keepalives, and the server settings above added to the URL's own
+    ``options`` (which a keyword would otherwise replace)."""
+    options = [
+        str(_parts(url).get("options") or ""),
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION}",
+    ]
+    if lock_timeout is not None:
+        options.append(f"-c lock_timeout={max(1, round(lock_timeout * 1000))}ms")
+    return {**KEEPALIVES, "options": " ".join(o for o in options if o)}
+
+
 def _pyformat(sql: str) -> str:
     """The shared SQL's ``?`` placeholders as psycopg's ``%s`` (no statement holds ``%``)."""
     if "%" in sql:
@@ -81,6 +108,11 @@ class PgConn:
 
     def __init__(self, conn: psycopg.Connection[DictRow]) -> None:
         self._conn = conn
+
+    @property
+    def connection(self) -> psycopg.Connection[DictRow]:
+        """The psycopg connection, for what the shared SQL does not cover."""
+        return self._conn
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[DictRow]:
         return self._conn.execute(_pyformat(sql), parameters)
@@ -99,6 +131,7 @@ class PgDatabase:
         *,
         pool_size: int = DEFAULT_POOL_SIZE,
         timeout: float = DEFAULT_TIMEOUT,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         upgrade: bool = True,
     ) -> None:
         """``upgrade=False`` only checks the server can be reached and leaves the schema as it is."""
@@ -112,7 +145,10 @@ class PgDatabase:
             )
         try:
             with psycopg.connect(
-                url, connect_timeout=max(1, int(timeout)), row_factory=dict_row
+                url,
+                connect_timeout=max(1, int(timeout)),
+                row_factory=dict_row,
+                **session_settings(url, lock_timeout=None),  # the migration waits its turn
             ) as conn:
                 if upgrade:
                     migrate(conn, self.label)
@@ -122,7 +158,11 @@ class PgDatabase:
             raise self._fail(exc) from None  # the driver's text, scrubbed, is in the message
         self._pool: ConnectionPool[psycopg.Connection[DictRow]] | None = ConnectionPool(
             url,
-            kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(timeout))},
+            kwargs={
+                "row_factory": dict_row,
+                "connect_timeout": max(1, int(timeout)),
+                **session_settings(url, lock_timeout),
+            },
             min_size=1,
             max_size=pool_size,
             timeout=timeout,
@@ -167,7 +207,7 @@ class PgDatabase:
 
     def schema_version(self) -> int:
         with self.transaction(write=False) as conn:
-            return current_version(conn._conn)
+            return current_version(conn.connection)
 
 
 class PostgresStore(SqlStore):
@@ -180,8 +220,11 @@ class PostgresStore(SqlStore):
         sealer: Sealer | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         timeout: float = DEFAULT_TIMEOUT,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         upgrade: bool = True,
     ) -> None:
-        db = PgDatabase(url, pool_size=pool_size, timeout=timeout, upgrade=upgrade)
+        db = PgDatabase(
+            url, pool_size=pool_size, timeout=timeout, lock_timeout=lock_timeout, upgrade=upgrade
+        )
         super().__init__(db, sealer=sealer)
         self.label = db.label
