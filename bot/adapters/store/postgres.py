@@ -193,14 +193,17 @@ class PgDatabase:
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[PgConn]:
         """One transaction on a pooled connection: committed when the block ends, rolled back
-        on any exception. ``psycopg`` errors come out as ``StoreError``. ``write`` changes
-        nothing here: what a write transaction reads before it acts is locked row by row
-        (``for_update``, ``lock``), so reads need no round trip of their own."""
+        on any exception. ``psycopg`` errors come out as ``StoreError``. A read
+        (``write=False``) is REPEATABLE READ, READ ONLY: every statement in it sees one snapshot.
+        A write stays READ COMMITTED: what it reads before it acts is locked row by row
+        (``for_update``, ``lock``)."""
         pool = self._pool
         if pool is None:
             raise StoreError("The database has been closed.")
         try:
             with pool.connection() as conn, conn.transaction():
+                if not write:  # a request and its approvals, say, as of one moment
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield PgConn(conn)
         except psycopg.Error as exc:
             raise self._fail(exc) from None  # the driver's text, scrubbed, is in the message

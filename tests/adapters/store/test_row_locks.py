@@ -68,3 +68,18 @@ def test_an_approval_is_never_recorded_after_the_request_moved_on(backend: Backe
             "approved",
             "approval_complete",
         ]
+
+
+def test_a_read_sees_one_moment_even_while_another_replica_writes(backend: Backend) -> None:
+    with backend.open() as first, backend.open() as second:
+        pending = request()
+        first.create_request(pending)
+        before = first.get_request(pending.id)
+        racer = Racer(lambda: second.add_approval(pending.id, "UB", LATER))
+        # between reading the request's row and its approvals, another replica approves
+        pause_after(first, "FROM change_requests", racer.start)
+        read = first.get_request(pending.id)
+        racer.finish()
+        after = second.get_request(pending.id)
+        assert read in (before, after)
+        assert read == before  # the approval committed after the read began
