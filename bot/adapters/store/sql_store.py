@@ -4,8 +4,8 @@ Every status change is a compare-and-set done in SQL (``UPDATE … WHERE id = ? 
 (…)``, rowcount checked) in a write transaction, with its audit event in the same transaction:
 of any number of threads or processes racing to move a request, exactly one gets True, and the
 audit trail never disagrees with the request's status. SQLite's ``BEGIN IMMEDIATE`` serialises
-writers; on PostgreSQL the rows a write transaction reads before it acts are locked
-(``Database.for_update``) and a tenant's pending set is guarded by ``Database.lock``.
+writers; on PostgreSQL the rows a write transaction reads before it acts are locked, several in
+key order (``Database.for_update``), and a tenant's pending set is guarded by ``Database.lock``.
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ class SqlStore:
         detail = detail_to_json({"to": Status.EXPIRED.value})
         with self._db.transaction(write=True) as conn:
             moved: list[ChangeRequest] = []
-            for due in conn.execute(query + " ORDER BY expires_at, id", params).fetchall():
+            for due in conn.execute(f"{query} ORDER BY id{self._db.for_update}", params).fetchall():
                 cur = conn.execute(
                     "UPDATE change_requests SET status = ?, updated_at = ? "
                     "WHERE id = ? AND status = ?",
@@ -268,7 +268,7 @@ class SqlStore:
                     loaded = self._pem.open(stmt.load_by_id(conn, str(due["id"])))
                     if loaded is not None:
                         moved.append(loaded)
-            return moved
+            return sorted(moved, key=lambda r: (r.expires_at, r.id))
 
     # --- audit ---------------------------------------------------------------------------------
 

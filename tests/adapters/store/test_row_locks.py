@@ -83,3 +83,17 @@ def test_a_read_sees_one_moment_even_while_another_replica_writes(backend: Backe
         after = second.get_request(pending.id)
         assert read in (before, after)
         assert read == before  # the approval committed after the read began
+
+
+def test_rekey_and_expiry_at_once_lock_rows_in_one_order_and_both_finish(backend: Backend) -> None:
+    with backend.open() as first, backend.open() as second:
+        later = request()  # the lower id, written first: the first row a table scan locks
+        sooner = request(expires_at=later.expires_at - timedelta(hours=1))
+        for pending in (later, sooner):
+            first.create_request(pending)
+        rekey = Racer(lambda: second.rewrite_sealed(lambda kind, value: None))
+        # expiry has moved one request and holds it; rekey starts reading every row meanwhile
+        pause_after(first, "UPDATE change_requests SET status", rekey.start)
+        expired = first.expire_due(later.expires_at)
+        rekey.finish()
+        assert sorted(r.id for r in expired) == sorted([later.id, sooner.id])
