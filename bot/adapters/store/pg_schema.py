@@ -25,8 +25,13 @@ from bot.errors import StoreError
 if TYPE_CHECKING:
     import psycopg
 
-# pg_advisory_xact_lock(LOCK_SPACE, n): this application's locks, apart from anyone else's
+# pg_advisory_xact_lock(LOCK_SPACE, n): this application's locks, apart from anyone else's.
+# The migration takes (LOCK_SPACE, MIGRATION_LOCK), one per server: migrations of two schemas
+# wait for each other, which costs nothing. Named locks (``PgDatabase.lock``) use NAME_SPACE,
+# so no name can hash to the migration's key, and fold in current_schema(): two bots on one
+# server in two schemas never wait for each other's names.
 LOCK_SPACE = 0x61706E73  # "apns"
+NAME_SPACE = LOCK_SPACE + 1
 MIGRATION_LOCK = 0
 _SETTING = "APNS_DATABASE_URL at another database"
 

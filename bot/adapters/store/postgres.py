@@ -21,7 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
-from bot.adapters.store.pg_schema import LOCK_SPACE, current_version, migrate
+from bot.adapters.store.pg_schema import NAME_SPACE, current_version, migrate
 from bot.adapters.store.sql_store import SqlStore
 from bot.errors import StoreError
 
@@ -179,7 +179,10 @@ class PgDatabase:
         return StoreError(f"The database {self.label} could not be used: {detail}")
 
     def lock(self, conn: Any, name: str) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(?::integer, hashtext(?))", (LOCK_SPACE, name))
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(?::integer, hashtext(current_schema() || '/' || ?))",
+            (NAME_SPACE, name),
+        )
 
     def lock_tables(self, conn: Any, tables: Sequence[str]) -> None:
         # EXCLUSIVE: readers go on, every writer waits for the commit

@@ -10,7 +10,9 @@ import psycopg
 
 from bot.adapters.store.pg_schema import LOCK_SPACE, MIGRATION_LOCK
 from bot.adapters.store.postgres import PgConn, PostgresStore
-from tests.adapters.store.interleave import Racer
+from tests import pg
+from tests.adapters.store.fixtures import request
+from tests.adapters.store.interleave import Racer, pause_after
 
 
 def test_pooled_sessions_carry_the_timeouts_and_keep_the_url_s_options(pg_url: str) -> None:
@@ -40,3 +42,20 @@ def test_a_replica_waits_for_another_s_migration_longer_than_the_lock_timeout(
         assert starting.held_off
         other.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, MIGRATION_LOCK))
         assert starting.finish() is None  # ...and then starts
+
+
+def test_named_locks_are_per_schema_so_two_bots_on_one_server_never_wait_for_each_other(
+    pg_url: str,
+) -> None:
+    assert pg.URL is not None
+    with (
+        pg.fresh_schema(pg.URL) as other_url,
+        PostgresStore(pg_url) as first,
+        PostgresStore(other_url) as other,
+    ):
+        racer = Racer(lambda: other.create_request(request(), unless=lambda pending: None))
+        # the first holds its tenant's lock; the other bot's same tenant is another lock
+        pause_after(first, "pg_advisory_xact_lock", racer.start)
+        first.create_request(request(), unless=lambda pending: None)
+        racer.finish()
+        assert not racer.held_off
