@@ -15,6 +15,7 @@ from bot.adapters.store.copying import TABLES
 from bot.config import Secret
 from bot.core.requests import ApplyResult, Status
 from bot.core.signin import PendingSignIn, SavedSignIn
+from bot.errors import StoreError
 from tests.adapters.store.conftest import Backend
 from tests.adapters.store.fixtures import CURRENT, T0, every_field_set, raw, request
 from tests.adapters.store.interleave import Racer, pause_after
@@ -175,3 +176,19 @@ def test_the_copy_covers_every_table_and_column_of_the_schema(tmp_path: Path) ->
     # the AUTOINCREMENT id of audit_events is given anew on the target
     copied["audit_events"].add("id")
     assert copied == schema
+
+
+def test_a_nul_character_postgresql_cannot_store_is_reported_by_table_and_row(
+    backend: Backend, tmp_path: Path
+) -> None:
+    source = tmp_path / "old.sqlite3"
+    with SqliteStore(source) as old:
+        populate(old)
+    raw(source, "UPDATE audit_events SET actor = ? WHERE id = 2", ("U\x00SECRET",))
+    with SqliteStore(source, upgrade=False) as old, backend.open() as target:
+        with pytest.raises(StoreError) as caught:
+            old.copy_into(target)
+        assert everything(target)["requests"] == {"default": [], "contoso": []}
+    message = str(caught.value)
+    assert "audit_events" in message and "Row 2" in message and "actor" in message
+    assert "NUL" in message and "SECRET" not in message
