@@ -256,15 +256,7 @@ class SqlStore:
         with self._db.transaction(write=True) as conn:
             moved: list[ChangeRequest] = []
             for due in conn.execute(f"{query} ORDER BY id{self._db.for_update}", params).fetchall():
-                cur = conn.execute(
-                    "UPDATE change_requests SET status = ?, updated_at = ? "
-                    "WHERE id = ? AND status = ?",
-                    (Status.EXPIRED.value, to_text(now), due["id"], Status.PENDING.value),
-                )
-                if cur.rowcount == 1:
-                    stmt.insert_audit(
-                        conn, str(due["tenant"]), Event.EXPIRED, "system", now, due["id"], detail
-                    )
+                if stmt.expire(conn, str(due["id"]), str(due["tenant"]), now, detail):
                     loaded = self._pem.open(stmt.load_by_id(conn, str(due["id"])))
                     if loaded is not None:
                         moved.append(loaded)
@@ -307,6 +299,10 @@ class SqlStore:
     def list_notices(self, tenant: str, prefix: str = "") -> Sequence[tuple[str, datetime]]:
         with self._db.transaction(write=False) as conn:
             return notices.marked(conn, tenant, prefix)
+
+    def forget_notices(self, tenant: str, prefix: str, before: datetime) -> int:
+        with self._db.transaction(write=True) as conn:
+            return notices.forget(conn, tenant, prefix, before)
 
     def get_state(self, tenant: str, key: str) -> JSONValue:
         with self._db.transaction(write=False) as conn:
