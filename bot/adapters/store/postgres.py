@@ -57,6 +57,8 @@ def _parts(url: str) -> dict[str, Any]:
 def display_url(url: str) -> str:
     """The database a URL names, for messages: ``postgresql://user@host:port/db``, no password."""
     parts = _parts(url)
+    if not parts:
+        return "postgresql://(a URL that cannot be parsed)"
     user = f"{parts['user']}@" if parts.get("user") else ""
     host = parts.get("host") or "localhost"
     port = f":{parts['port']}" if parts.get("port") else ""
@@ -140,7 +142,7 @@ class PgDatabase:
         if not _parts(url):
             # libpq's message would quote the part it could not read: the password, say
             raise StoreError(
-                f"The database {self.label} could not be used: its URL cannot be parsed "
+                "The database could not be used: its URL cannot be parsed "
                 "(percent-encode spaces and special characters in the password)."
             )
         try:
