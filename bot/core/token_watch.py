@@ -9,7 +9,8 @@ certificate:
   re-enrolls, but new devices and app licences wait): ``token_reminder:<kind>:<id>:<expiry>:<t>``;
 - a problem: a ``state`` other than ``valid`` (``expired`` is left to the reminders) or a sync
   failing for more than a day: ``token_problem:<kind>:<id>:state:<state>`` and
-  ``token_problem:<kind>:<id>:sync:<last successful sync>``;
+  ``token_problem:<kind>:<id>:sync:<failing since>`` (ADE: the last successful sync; VPP: when the
+  watch first saw it failing, kept in the snapshot as ``sync_failing_since``);
 - a change seen since the last check (``previous`` is the stored snapshot; ``None`` on the first
   look, which reports nothing): a token that appeared, disappeared or was renewed (same id, later
   expiry) outside apns-bot: ``token_change:<kind>:<id>:<what>:<expiry>[:<new expiry>]``.
@@ -25,7 +26,14 @@ from enum import StrEnum
 from bot.core.reminders import MENTION_FROM_DAYS, CheckState, stamp, window_days
 from bot.core.requests import JSONValue
 from bot.core.status import Urgency
-from bot.core.tokens import AppleToken, CredentialKind, TokenProblem, token_problem, token_urgency
+from bot.core.tokens import (
+    AppleToken,
+    CredentialKind,
+    TokenProblem,
+    sync_failing_since,
+    token_problem,
+    token_urgency,
+)
 
 EXPIRED_EVERY_DAYS = 7  # an expired token is recalled weekly, not daily: nothing re-enrolls
 
@@ -100,7 +108,8 @@ def due_token_problem(
     if problem is TokenProblem.STATE:
         detail = f"state:{token.state}"
     else:
-        detail = f"sync:{stamp(token.last_sync) if token.last_sync else '-'}"
+        since = sync_failing_since(token)
+        detail = f"sync:{stamp(since) if since else '-'}"
     key = f"token_problem:{token.kind.value}:{token.id}:{detail}"
     urgency = token_urgency(token, now, window_days(remind_days))
     days = token.days_left(now)
@@ -196,6 +205,7 @@ def snapshot_json(tokens: Sequence[AppleToken]) -> dict[str, JSONValue]:
             "state": token.state,
             "last_sync": token.last_sync.isoformat() if token.last_sync else None,
             "sync_error": token.sync_error,
+            "sync_failing_since": token.failing_since.isoformat() if token.failing_since else None,
         }
 
     return {"tokens": [one(t) for t in sorted(tokens, key=lambda t: t.id)]}
@@ -221,6 +231,7 @@ def snapshot_tokens(kind: CredentialKind, value: JSONValue) -> tuple[AppleToken,
                 state=_text(item.get("state")),
                 last_sync=_moment(item.get("last_sync")),
                 sync_error=_text(item.get("sync_error")),
+                failing_since=_moment(item.get("sync_failing_since")),
             )
         )
     return tuple(tokens)

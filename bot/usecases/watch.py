@@ -158,9 +158,13 @@ class Watch:
         push_error = read.error.user_message if read.error is not None else None
         push_code = read_error(read.error).code if read.error is not None else None
         posted: list[str] = []
+        reads: list[TokenRead] = []
         for kinds_read in read.tokens:  # a kind failing as the certificate did: one notice says it
             same_cause = kinds_read.error is not None and kinds_read.error.code == push_code
-            posted += self.tokens.track(tenant, kinds_read, now, announce=not same_cause)
+            tracked = self.tokens.track(tenant, kinds_read, now, announce=not same_cause)
+            posted += tracked.posted
+            reads.append(tracked.read)
+        read = replace(read, tokens=tuple(reads))
         if not tenant.watches(CredentialKind.PUSH):
             result = CheckResult(tenant=tenant.name, state=CheckState.OK, checked_at=now)
         elif read.certificate is None:

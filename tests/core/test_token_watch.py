@@ -87,10 +87,11 @@ def test_a_per_kind_threshold_list_is_used() -> None:
         (replace(HEALTHY, state="expired"), None),  # the reminders say it
         (replace(HEALTHY, sync_error="failed", last_sync=T0 - timedelta(hours=5)), None),
         (
-            replace(HEALTHY, sync_error="failed", last_sync=T0 - timedelta(days=2)),
+            replace(HEALTHY, sync_error="failed", failing_since=T0 - timedelta(days=2)),
             TokenProblem.SYNC,
         ),
-        (replace(HEALTHY, sync_error="7", last_sync=None), TokenProblem.SYNC),
+        (replace(HEALTHY, sync_error="failed", last_sync=T0 - timedelta(days=2)), None),
+        (replace(HEALTHY, sync_error="failed", last_sync=None), None),
     ],
 )
 def test_problems(token: AppleToken, problem: TokenProblem | None) -> None:

@@ -141,11 +141,31 @@ def test_a_sync_failing_for_more_than_a_day_is_a_problem_posted_once(
         [token(kind, clock, 200, last_sync=clock() - timedelta(hours=5), **failing)],
     )
     assert check(bot).posted == ()  # Intune retries: not a problem yet
-    clock.advance(days=1)
+    clock.advance(days=1, hours=1)  # ADE: a day since the last success; VPP: since first seen
     assert token_posts(check(bot)) == [f"{kind} problem sync"]
     assert check(bot).posted == ()
     [notice] = posts(fake_slack, "sync")
     assert "failing since" in json.dumps(notice.params)
+
+
+def test_a_vpp_sync_retried_every_few_hours_is_a_problem_once_after_a_day(
+    bot: RunningBot, fake_graph: FakeGraph, fake_slack: FakeSlack, clock: MovableClock
+) -> None:
+    """VPP's ``lastSyncDateTime`` is the last attempt, not the last success: Intune retries a
+    failed sync, so it moves forward every check while ``lastSyncStatus`` stays ``failed``. The
+    problem is timed from when the watch first saw the failure, and posted once."""
+    first_seen = clock()
+    expiry = (first_seen + timedelta(days=200)).replace(microsecond=0)
+    posted: list[str] = []
+    for _ in range(16):  # four days of checks six hours apart, each after a fresh failed attempt
+        attempt = clock() - timedelta(minutes=20)
+        failing = vpp_token(expires_at=expiry, last_sync=attempt, last_sync_status="failed")
+        set_tokens(fake_graph, "vpp", [failing])
+        posted += [f"{clock() - first_seen}: {p}" for p in token_posts(check(bot))]
+        clock.advance(hours=6)
+    assert posted == ["1 day, 6:00:00: vpp problem sync"]
+    [notice] = posts(fake_slack, "sync")
+    assert f"failing since {first_seen:%Y-%m-%d}" in json.dumps(notice.params)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -14,7 +14,13 @@ from slack_sdk.models.blocks import Block
 from bot.config import TenantSettings
 from bot.core.status import Urgency
 from bot.core.token_watch import NoticeKind, TokenNotice
-from bot.core.tokens import AppleToken, CredentialKind, ReadError, TokenProblem
+from bot.core.tokens import (
+    AppleToken,
+    CredentialKind,
+    ReadError,
+    TokenProblem,
+    sync_failing_since,
+)
 from bot.slack.views.blocks import (
     URGENCY_EMOJI,
     context,
@@ -109,7 +115,8 @@ def _summary(tenant: TenantSettings, notice: TokenNotice) -> tuple[str, str]:
             "usually fixes it (steps below)."
         )
     if notice.what is NoticeKind.PROBLEM:
-        since = f"{token.last_sync:%Y-%m-%d %H:%M} UTC" if token.last_sync else "an unknown time"
+        started = sync_failing_since(token)
+        since = f"{started:%Y-%m-%d %H:%M} UTC" if started else "an unknown time"
         return f"{kind.label}: sync failing", (
             f":warning: The sync of {where} with Apple has been failing since {since} "
             f"(error `{escape(token.sync_error or 'unknown')}`). If it goes on, {BREAKS[kind]}. "
