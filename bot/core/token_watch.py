@@ -4,9 +4,11 @@ Every notice carries a key that the store marks once, ever (per tenant), as for 
 certificate:
 
 - reminders at the kind's thresholds before expiry (the smallest threshold reached, so a bot that
-  was down posts the most urgent one, not a backlog), then one when it has expired and one every
-  ``EXPIRED_EVERY_DAYS`` while it stays expired (a token can be renewed however late: nothing
-  re-enrolls, but new devices and app licences wait): ``token_reminder:<kind>:<id>:<expiry>:<t>``;
+  was down posts the most urgent one, not a backlog), then, once expired, on the days in
+  ``EXPIRED_ON_DAYS`` after expiry (calendar days in the check's time zone, as the push
+  certificate's ``expired_day``), then never again: a token can be renewed however late, but one
+  superseded and left in Intune must not remind the channel forever (status and ``check`` keep
+  showing it): ``token_reminder:<kind>:<id>:<expiry>:<t>``;
 - a problem: a ``state`` other than ``valid`` (``expired`` is left to the reminders) or a sync
   failing for more than a day: ``token_problem:<kind>:<id>:state:<state>`` and
   ``token_problem:<kind>:<id>:sync:<failing since>`` (ADE: the last successful sync; VPP: when the
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 from bot.core.reminders import MENTION_FROM_DAYS, CheckState, stamp, window_days
@@ -35,7 +37,9 @@ from bot.core.tokens import (
     token_urgency,
 )
 
-EXPIRED_EVERY_DAYS = 7  # an expired token is recalled weekly, not daily: nothing re-enrolls
+# Days after expiry with a reminder: the day itself, a week and a month later (the push
+# certificate's grace period), then none. The last one says it is the last.
+EXPIRED_ON_DAYS = (0, 7, 30)
 
 
 class NoticeKind(StrEnum):
@@ -61,6 +65,11 @@ class TokenNotice:
     mention: bool = False  # mention the approvers
 
     @property
+    def last(self) -> bool:
+        """The last reminder about this expired token (``EXPIRED_ON_DAYS``)."""
+        return self.threshold == f"expired-{EXPIRED_ON_DAYS[-1]}"
+
+    @property
     def label(self) -> str:
         """What ``CheckResult.posted`` says, e.g. ``ade reminder 30`` or ``vpp renewed``."""
         detail = self.threshold or (self.problem.value if self.problem else None)
@@ -71,17 +80,26 @@ def _expiry(token: AppleToken | None) -> str:
     return stamp(token.expires_at) if token is not None and token.expires_at else "-"
 
 
+def expired_days(token: AppleToken, now: datetime, zone: tzinfo) -> int:
+    """Which day after expiry ``now`` is, by calendar date in ``zone`` (0 before and on the day
+    of expiry), as ``bot.core.reminders.expired_day`` counts for the push certificate."""
+    if token.expires_at is None or token.expires_at > now:
+        return 0
+    return (now.astimezone(zone).date() - token.expires_at.astimezone(zone).date()).days
+
+
 def due_token_reminder(
-    token: AppleToken, now: datetime, remind_days: Sequence[int]
+    token: AppleToken, now: datetime, remind_days: Sequence[int], zone: tzinfo = UTC
 ) -> TokenNotice | None:
-    """The reminder due for ``token`` at ``now`` (whether it was posted is the store's business)."""
+    """The reminder due for ``token`` at ``now`` (whether it was posted is the store's business).
+    Once expired, the latest of ``EXPIRED_ON_DAYS`` reached: a bot that was down posts one."""
     days = token.days_left(now)
     if token.expires_at is None or days is None:
         return None
     urgency = token_urgency(token, now, window_days(remind_days))
     if token.expires_at <= now:
-        since = (now - token.expires_at).days
-        threshold = f"expired-{since // EXPIRED_EVERY_DAYS * EXPIRED_EVERY_DAYS}"
+        day = expired_days(token, now, zone)
+        threshold = f"expired-{max(d for d in EXPIRED_ON_DAYS if d <= day)}"
     else:
         reached = [t for t in remind_days if days <= t]
         if not reached:
@@ -165,13 +183,14 @@ def token_notices(
     current: Sequence[AppleToken],
     now: datetime,
     remind_days: Sequence[int],
+    zone: tzinfo = UTC,
 ) -> list[TokenNotice]:
     """Everything due for one kind of one tenant: changes first, then problems and reminders."""
     due: list[TokenNotice] = token_changes(previous, current, now)
     for token in current:
         for notice in (
             due_token_problem(token, now, remind_days),
-            due_token_reminder(token, now, remind_days),
+            due_token_reminder(token, now, remind_days, zone),
         ):
             if notice is not None:
                 due.append(notice)

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from typing import Protocol
 
@@ -191,10 +191,13 @@ def last_seen(store: NoticeStore, tenant: TenantSettings) -> tuple[TokenRead, ..
 
 
 class TokenWatch:
-    def __init__(self, store: TokenStore, notifier: TokenNotifier, once: Once) -> None:
+    def __init__(
+        self, store: TokenStore, notifier: TokenNotifier, once: Once, zone: tzinfo = UTC
+    ) -> None:
         self.store = store
         self.notifier = notifier
         self.once = once
+        self.zone = zone  # expired tokens' reminders count calendar days here
 
     def track(
         self, tenant: TenantSettings, read: TokenRead, now: datetime, *, announce: bool = True
@@ -209,7 +212,8 @@ class TokenWatch:
         key = SNAPSHOT_PREFIX + read.kind.value
         previous = snapshot_tokens(read.kind, self.store.get_state(tenant.name, key))
         read = TokenRead(read.kind, time_sync_failures(previous, read.tokens, now))
-        due = token_notices(previous, read.tokens, now, tenant.remind_days_for(read.kind))
+        days = tenant.remind_days_for(read.kind)
+        due = token_notices(previous, read.tokens, now, days, self.zone)
         posted: list[str] = []
         keep_snapshot = False
         for notice in due:

@@ -112,7 +112,7 @@ class Watch:
         self.notifier = notifier
         self.clock = clock
         self.on_checked = on_checked
-        self.tokens = TokenWatch(store, notifier, self._once)
+        self.tokens = TokenWatch(store, notifier, self._once, self.zone)
 
     def check_all(self, max_workers: int = MAX_CONCURRENT_TENANTS) -> list[CheckResult]:
         """Check every tenant concurrently on a bounded pool; one tenant's failure, slowness or

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -49,9 +50,10 @@ def expiring(days: float, **changes: object) -> AppleToken:
         (6.5, "7", Urgency.CRITICAL, True),
         (0.5, "1", Urgency.CRITICAL, True),
         (-0.5, "expired-0", Urgency.EXPIRED, True),
-        (-6.5, "expired-0", Urgency.EXPIRED, True),
-        (-8, "expired-7", Urgency.EXPIRED, True),  # weekly while expired, not daily
-        (-400, "expired-399", Urgency.EXPIRED, True),  # never "lapsed": a token is renewable
+        (-5, "expired-0", Urgency.EXPIRED, True),
+        (-8, "expired-7", Urgency.EXPIRED, True),  # on the expiry day, days 7 and 30, not daily
+        (-31, "expired-30", Urgency.EXPIRED, True),
+        (-400, "expired-30", Urgency.EXPIRED, True),  # then never again: posted once already
     ],
 )
 def test_reminder_thresholds(
@@ -65,6 +67,29 @@ def test_reminder_thresholds(
     assert (notice.threshold, notice.urgency, notice.mention) == (threshold, urgency, mention)
     assert notice.key.startswith("token_reminder:vpp:vpp-1:") and notice.key.endswith(threshold)
     assert notice.label == f"vpp reminder {threshold}"
+
+
+NOON = T0.replace(hour=12, minute=0, second=0, microsecond=0)  # an expiry at noon UTC
+
+
+@pytest.mark.parametrize(
+    ("since_expiry", "zone", "threshold"),
+    [
+        (timedelta(hours=1), "UTC", "expired-0"),
+        (timedelta(days=6, hours=11), "UTC", "expired-0"),  # 23:00 on day 6
+        (timedelta(days=6, hours=13), "UTC", "expired-7"),  # 01:00 on day 7: calendar days
+        (timedelta(days=6, hours=13), "America/New_York", "expired-0"),  # 20:00 there: day 6
+        (timedelta(days=29, hours=13), "UTC", "expired-30"),
+        (timedelta(days=29, hours=13), "America/New_York", "expired-7"),
+        (timedelta(days=3000), "UTC", "expired-30"),  # the last one, whatever the date
+    ],
+)
+def test_expired_reminders_count_calendar_days_in_the_checks_zone(
+    since_expiry: timedelta, zone: str, threshold: str
+) -> None:
+    token = replace(HEALTHY, expires_at=NOON)
+    notice = due_token_reminder(token, NOON + since_expiry, DAYS, ZoneInfo(zone))
+    assert notice is not None and notice.threshold == threshold
 
 
 def test_a_renewed_token_starts_the_count_afresh() -> None:

@@ -103,18 +103,24 @@ def test_a_token_inside_the_window_is_reminded_once_across_a_restart(
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_an_expired_token_is_posted_once_then_weekly(
+def test_an_expired_token_is_posted_on_days_0_7_and_30_then_never_again(
     bot: RunningBot, fake_graph: FakeGraph, fake_slack: FakeSlack, clock: MovableClock, kind: Kind
 ) -> None:
+    """A superseded token left in Intune must not remind the channel, with mentions, forever."""
     set_tokens(fake_graph, kind, [token(kind, clock, -2)])
     result = check(bot)
     assert result.state is CheckState.ATTENTION
     assert token_posts(result) == [f"{kind} reminder expired-0"]
     assert "has expired" in json.dumps(posts(fake_slack, "EXPIRED")[0].params)
-    clock.advance(days=1)
-    assert check(bot).posted == ()
-    clock.advance(days=6)
-    assert token_posts(check(bot)) == [f"{kind} reminder expired-7"]
+    posted: list[str] = []
+    for step in [1] * 40 + [30] * 12:  # daily checks for 40 days, then monthly for a year
+        clock.advance(days=step)
+        result = check(bot)
+        assert result.state is CheckState.ATTENTION  # status and check still say it
+        posted += [p for p in token_posts(result) if p.startswith(f"{kind} ")]
+    assert posted == [f"{kind} reminder expired-7", f"{kind} reminder expired-30"]
+    last = posts(fake_slack, f"{CredentialKind(kind).label} EXPIRED")[-1].params
+    assert "<@" in last["text"] and "last reminder" in json.dumps(last)
 
 
 def test_a_vpp_token_whose_state_is_not_valid_is_a_problem_posted_once(

@@ -102,6 +102,11 @@ def _summary(tenant: TenantSettings, notice: TokenNotice) -> tuple[str, str]:
     if notice.what is NoticeKind.REMINDER and notice.urgency is Urgency.EXPIRED:
         return f"{kind.label} EXPIRED", (
             f"{emoji} {where} *has expired*: {BREAKS[kind]}. Renew it as soon as you can."
+            + (
+                " This is the last reminder about it: if it was replaced, delete it in Intune."
+                if notice.last
+                else ""
+            )
         )
     if notice.what is NoticeKind.REMINDER:
         left = days_phrase(days or 0)
