@@ -10,9 +10,10 @@ certificate:
   superseded and left in Intune must not remind the channel forever (status and ``check`` keep
   showing it): ``token_reminder:<kind>:<id>:<expiry>:<t>``;
 - a problem: a ``state`` other than ``valid`` (``expired`` is left to the reminders) or a sync
-  failing for more than a day: ``token_problem:<kind>:<id>:state:<state>`` and
-  ``token_problem:<kind>:<id>:sync:<failing since>`` (ADE: the last successful sync; VPP: when the
-  watch first saw it failing, kept in the snapshot as ``sync_failing_since``);
+  failing for more than a day: ``token_problem:<kind>:<id>:<expiry>:state:<state>`` and
+  ``token_problem:<kind>:<id>:<expiry>:sync:<failing since>`` (ADE: the last successful sync;
+  VPP: when the watch first saw it failing, kept in the snapshot as ``sync_failing_since``). The
+  expiry is in the key as in reminder keys: a renewed token still invalid is reported again;
 - a change seen since the last check (``previous`` is the stored snapshot; ``None`` on the first
   look, which reports nothing): a token that appeared, disappeared or was renewed (same id, later
   expiry) outside apns-bot: ``token_change:<kind>:<id>:<what>:<expiry>[:<new expiry>]``.
@@ -128,7 +129,7 @@ def due_token_problem(
     else:
         since = sync_failing_since(token)
         detail = f"sync:{stamp(since) if since else '-'}"
-    key = f"token_problem:{token.kind.value}:{token.id}:{detail}"
+    key = f"token_problem:{token.kind.value}:{token.id}:{_expiry(token)}:{detail}"
     urgency = token_urgency(token, now, window_days(remind_days))
     days = token.days_left(now)
     return TokenNotice(NoticeKind.PROBLEM, token, key, urgency, days, problem=problem, mention=True)

@@ -143,6 +143,15 @@ def test_changes_appeared_disappeared_renewed_and_the_first_look() -> None:
     assert token_changes([HEALTHY], [shortened], T0) == []  # not a renewal
 
 
+def test_a_renewed_token_still_invalid_is_a_new_problem() -> None:
+    invalid = replace(HEALTHY, state="invalid")
+    renewed = replace(invalid, expires_at=HEALTHY.expires_at + timedelta(days=365))  # type: ignore[operator]
+    before, after = due_token_problem(invalid, T0, DAYS), due_token_problem(renewed, T0, DAYS)
+    assert before is not None and after is not None and before.key != after.key
+    later = due_token_problem(invalid, T0 + timedelta(days=3), DAYS)
+    assert later is not None and later.key == before.key  # the same problem: posted once
+
+
 def test_every_notice_of_one_check_has_its_own_key() -> None:
     broken = expiring(5, id="vpp-3", state="invalid")
     due = token_notices([HEALTHY], [HEALTHY, broken], T0, DAYS)
