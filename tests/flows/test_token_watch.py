@@ -352,3 +352,20 @@ def test_slack_status_and_the_home_tab_show_every_item_worst_first(
 def blocks_of(call: Call) -> list[dict[str, Any]]:
     blocks = call.params.get("blocks")
     return json.loads(blocks) if isinstance(blocks, str) else list(blocks or [])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_token_named_to_ping_the_channel_pings_nobody(
+    bot: RunningBot, fake_graph: FakeGraph, fake_slack: FakeSlack, clock: MovableClock, kind: Kind
+) -> None:
+    """Token and organisation names come from Graph (typed by whoever uploaded the token): the
+    notice's blocks and its fallback text (what notifications show) are mrkdwn."""
+    named: dict[str, Any] = {"name": "<!channel>"}
+    if kind == "vpp":
+        named["organization"] = "<!here>"
+    set_tokens(fake_graph, kind, [token(kind, clock, 5, **named)])
+    assert token_posts(check(bot)) == [f"{kind} reminder 7"]
+    [reminder] = posts(fake_slack, "expires soon")
+    sent = json.dumps(reminder.params)
+    assert "<!channel>" not in sent and "<!here>" not in sent
+    assert "&lt;!channel&gt;" in reminder.params["text"]

@@ -158,7 +158,7 @@ def token_notice_message(
     if renewable:
         blocks.append(section("*Renew it*\n" + renewal_steps(notice.token)))
     blocks.append(context("Renewal is done in Apple Business Manager and Intune, not in Slack."))
-    text = f"{title} ({tenant.label}): {notice.token.name or notice.token.id}"
+    text = f"{title} ({escape(tenant.label)}): {escape(notice.token.name or notice.token.id)}"
     if notice.mention and mentions:
         text += f" {mentions}"
     return text, blocks
