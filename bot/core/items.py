@@ -19,6 +19,7 @@ from bot.core.tokens import (
     CredentialKind,
     TokenProblem,
     TokenRead,
+    sync_failing_since,
     token_problem,
     token_urgency,
 )
@@ -63,7 +64,8 @@ def token_item(token: AppleToken, now: datetime, window: int) -> WatchItem:
     problem = token_problem(token, now)
     note = None
     if problem is not None:
-        since = f"{token.last_sync:%Y-%m-%d}" if token.last_sync else "an unknown date"
+        started = sync_failing_since(token)
+        since = f"{started:%Y-%m-%d}" if started else "an unknown date"
         note = PROBLEM_TEXT[problem].format(state=token.state, since=since)
     return WatchItem(
         kind=token.kind,

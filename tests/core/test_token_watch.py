@@ -205,6 +205,16 @@ def test_items_are_sorted_worst_first_with_unreadable_kinds_on_top() -> None:
     assert row.owner == "apps@contoso.example" and not row.failed
 
 
+def test_a_vpp_items_note_says_since_when_the_sync_has_been_failing() -> None:
+    retried = replace(
+        HEALTHY, sync_error="failed", last_sync=T0, failing_since=T0 - timedelta(days=3)
+    )
+    [item] = tenant_items(
+        None, None, [TokenRead(CredentialKind.VPP, (retried,))], T0, lambda k: 60
+    )[1:]
+    assert item.note == f"sync with Apple failing since {T0 - timedelta(days=3):%Y-%m-%d}"
+
+
 def test_a_fleet_row_fails_when_nothing_could_be_read() -> None:
     ade = TokenRead(CredentialKind.ADE, error=ReadError("forbidden", "no ADE"))
     items = tenant_items(None, None, [ade], T0, lambda kind: 60, push=False)
