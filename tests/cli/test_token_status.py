@@ -13,7 +13,9 @@ from bot.cli.item_output import TOKEN_KEYS
 from bot.cli.status import JSON_KEYS
 from tests.cli.test_check import use_env
 from tests.clock import T0
+from tests.fakes.graph_faults import Fault
 from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph
+from tests.fakes.graph_shapes import CERT_PATH
 from tests.fakes.graph_tokens import ade_token, vpp_token
 from tests.harness import apns_bot
 
@@ -148,3 +150,21 @@ def test_status_all_shows_each_tenants_most_urgent_item_and_its_kind(
         "vpp",
         "Lapsing",
     ]
+
+
+def test_a_certificate_that_cannot_be_read_still_shows_the_tokens(
+    graph_only: dict[str, str], fake_graph: FakeGraph, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_graph.inject("GET", CERT_PATH, *[Fault.forbidden()] * 8)
+    assert apns_bot(["status", "--json"]) == 2
+    document = json.loads(capsys.readouterr().out)
+    assert set(document["error"]) == {"code", "message"}
+    assert [t["name"] for t in document["vpp_tokens"]] == ["Contoso Apps and Books"]
+    assert len(document["ade_tokens"]) == 1 and document["vpp_tokens_error"] is None
+    assert document["certificate_present"] is None and document["tenant"] is not None
+
+    fake_graph.inject("GET", CERT_PATH, *[Fault.forbidden()] * 8)
+    assert apns_bot(["status"]) == 2
+    captured = capsys.readouterr()
+    assert "Contoso Apps and Books" in captured.out
+    assert "FAILED   Apple push certificate" in captured.out
