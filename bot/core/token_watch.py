@@ -16,13 +16,14 @@ certificate:
   expiry is in the key as in reminder keys: a renewed token still invalid is reported again;
 - a change seen since the last check (``previous`` is the stored snapshot; ``None`` on the first
   look, which reports nothing): a token that appeared, disappeared or was renewed (same id, later
-  expiry) outside apns-bot: ``token_change:<kind>:<id>:<what>:<expiry>[:<new expiry>]``.
+  expiry) outside apns-bot: ``token_change:<kind>:<id>:<what>:<expiry>[:<new expiry>]``; a
+  renewal under another organisation or Apple ID mentions the approvers (``owner_changed``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
@@ -64,6 +65,7 @@ class TokenNotice:
     problem: TokenProblem | None = None
     previous: AppleToken | None = None  # renewed: the token as last seen
     mention: bool = False  # mention the approvers
+    owner_changed: tuple[str, ...] = ()  # renewed: "organization" and/or "apple_id" differ
 
     @property
     def last(self) -> bool:
@@ -156,12 +158,27 @@ def token_changes(
             and token.expires_at > old.expires_at
         ):
             key = f"token_change:{kind}:{token_id}:renewed:{_expiry(old)}:{_expiry(token)}"
-            found.append(_change(NoticeKind.RENEWED, token, key, now, previous=old))
+            moved = owner_changes(old, token)
+            renewed = _change(
+                NoticeKind.RENEWED, token, key, now, previous=old, mention=bool(moved)
+            )
+            found.append(replace(renewed, owner_changed=moved))
     for token_id, old in before.items():
         if token_id not in after:
             key = f"token_change:{old.kind.value}:{token_id}:disappeared:{_expiry(old)}"
             found.append(_change(NoticeKind.DISAPPEARED, old, key, now, mention=True))
     return found
+
+
+def owner_changes(before: AppleToken, after: AppleToken) -> tuple[str, ...]:
+    """Which of the organisation and the Apple ID differ (ignoring case): a VPP token of another
+    organisation moves the app licences away (DOMAIN.md), an ADE token under another Apple ID
+    may belong to another Apple Business Manager account."""
+    return tuple(
+        field
+        for field in ("organization", "apple_id")
+        if (getattr(before, field) or "").casefold() != (getattr(after, field) or "").casefold()
+    )
 
 
 def _change(

@@ -295,6 +295,26 @@ def test_tokens_that_appear_are_renewed_or_disappear_outside_the_bot_are_posted_
     assert {e.detail["notice"] for e in events} == {"appeared", "renewed", "disappeared"}
 
 
+def test_a_token_renewed_by_another_organisation_or_apple_id_is_a_warning(
+    bot: RunningBot, fake_graph: FakeGraph, fake_slack: FakeSlack, clock: MovableClock
+) -> None:
+    """DOMAIN.md: a VPP token of another organisation moves the licences away."""
+    set_tokens(fake_graph, "vpp", [vpp_token(expires_at=clock() + timedelta(days=100))])
+    set_tokens(fake_graph, "ade", [ade_token(expires_at=clock() + timedelta(days=100))])
+    assert check(bot).posted == ()
+    moved = vpp_token(expires_at=clock() + timedelta(days=465), organization="Fabrikam <b>")
+    other_id = ade_token(expires_at=clock() + timedelta(days=465), apple_id="someone@else.example")
+    set_tokens(fake_graph, "vpp", [moved])
+    set_tokens(fake_graph, "ade", [other_id])
+    assert sorted(token_posts(check(bot))) == ["ade renewed", "vpp renewed"]
+    [vpp] = posts(fake_slack, "Fabrikam")
+    sent = json.dumps(vpp.params)
+    assert "Contoso Ltd" in sent and "Fabrikam &lt;b&gt;" in sent and "licences" in sent
+    assert "<@" in vpp.params["text"]  # the approvers are mentioned
+    [ade] = posts(fake_slack, "someone@else.example")
+    assert "abm-admin@contoso.example" in json.dumps(ade.params) and "<@" in ade.params["text"]
+
+
 def test_apns_watch_reads_only_the_kinds_it_names(
     start_bot: Callable[..., RunningBot], fake_graph: FakeGraph, clock: MovableClock
 ) -> None:

@@ -142,8 +142,35 @@ def _summary(tenant: TenantSettings, notice: TokenNotice) -> tuple[str, str]:
     expiry = f"{token.expires_at:%Y-%m-%d}" if token.expires_at else "an unknown date"
     return f"{kind.label} renewed", (
         f":arrows_counterclockwise: {where} was renewed outside apns-bot: it now expires "
-        f"{expiry}{before}."
+        f"{expiry}{before}." + _owner_warning(notice)
     )
+
+
+OWNER_FIELDS = {"organization": "organisation", "apple_id": "Apple ID"}
+OWNER_RISK = {
+    CredentialKind.VPP: (
+        "A token of another organisation or location moves the app licences away from this "
+        "one: apps assigned through Apps and Books may stop installing. Check that this is the "
+        "token you meant to upload."
+    ),
+    CredentialKind.ADE: (
+        "A token from another Apple Business Manager account or MDM server assigns other "
+        "devices: check that this is the token you meant to upload."
+    ),
+}
+
+
+def _owner_warning(notice: TokenNotice) -> str:
+    """A renewal under another organisation or Apple ID, said before and after."""
+    if not notice.owner_changed or notice.previous is None:
+        return ""
+    changes = "; ".join(
+        f"{OWNER_FIELDS[field]} {escape(getattr(notice.previous, field) or 'unknown')} → "
+        f"{escape(getattr(notice.token, field) or 'unknown')}"
+        for field in notice.owner_changed
+    )
+    risk = OWNER_RISK.get(notice.token.kind, "")
+    return f"\n:warning: *It changed hands* ({changes}). {risk}"
 
 
 def token_notice_message(
