@@ -145,7 +145,7 @@ def summary_lines(tenant: TenantSettings, result: CheckResult) -> list[str]:
     for read in result.tokens:
         if read.error is not None:
             items.append(unread_item(read.kind, read.error.message))
-        window = max(tenant.remind_days_for(read.kind))
+        window = tenant.window_for(read.kind)
         items += [token_item(token, now, window) for token in read.tokens]
     lines += [check_line(tenant.name, item) for item in sort_items(items)]
     if not lines:

@@ -147,7 +147,7 @@ def status_document(
         "serial": certificate.serial,
         "expires_at": _iso(certificate.expires_at),
         "days_left": certificate.days_left(now) if present else None,
-        "state": str(urgency(certificate, now, max(tenant.remind_days, default=60))),
+        "state": str(urgency(certificate, now, tenant.window_for(CredentialKind.PUSH))),
         "upload_status": certificate.upload_status,
         "upload_failure_reason": certificate.upload_failure_reason,
         "last_modified": _iso(certificate.last_modified),
@@ -181,11 +181,8 @@ def status_text(
 ) -> str:
     """Every watched item worst first, then the push certificate's details (when watched and
     read; ``certificate_error``: why it could not be read)."""
-    windows = tenant.remind_days_for
     push = certificate is not None or certificate_error is not None
-    items = tenant_items(
-        certificate, certificate_error, tokens, now, lambda k: max(windows(k)), push=push
-    )
+    items = tenant_items(certificate, certificate_error, tokens, now, tenant.window_for, push=push)
     parts = [f"{tenant.label} (tenant {tenant.tenant_id})", items_text(items)]
     if certificate is not None:
         parts.append(certificate_text(tenant, certificate, now))
@@ -202,7 +199,7 @@ def certificate_text(tenant: TenantSettings, certificate: TenantCertificate, now
             + (f" (Apple ID on record: {certificate.apple_id})" if certificate.apple_id else "")
             + "."
         )
-    state = urgency(certificate, now, max(tenant.remind_days, default=60))
+    state = urgency(certificate, now, tenant.window_for(CredentialKind.PUSH))
     rows = [
         ("Apple ID", certificate.apple_id or "unknown"),
         ("Topic", certificate.topic or "unknown"),

@@ -210,8 +210,7 @@ class HomePublisher:
         now: datetime,
     ) -> list[WatchItem]:
         push = tenant.watches(CredentialKind.PUSH)
-        window = tenant.remind_days_for
-        return tenant_items(certificate, error, tokens, now, lambda k: max(window(k)), push=push)
+        return tenant_items(certificate, error, tokens, now, tenant.window_for, push=push)
 
     def _tokens(self, tenant: TenantSettings, result: CheckResult | None) -> tuple[TokenRead, ...]:
         """The check's token reads, else read now (as the certificate is)."""

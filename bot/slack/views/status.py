@@ -70,7 +70,7 @@ def status_message(
     tenant: TenantSettings, certificate: TenantCertificate, now: datetime
 ) -> tuple[str, list[Block]]:
     """The certificate card (fallback text, blocks)."""
-    state = urgency(certificate, now, max(tenant.remind_days, default=60))
+    state = urgency(certificate, now, tenant.window_for(CredentialKind.PUSH))
     emoji = URGENCY_EMOJI[state]
     title = f"APNs certificate — {tenant.label}"
     if not certificate.exists or certificate.expires_at is None:
