@@ -142,14 +142,8 @@ def test_status_all_shows_each_tenants_most_urgent_item_and_its_kind(
     assert row["apple_id"] == "mdm-admin@contoso.example"  # the certificate's, as before
     assert apns_bot(["status", "--all"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[1].split()[:6] == [
-        "default",
-        "expired",
-        "-3",
-        table[1].split()[3],
-        "vpp",
-        "Lapsing",
-    ]
+    expiry = f"{T0 - timedelta(days=3):%Y-%m-%d}"
+    assert table[1].split()[:6] == ["default", "expired", "-3", expiry, "vpp", "Lapsing"]
 
 
 def test_a_certificate_that_cannot_be_read_still_shows_the_tokens(
