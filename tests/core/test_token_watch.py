@@ -221,3 +221,17 @@ def test_a_fleet_row_fails_when_nothing_could_be_read() -> None:
     assert fleet_row_of("t", "T", None, items).error == "no ADE"
     items = tenant_items(None, "push refused", [], T0, lambda kind: 60)
     assert fleet_row_of("t", "T", None, items).error == "push refused"
+
+
+def test_a_fleet_row_whose_certificate_failed_still_shows_the_worst_token() -> None:
+    vpp = TokenRead(CredentialKind.VPP, (HEALTHY, expiring(5, id="soon", name="Soon")))
+    items = tenant_items(None, "push refused", [vpp], T0, lambda kind: 60)
+    row = fleet_row_of("t", "T", None, items)
+    assert row.failed and row.error == "push refused"
+    assert (row.kind, row.name, row.days_left) == (CredentialKind.VPP, "Soon", 5)
+
+
+def test_a_fleet_row_with_nothing_watched_in_existence_has_no_kind() -> None:
+    items = tenant_items(None, None, [TokenRead(CredentialKind.ADE)], T0, lambda k: 60, push=False)
+    row = fleet_row_of("t", "T", None, items)
+    assert not row.failed and row.kind is None and row.state is Urgency.OK
