@@ -9,7 +9,8 @@ certificate:
   certificate's ``expired_day``), then never again: a token can be renewed however late, but one
   superseded and left in Intune must not remind the channel forever (status and ``check`` keep
   showing it): ``token_reminder:<kind>:<id>:<expiry>:<t>``;
-- a problem: a ``state`` other than ``valid`` (``expired`` is left to the reminders) or a sync
+- a problem: a ``state`` other than ``valid`` (``expired`` is left to the reminders once the
+  expiry has passed; with an expiry ahead or unknown no reminder would say it) or a sync
   failing for more than a day: ``token_problem:<kind>:<id>:<expiry>:state:<state>`` and
   ``token_problem:<kind>:<id>:<expiry>:sync:<failing since>`` (ADE: the last successful sync;
   VPP: when the watch first saw it failing, kept in the snapshot as ``sync_failing_since``). The
@@ -124,8 +125,9 @@ def due_token_problem(
     token: AppleToken, now: datetime, remind_days: Sequence[int]
 ) -> TokenNotice | None:
     problem = token_problem(token, now)
-    if problem is None or (problem is TokenProblem.STATE and token.state == "expired"):
-        return None
+    expired = token.expires_at is not None and token.expires_at <= now
+    if problem is None or (problem is TokenProblem.STATE and token.state == "expired" and expired):
+        return None  # Graph's "expired" for a token past its expiry: the reminders say it
     if problem is TokenProblem.STATE:
         detail = f"state:{token.state}"
     else:

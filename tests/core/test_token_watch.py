@@ -109,7 +109,9 @@ def test_a_per_kind_threshold_list_is_used() -> None:
         (HEALTHY, None),
         (replace(HEALTHY, state="invalid"), TokenProblem.STATE),
         (replace(HEALTHY, state="assignedToExternalMDM"), TokenProblem.STATE),
-        (replace(HEALTHY, state="expired"), None),  # the reminders say it
+        (expiring(-2, state="expired"), None),  # the reminders say it
+        (replace(HEALTHY, state="expired"), TokenProblem.STATE),  # expiry ahead: no reminder
+        (replace(HEALTHY, state="expired", expires_at=None), TokenProblem.STATE),
         (replace(HEALTHY, sync_error="failed", last_sync=T0 - timedelta(hours=5)), None),
         (
             replace(HEALTHY, sync_error="failed", failing_since=T0 - timedelta(days=2)),
