@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.adapters.graph.client import build_graph_client
 from bot.adapters.graph.retry import RetryPolicy
-from bot.cli import error_document
+from bot.cli.error_output import error_document
 from bot.cli.fleet_output import fleet_document, fleet_table, progress_for
 from bot.cli.item_output import items_text, tokens_keys
 from bot.config import Settings, TenantSettings, load_settings
