@@ -275,7 +275,7 @@ class HomePublisher:
             if read.error is None or not seen:
                 shown.append(read)
                 continue
-            why = f"{read.error.message} (the tokens below are as last seen)"
+            why = f"(the tokens below are as last seen) {read.error.message}"
             shown += [
                 TokenRead(read.kind, error=ReadError(read.error.code, why)),
                 TokenRead(read.kind, seen),
