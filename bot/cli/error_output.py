@@ -14,5 +14,3 @@ def error_document(exc: ApnsBotError, message: str | None = None) -> dict[str, d
         name = type(exc).__name__.removesuffix("Error") or "ApnsBot"
         code = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
     return {"error": {"code": code, "message": message or exc.user_message}}
-
-
