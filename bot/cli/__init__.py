@@ -24,8 +24,9 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from bot import __version__
+from bot.cli.error_output import error_document
 from bot.cli.logs import configure_logging
-from bot.errors import ApnsBotError, ConfigError, FileCheckError, UsageError
+from bot.errors import ApnsBotError, ConfigError, UsageError
 
 Runner = Callable[[argparse.Namespace, Mapping[str, str]], int]
 Clock = Callable[[], datetime]
@@ -147,18 +148,6 @@ def _subparsers(
         if isinstance(action, argparse._SubParsersAction):
             return action
     raise LookupError("apns-bot has no subcommands")
-
-
-def error_document(exc: ApnsBotError, message: str | None = None) -> dict[str, dict[str, str]]:
-    """``{"error": {"code", "message"}}``: what ``--json`` prints when a command fails. The code
-    is the refused file's problem code (certificate or token), else the error's kind (``config``,
-    ``graph``, ``auth``…)."""
-    if isinstance(exc, FileCheckError):
-        code = exc.code
-    else:
-        name = type(exc).__name__.removesuffix("Error") or "ApnsBot"
-        code = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
-    return {"error": {"code": code, "message": message or exc.user_message}}
 
 
 def _flushed(code: int) -> int:

@@ -25,9 +25,9 @@ from functools import partial
 from typing import Any
 
 from bot.adapters.graph.retry import RetryPolicy
-from bot.cli.item_output import LABELS, check_line
+from bot.cli.item_output import LABELS, item_text
 from bot.config import Settings, TenantSettings, load_settings
-from bot.core.items import sort_items, token_item, unread_item
+from bot.core.items import tenant_items
 from bot.core.model import TenantCertificate
 from bot.core.reminders import CheckState, check_state, days_since_expiry, window_days
 from bot.core.status import GRACE_DAYS, Urgency, urgency
@@ -140,14 +140,10 @@ def summary_lines(tenant: TenantSettings, result: CheckResult) -> list[str]:
     """One line per item: the certificate's (when watched), then each token kind's items, worst
     first; what this run posted ends the first line."""
     lines = [summary(tenant, result)] if tenant.watches(CredentialKind.PUSH) else []
-    now = result.checked_at
-    items = []
-    for read in result.tokens:
-        if read.error is not None:
-            items.append(unread_item(read.kind, read.error.message))
-        window = max(tenant.remind_days_for(read.kind))
-        items += [token_item(token, now, window) for token in read.tokens]
-    lines += [check_line(tenant.name, item) for item in sort_items(items)]
+    items = tenant_items(
+        None, None, result.tokens, result.checked_at, tenant.window_for, push=False
+    )
+    lines += [item_text(item, tenant.name) for item in items]
     if not lines:
         lines = [f"OK {tenant.name}: no watched item (nothing to check)"]
     if result.posted and not tenant.watches(CredentialKind.PUSH):

@@ -79,16 +79,23 @@ def check_settings(env: Mapping[str, str], where: str) -> tuple[list[Result], Se
 
 
 def check_database(settings: Settings) -> Result:
-    """Reachable, migrated to this version's schema, and writable (a row written, rolled back)."""
-    from bot.adapters.store import SqliteStore, open_store, store_label
+    """Reachable, at this version's schema, and writable (a row written, rolled back). Never
+    migrates: an older schema is a warning (the bot upgrades it when it starts), a newer one fails."""
+    from bot.adapters.store import SCHEMA_VERSION, SqliteStore, open_store, store_label
 
     if settings.database_url is not None:
         fix = "check APNS_DATABASE_URL: server, port, user, database, and that the user may create tables"
     else:
         fix = f"make {settings.db_path.parent} writable"
     try:
-        with open_store(settings) as store:
+        with open_store(settings, upgrade=False) as store:
             version = store.schema_version()
+            if version > SCHEMA_VERSION:
+                detail = (
+                    f"{store_label(settings)} was written by a newer apns-bot (schema version "
+                    f"{version}; this one understands up to {SCHEMA_VERSION})"
+                )
+                return Result("database", "FAIL", detail, "upgrade apns-bot")
             store.probe_write(datetime.now(UTC))
             engine = (
                 f"journal {store.pragmas().get('journal_mode')}"
@@ -99,6 +106,12 @@ def check_database(settings: Settings) -> Result:
         detail = exc.user_message if isinstance(exc, ApnsBotError) else str(exc)
         return Result("database", "FAIL", detail, fix)
     detail = f"{store_label(settings)} ({engine}, schema version {version}, writable)"
+    if version < SCHEMA_VERSION:
+        fix = (
+            f"start the bot once (apns-bot run): it brings the schema to version {SCHEMA_VERSION} "
+            "(with replicas, the first to start does it)"
+        )
+        return Result("database", "WARN", detail, fix)
     return Result("database", "PASS", detail)
 
 

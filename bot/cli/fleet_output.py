@@ -38,7 +38,8 @@ def progress_for(settings: Settings, forced: bool) -> Callable[[FleetRow], None]
 
 def fleet_document(rows: list[FleetRow], now: datetime) -> dict[str, Any]:
     """Per tenant its most urgent item: ``state``, ``days_left``, ``expires_at``, ``kind``
-    (push, ade, vpp) and ``name`` are that item's; ``apple_id``, ``topic`` and ``serial`` stay
+    (push, ade, vpp; null when nothing watched exists) and ``name`` are that item's (a tenant
+    whose certificate could not be read still shows its worst token, beside ``error``); ``apple_id``, ``topic`` and ``serial`` stay
     the push certificate's; ``unread`` lists the token kinds that could not be read."""
 
     def row_document(row: FleetRow) -> dict[str, Any]:
@@ -49,8 +50,8 @@ def fleet_document(rows: list[FleetRow], now: datetime) -> dict[str, Any]:
             "state": row.state.value if row.state else "check_failed",
             "days_left": row.days_left,
             "expires_at": row.expires_at.astimezone(UTC).isoformat() if row.expires_at else None,
-            "kind": row.kind.value if not row.failed else None,
-            "name": row.name if not row.failed else None,
+            "kind": row.kind.value if row.kind is not None else None,
+            "name": row.name if row.kind is not None else None,
             "unread": [kind.value for kind in row.unread],
             "apple_id": cert.apple_id if cert else None,
             "topic": cert.topic if cert else None,
@@ -76,8 +77,8 @@ def fleet_table(rows: list[FleetRow]) -> str:
                 row.state.value.replace("_", " ") if row.state else "CHECK FAILED",
                 "" if row.days_left is None else str(row.days_left),
                 f"{row.expires_at:%Y-%m-%d}" if row.expires_at else "",
-                "" if row.failed else row.kind.value,
-                "" if row.failed else (row.name or ""),
+                row.kind.value if row.kind is not None else "",
+                (row.name or "") if row.kind is not None else "",
                 ((cert.apple_id or "") if cert else (row.error or "")) + unread,
             )
         )

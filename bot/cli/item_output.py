@@ -75,19 +75,26 @@ def _days(item: WatchItem) -> str:
     return "less than a day left" if days == 0 else f"{days} day{'s' * (days != 1)} left"
 
 
-def item_text(item: WatchItem) -> str:
-    """``RENEW    ADE token "Contoso ABM": 45 days left, expires 2027-02-03, Apple ID …``."""
-    kind = item.kind.label
+def item_text(item: WatchItem, tenant: str | None = None) -> str:
+    """One item on one line. Status (no ``tenant``): ``RENEW    Automated Device Enrollment (ADE)
+    token "Contoso ABM": 45 days left, expires …, Apple ID …``; ``apns-bot check`` (``tenant``
+    first, for grep and cron mail): ``RENEW contoso ade "Contoso ABM": 45 days left, …``."""
+    label = "FAILED" if item.urgency is None else LABELS[item.urgency]
+    head = (
+        f"{label:<8} {item.kind.label}" if tenant is None else f"{label} {tenant} {item.kind.value}"
+    )
     if item.urgency is None:
-        return f"{'FAILED':<8} {kind}: {item.note or 'could not be read'}"
-    text = f'{LABELS[item.urgency]:<8} {kind} "{item.name}": {_days(item)}'
-    if item.expires_at is not None:
-        text += f", expires {item.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    if item.owner:
-        text += f", {'Apple ID ' if '@' in item.owner else ''}{item.owner}"
-    if item.note:
-        text += f"; {item.note}"
-    return text
+        rest = f": {item.note or 'could not be read'}"
+    else:
+        rest = f' "{item.name}": {_days(item)}'
+        if item.expires_at is not None:
+            rest += f", expires {item.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        if item.owner:
+            rest += f", {'Apple ID ' if '@' in item.owner else ''}{item.owner}"
+        if item.note:
+            rest += f"; {item.note}"
+    # one line whatever Graph's messages hold; the label's padding is kept
+    return head + (" " if rest.startswith(" ") else "") + " ".join(rest.split())
 
 
 def items_text(items: Sequence[WatchItem]) -> str:
@@ -95,18 +102,3 @@ def items_text(items: Sequence[WatchItem]) -> str:
     if not items:
         return "Watched items: none (nothing is watched, or no token exists)."
     return "\n".join(["Watched items, worst first:", *(f"  {item_text(i)}" for i in items)])
-
-
-def check_line(tenant: str, item: WatchItem) -> str:
-    """``apns-bot check``'s line for one token item (the certificate keeps its own line)."""
-    kind = item.kind.value
-    if item.urgency is None:
-        return f"FAILED {tenant} {kind}: {item.note or 'could not be read'}"
-    text = f'{LABELS[item.urgency]} {tenant} {kind} "{item.name}": {_days(item)}'
-    if item.expires_at is not None:
-        text += f", expires {item.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    if item.owner:
-        text += f", {item.owner}"
-    if item.note:
-        text += f"; {item.note}"
-    return " ".join(text.split())

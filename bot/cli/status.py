@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.adapters.graph.client import build_graph_client
 from bot.adapters.graph.retry import RetryPolicy
+from bot.cli.error_output import error_document
 from bot.cli.fleet_output import fleet_document, fleet_table, progress_for
 from bot.cli.item_output import items_text, tokens_keys
 from bot.config import Settings, TenantSettings, load_settings
@@ -58,9 +60,9 @@ def register(sub: Any) -> None:
         description=(
             "Read every watched Apple credential (APNS_WATCH: the push certificate, ADE and "
             "Apps and Books tokens) from Microsoft Graph and print them, worst first. Exit 0 "
-            "when the certificate was read; 2 when it could not be (with --json: "
-            '{"error": {"code", "message"}}). A token kind that could not be read is shown '
-            "as such (--json: null with *_tokens_error)."
+            "when the certificate was read; 2 when it could not be (the tokens are still "
+            'shown; with --json: "error": {"code", "message"} beside them). A token kind that '
+            "could not be read is shown as such (--json: null with *_tokens_error)."
         ),
     )
     parser.add_argument(
@@ -86,9 +88,17 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     tenant = settings.tenant(args.tenant)
     with build_graph_client(settings, tenant, retry=RetryPolicy(sleep=args.sleep)) as graph:
         read = read_tenant(graph, tenant)
-    if read.error is not None:  # the push certificate is watched and could not be read
-        raise read.error
     now = args.clock()
+    if read.error is not None:  # the push certificate is watched and could not be read: the
+        # tokens were read all the same, so show them beside the error (and still exit 2)
+        if args.json:
+            document = status_document(tenant, None, now, read.tokens) | {"state": "unreadable"}
+            print(json.dumps(document | error_document(read.error), indent=2))
+        else:
+            why = read.error.user_message
+            print(status_text(tenant, None, now, read.tokens, certificate_error=why))
+            print(f"error: {why}", file=sys.stderr)
+        return 2
     if args.json:
         document = status_document(tenant, read.certificate, now, read.tokens)
         print(json.dumps(document, indent=2))
@@ -137,7 +147,7 @@ def status_document(
         "serial": certificate.serial,
         "expires_at": _iso(certificate.expires_at),
         "days_left": certificate.days_left(now) if present else None,
-        "state": str(urgency(certificate, now, max(tenant.remind_days, default=60))),
+        "state": str(urgency(certificate, now, tenant.window_for(CredentialKind.PUSH))),
         "upload_status": certificate.upload_status,
         "upload_failure_reason": certificate.upload_failure_reason,
         "last_modified": _iso(certificate.last_modified),
@@ -166,11 +176,13 @@ def status_text(
     certificate: TenantCertificate | None,
     now: datetime,
     tokens: tuple[TokenRead, ...] = (),
+    *,
+    certificate_error: str | None = None,
 ) -> str:
-    """Every watched item worst first, then the push certificate's details (when watched)."""
-    windows = tenant.remind_days_for
-    push = certificate is not None
-    items = tenant_items(certificate, None, tokens, now, lambda k: max(windows(k)), push=push)
+    """Every watched item worst first, then the push certificate's details (when watched and
+    read; ``certificate_error``: why it could not be read)."""
+    push = certificate is not None or certificate_error is not None
+    items = tenant_items(certificate, certificate_error, tokens, now, tenant.window_for, push=push)
     parts = [f"{tenant.label} (tenant {tenant.tenant_id})", items_text(items)]
     if certificate is not None:
         parts.append(certificate_text(tenant, certificate, now))
@@ -187,7 +199,7 @@ def certificate_text(tenant: TenantSettings, certificate: TenantCertificate, now
             + (f" (Apple ID on record: {certificate.apple_id})" if certificate.apple_id else "")
             + "."
         )
-    state = urgency(certificate, now, max(tenant.remind_days, default=60))
+    state = urgency(certificate, now, tenant.window_for(CredentialKind.PUSH))
     rows = [
         ("Apple ID", certificate.apple_id or "unknown"),
         ("Topic", certificate.topic or "unknown"),

@@ -28,6 +28,7 @@ from bot.config.fields import (
     GUID_PATTERN,
     ZERO_GUID,
     check_tenant_id,
+    database_url_problem,
     is_placeholder,
     parse_approvers,
     parse_bearer_token,
@@ -294,6 +295,9 @@ def load_settings(
             "APNS_DATABASE_URL must be a PostgreSQL URL (postgresql://user@host:5432/database); "
             "leave it unset to use the SQLite file at APNS_DB_PATH."
         )
+        database_url = None
+    elif database_url is not None and (problem := database_url_problem(database_url)):
+        r.problem(problem)
         database_url = None
     ca_bundle = r.path("SSL_CERT_FILE", must_exist=True) or r.path(
         "REQUESTS_CA_BUNDLE", must_exist=True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import urlsplit
 
 from bot.config.model import CLOUDS, DEFAULT_METRICS_HOST, DEFAULT_REMIND_DAYS, DEFAULT_WATCH
 from bot.core.tokens import CredentialKind
@@ -168,3 +169,23 @@ def parse_watch(
         )
         return DEFAULT_WATCH
     return tuple(dict.fromkeys(CredentialKind(w) for w in words))
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def database_url_problem(url: str, name: str = "APNS_DATABASE_URL") -> str | None:
+    """Why the PostgreSQL URL ``url`` is one libpq cannot read, in words that quote none of it (it
+    may hold a password, and libpq's own message would echo the part it could not read)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or _BAD_ESCAPE.search(url) or any(c.isspace() or ord(c) < 32 for c in url):
+        return (
+            f"{name} is not a valid PostgreSQL URL: write "
+            "postgresql://user:password@host:5432/database and percent-encode spaces and "
+            "special characters in the password (%20 for a space, %25 for %, %40 for @)."
+        )
+    return None

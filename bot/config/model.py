@@ -9,6 +9,7 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
+from bot.core.reminders import window_days
 from bot.core.tokens import CredentialKind
 
 DEFAULT_TENANT = "default"
@@ -111,6 +112,10 @@ class TenantSettings:
         """The reminder thresholds of one kind (its own override, else ``remind_days``)."""
         own = {CredentialKind.ADE: self.ade_remind_days, CredentialKind.VPP: self.vpp_remind_days}
         return own.get(kind) or self.remind_days
+
+    def window_for(self, kind: CredentialKind) -> int:
+        """The reminder window of one kind: its largest threshold (what status views rank by)."""
+        return window_days(self.remind_days_for(kind))
 
     @property
     def label(self) -> str:

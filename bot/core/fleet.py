@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.model import TenantCertificate
-from bot.core.status import Urgency, urgency
+from bot.core.status import Urgency
 from bot.core.tokens import CredentialKind
 
 
@@ -20,7 +20,7 @@ class FleetRow:
     error: str | None = None  # user-safe reason the tenant could not be read
     # the most urgent watched item, whose state and days left the row shows (the certificate,
     # or an ADE or VPP token); ``unread``: token kinds that could not be read
-    kind: CredentialKind = CredentialKind.PUSH
+    kind: CredentialKind | None = None  # None: failed with nothing read, or nothing exists
     name: str | None = None
     expires_at: datetime | None = None
     unread: tuple[CredentialKind, ...] = ()
@@ -29,20 +29,6 @@ class FleetRow:
     @property
     def failed(self) -> bool:
         return self.error is not None
-
-
-def fleet_row(
-    tenant: str, label: str, certificate: TenantCertificate, now: datetime, window_days: int
-) -> FleetRow:
-    return FleetRow(
-        tenant=tenant,
-        label=label,
-        certificate=certificate,
-        state=urgency(certificate, now, window_days),
-        days_left=certificate.days_left(now) if certificate.exists else None,
-        name="push certificate",
-        expires_at=certificate.expires_at if certificate.exists else None,
-    )
 
 
 def failed_row(tenant: str, label: str, error: str) -> FleetRow:

@@ -8,7 +8,7 @@ unreadable first (nobody knows their state), then by ``bot.core.fleet.PRIORITY``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.core.fleet import PRIORITY, FleetRow, failed_row
@@ -19,6 +19,7 @@ from bot.core.tokens import (
     CredentialKind,
     TokenProblem,
     TokenRead,
+    sync_failing_since,
     token_problem,
     token_urgency,
 )
@@ -63,7 +64,8 @@ def token_item(token: AppleToken, now: datetime, window: int) -> WatchItem:
     problem = token_problem(token, now)
     note = None
     if problem is not None:
-        since = f"{token.last_sync:%Y-%m-%d}" if token.last_sync else "an unknown date"
+        started = sync_failing_since(token)
+        since = f"{started:%Y-%m-%d}" if started else "an unknown date"
         note = PROBLEM_TEXT[problem].format(state=token.state, since=since)
     return WatchItem(
         kind=token.kind,
@@ -128,16 +130,28 @@ def fleet_row_of(
 ) -> FleetRow:
     """A tenant's fleet row: its most urgent readable item (its kind and name), the certificate
     as read, and the kinds that could not be read. Failed when nothing could be read, or when
-    the push certificate is watched and could not be (``items`` holds its unread item)."""
+    the push certificate is watched and could not be (``items`` holds its unread item); such a
+    row still names the worst token that was read, beside the error."""
     unread = tuple(i for i in items if i.unreadable)
     push_failed = next((i for i in unread if i.kind is CredentialKind.PUSH), None)
     worst = worst_item(items)
+    kinds = tuple(i.kind for i in unread if i.kind is not CredentialKind.PUSH)
     if push_failed is not None or (worst is None and unread):
         why = push_failed or unread[0]
-        return failed_row(tenant, label, why.note or "could not be read")
-    kinds = tuple(i.kind for i in unread)
+        row = failed_row(tenant, label, why.note or "could not be read")
+        if worst is None:
+            return row
+        return replace(
+            row,
+            days_left=worst.days_left,
+            kind=worst.kind,
+            name=worst.name,
+            expires_at=worst.expires_at,
+            unread=kinds,
+            owner=worst.owner,
+        )
     if worst is None:  # nothing watched here exists (e.g. only ADE watched, no ADE token)
-        return FleetRow(tenant, label, certificate, Urgency.OK, None, name="none", unread=kinds)
+        return FleetRow(tenant, label, certificate, Urgency.OK, None, kind=None, unread=kinds)
     return FleetRow(
         tenant,
         label,

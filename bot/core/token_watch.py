@@ -4,31 +4,46 @@ Every notice carries a key that the store marks once, ever (per tenant), as for 
 certificate:
 
 - reminders at the kind's thresholds before expiry (the smallest threshold reached, so a bot that
-  was down posts the most urgent one, not a backlog), then one when it has expired and one every
-  ``EXPIRED_EVERY_DAYS`` while it stays expired (a token can be renewed however late: nothing
-  re-enrolls, but new devices and app licences wait): ``token_reminder:<kind>:<id>:<expiry>:<t>``;
-- a problem: a ``state`` other than ``valid`` (``expired`` is left to the reminders) or a sync
-  failing for more than a day: ``token_problem:<kind>:<id>:state:<state>`` and
-  ``token_problem:<kind>:<id>:sync:<last successful sync>``;
+  was down posts the most urgent one, not a backlog), then, once expired, on the days in
+  ``EXPIRED_ON_DAYS`` after expiry (calendar days in the check's time zone, as the push
+  certificate's ``expired_day``), then never again: a token can be renewed however late, but one
+  superseded and left in Intune must not remind the channel forever (status and ``check`` keep
+  showing it): ``token_reminder:<kind>:<id>:<expiry>:<t>``;
+- a problem: a ``state`` other than ``valid`` (``expired`` is left to the reminders once the
+  expiry has passed; with an expiry ahead or unknown no reminder would say it) or a sync
+  failing for more than a day: ``token_problem:<kind>:<id>:<expiry>:state:<state>`` and
+  ``token_problem:<kind>:<id>:<expiry>:sync:<failing since>`` (ADE: the last successful sync;
+  VPP: when the watch first saw it failing, kept in the snapshot as ``sync_failing_since``). The
+  expiry is in the key as in reminder keys: a renewed token still invalid is reported again;
 - a change seen since the last check (``previous`` is the stored snapshot; ``None`` on the first
   look, which reports nothing): a token that appeared, disappeared or was renewed (same id, later
-  expiry) outside apns-bot: ``token_change:<kind>:<id>:<what>:<expiry>[:<new expiry>]``.
+  expiry) outside apns-bot: ``token_change:<kind>:<id>:<what>:<expiry>[:<new expiry>]``; a
+  renewal under another organisation or Apple ID mentions the approvers (``owner_changed``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 from bot.core.reminders import MENTION_FROM_DAYS, CheckState, stamp, window_days
 from bot.core.requests import ChangeRequest, JSONValue
 from bot.core.status import Urgency
 from bot.core.token_requests import same_instant
-from bot.core.tokens import AppleToken, CredentialKind, TokenProblem, token_problem, token_urgency
+from bot.core.tokens import (
+    AppleToken,
+    CredentialKind,
+    TokenProblem,
+    sync_failing_since,
+    token_problem,
+    token_urgency,
+)
 
-EXPIRED_EVERY_DAYS = 7  # an expired token is recalled weekly, not daily: nothing re-enrolls
+# Days after expiry with a reminder: the day itself, a week and a month later (the push
+# certificate's grace period), then none. The last one says it is the last.
+EXPIRED_ON_DAYS = (0, 7, 30)
 
 
 class NoticeKind(StrEnum):
@@ -53,6 +68,12 @@ class TokenNotice:
     previous: AppleToken | None = None  # renewed: the token as last seen
     by_request: str | None = None  # renewed by this apns-bot request: its new expiry now shows
     mention: bool = False  # mention the approvers
+    owner_changed: tuple[str, ...] = ()  # renewed: "organization" and/or "apple_id" differ
+
+    @property
+    def last(self) -> bool:
+        """The last reminder about this expired token (``EXPIRED_ON_DAYS``)."""
+        return self.threshold == f"expired-{EXPIRED_ON_DAYS[-1]}"
 
     @property
     def label(self) -> str:
@@ -65,17 +86,26 @@ def _expiry(token: AppleToken | None) -> str:
     return stamp(token.expires_at) if token is not None and token.expires_at else "-"
 
 
+def expired_days(token: AppleToken, now: datetime, zone: tzinfo) -> int:
+    """Which day after expiry ``now`` is, by calendar date in ``zone`` (0 before and on the day
+    of expiry), as ``bot.core.reminders.expired_day`` counts for the push certificate."""
+    if token.expires_at is None or token.expires_at > now:
+        return 0
+    return (now.astimezone(zone).date() - token.expires_at.astimezone(zone).date()).days
+
+
 def due_token_reminder(
-    token: AppleToken, now: datetime, remind_days: Sequence[int]
+    token: AppleToken, now: datetime, remind_days: Sequence[int], zone: tzinfo = UTC
 ) -> TokenNotice | None:
-    """The reminder due for ``token`` at ``now`` (whether it was posted is the store's business)."""
+    """The reminder due for ``token`` at ``now`` (whether it was posted is the store's business).
+    Once expired, the latest of ``EXPIRED_ON_DAYS`` reached: a bot that was down posts one."""
     days = token.days_left(now)
     if token.expires_at is None or days is None:
         return None
     urgency = token_urgency(token, now, window_days(remind_days))
     if token.expires_at <= now:
-        since = (now - token.expires_at).days
-        threshold = f"expired-{since // EXPIRED_EVERY_DAYS * EXPIRED_EVERY_DAYS}"
+        day = expired_days(token, now, zone)
+        threshold = f"expired-{max(d for d in EXPIRED_ON_DAYS if d <= day)}"
     else:
         reached = [t for t in remind_days if days <= t]
         if not reached:
@@ -97,13 +127,15 @@ def due_token_problem(
     token: AppleToken, now: datetime, remind_days: Sequence[int]
 ) -> TokenNotice | None:
     problem = token_problem(token, now)
-    if problem is None or (problem is TokenProblem.STATE and token.state == "expired"):
-        return None
+    expired = token.expires_at is not None and token.expires_at <= now
+    if problem is None or (problem is TokenProblem.STATE and token.state == "expired" and expired):
+        return None  # Graph's "expired" for a token past its expiry: the reminders say it
     if problem is TokenProblem.STATE:
         detail = f"state:{token.state}"
     else:
-        detail = f"sync:{stamp(token.last_sync) if token.last_sync else '-'}"
-    key = f"token_problem:{token.kind.value}:{token.id}:{detail}"
+        since = sync_failing_since(token)
+        detail = f"sync:{stamp(since) if since else '-'}"
+    key = f"token_problem:{token.kind.value}:{token.id}:{_expiry(token)}:{detail}"
     urgency = token_urgency(token, now, window_days(remind_days))
     days = token.days_left(now)
     return TokenNotice(NoticeKind.PROBLEM, token, key, urgency, days, problem=problem, mention=True)
@@ -130,12 +162,27 @@ def token_changes(
             and token.expires_at > old.expires_at
         ):
             key = f"token_change:{kind}:{token_id}:renewed:{_expiry(old)}:{_expiry(token)}"
-            found.append(_change(NoticeKind.RENEWED, token, key, now, previous=old))
+            moved = owner_changes(old, token)
+            renewed = _change(
+                NoticeKind.RENEWED, token, key, now, previous=old, mention=bool(moved)
+            )
+            found.append(replace(renewed, owner_changed=moved))
     for token_id, old in before.items():
         if token_id not in after:
             key = f"token_change:{old.kind.value}:{token_id}:disappeared:{_expiry(old)}"
             found.append(_change(NoticeKind.DISAPPEARED, old, key, now, mention=True))
     return found
+
+
+def owner_changes(before: AppleToken, after: AppleToken) -> tuple[str, ...]:
+    """Which of the organisation and the Apple ID differ (ignoring case): a VPP token of another
+    organisation moves the app licences away (DOMAIN.md), an ADE token under another Apple ID
+    may belong to another Apple Business Manager account."""
+    return tuple(
+        field
+        for field in ("organization", "apple_id")
+        if (getattr(before, field) or "").casefold() != (getattr(after, field) or "").casefold()
+    )
 
 
 def _change(
@@ -179,13 +226,14 @@ def token_notices(
     current: Sequence[AppleToken],
     now: datetime,
     remind_days: Sequence[int],
+    zone: tzinfo = UTC,
 ) -> list[TokenNotice]:
     """Everything due for one kind of one tenant: changes first, then problems and reminders."""
     due: list[TokenNotice] = token_changes(previous, current, now)
     for token in current:
         for notice in (
             due_token_problem(token, now, remind_days),
-            due_token_reminder(token, now, remind_days),
+            due_token_reminder(token, now, remind_days, zone),
         ):
             if notice is not None:
                 due.append(notice)
@@ -219,6 +267,7 @@ def snapshot_json(tokens: Sequence[AppleToken]) -> dict[str, JSONValue]:
             "state": token.state,
             "last_sync": token.last_sync.isoformat() if token.last_sync else None,
             "sync_error": token.sync_error,
+            "sync_failing_since": token.failing_since.isoformat() if token.failing_since else None,
         }
 
     return {"tokens": [one(t) for t in sorted(tokens, key=lambda t: t.id)]}
@@ -244,6 +293,7 @@ def snapshot_tokens(kind: CredentialKind, value: JSONValue) -> tuple[AppleToken,
                 state=_text(item.get("state")),
                 last_sync=_moment(item.get("last_sync")),
                 sync_error=_text(item.get("sync_error")),
+                failing_since=_moment(item.get("sync_failing_since")),
             )
         )
     return tuple(tokens)

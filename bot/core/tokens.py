@@ -10,7 +10,7 @@ than a day. Time is always a parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -56,6 +56,9 @@ class AppleToken:
     ``appleIdentifier``, VPP ``appleId``. ``state``: VPP ``state`` (ADE has none). ``last_sync``:
     ADE ``lastSuccessfulSyncDateTime``, VPP ``lastSyncDateTime``. ``sync_error``: ADE's non-zero
     ``lastSyncErrorCode`` (as text) or VPP's ``lastSyncStatus`` when ``failed``; else ``None``.
+    ``failing_since``: not Graph's but the watch's: when it first saw this token's sync failing
+    (VPP's ``lastSyncDateTime`` is the last *attempt*, which Intune retries, so only the watch
+    knows how long a VPP sync has been failing); ``None`` while it is not, or not known.
     """
 
     id: str
@@ -67,6 +70,7 @@ class AppleToken:
     state: str | None = None
     last_sync: datetime | None = None
     sync_error: str | None = None
+    failing_since: datetime | None = None
     last_modified: datetime | None = None  # Graph's lastModifiedDateTime (renewal read-backs)
 
     def days_left(self, now: datetime) -> int | None:
@@ -74,15 +78,38 @@ class AppleToken:
         return days_until(self.expires_at, now)
 
 
+def sync_failing_since(token: AppleToken) -> datetime | None:
+    """Since when ``token``'s sync has been failing, as far as is known: ADE's last successful
+    sync; for VPP, when the watch first saw it failing (``lastSyncDateTime`` is the last attempt,
+    not the last success). ``None`` when the sync is not failing or the start is not known."""
+    if token.sync_error is None:
+        return None
+    return token.last_sync if token.kind is CredentialKind.ADE else token.failing_since
+
+
 def token_problem(token: AppleToken, now: datetime) -> TokenProblem | None:
-    """What is wrong with ``token`` beside its expiry, if anything."""
+    """What is wrong with ``token`` beside its expiry, if anything. An ADE token that never
+    synced is failing; a VPP token whose failure the watch has not timed yet is not (yet)."""
     if token.state is not None and token.state != VALID_STATE:
         return TokenProblem.STATE
     if token.sync_error is None:
         return None
-    if token.last_sync is None or now - token.last_sync > SYNC_FAILURE_GRACE:
-        return TokenProblem.SYNC
-    return None
+    since = sync_failing_since(token)
+    if since is None:
+        return TokenProblem.SYNC if token.kind is CredentialKind.ADE else None
+    return TokenProblem.SYNC if now - since > SYNC_FAILURE_GRACE else None
+
+
+def time_sync_failures(
+    previous: tuple[AppleToken, ...] | None, current: tuple[AppleToken, ...], now: datetime
+) -> tuple[AppleToken, ...]:
+    """``current`` with ``failing_since`` set: kept from the last snapshot while a token's sync
+    stays failed, ``now`` when the failure is new, ``None`` once it syncs again."""
+    before = {t.id: t.failing_since for t in previous or () if t.sync_error is not None}
+    return tuple(
+        replace(t, failing_since=(before.get(t.id) or now) if t.sync_error is not None else None)
+        for t in current
+    )
 
 
 def token_urgency(token: AppleToken, now: datetime, window_days: int = 60) -> Urgency:

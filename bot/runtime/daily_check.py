@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_TENANT = "*"  # not a tenant name: the marks of the bot's own schedule
 TAKEOVER_AFTER = timedelta(minutes=30)  # a check of 1,000 tenants takes seconds
+KEEP_MARKS = timedelta(days=30)  # a finished run's marks are pruned after this
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class RunClaims:
 
     def finish(self, scheduled: datetime) -> None:
         self.claim(scheduled, "finished")
+        # two marks a day would otherwise pile up for ever
+        self.store.forget_notices(CLAIM_TENANT, "daily-check:", self.clock() - KEEP_MARKS)
 
     def finished(self, scheduled: datetime) -> bool:
         return bool(self.store.list_notices(CLAIM_TENANT, self._key(scheduled, "finished")))

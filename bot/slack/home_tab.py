@@ -23,7 +23,8 @@ from bot.core.fleet import FleetRow, failed_row, sort_by_urgency
 from bot.core.items import WatchItem, fleet_row_of, tenant_items
 from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest, Status
-from bot.core.tokens import CredentialKind, TokenRead
+from bot.core.token_watch import snapshot_tokens
+from bot.core.tokens import CredentialKind, ReadError, TokenRead
 from bot.errors import ApnsBotError
 from bot.slack.views.home import (
     FLEET_HOME_AFTER,
@@ -34,7 +35,13 @@ from bot.slack.views.home import (
 )
 from bot.slack.visibility import visible_tenants
 from bot.usecases.ports import Executor, GraphClient, Notifier, Store
-from bot.usecases.token_watch import last_seen, read_kind
+from bot.usecases.token_watch import (
+    SNAPSHOT_PREFIX,
+    TenantRead,
+    last_seen,
+    read_error,
+    read_tenant,
+)
 from bot.usecases.watch import CheckResult
 from bot.usecases.watch_state import FAILING_KEY, failing_since
 
@@ -210,26 +217,13 @@ class HomePublisher:
         now: datetime,
     ) -> list[WatchItem]:
         push = tenant.watches(CredentialKind.PUSH)
-        window = tenant.remind_days_for
-        return tenant_items(certificate, error, tokens, now, lambda k: max(window(k)), push=push)
-
-    def _tokens(self, tenant: TenantSettings, result: CheckResult | None) -> tuple[TokenRead, ...]:
-        """The check's token reads, else read now (as the certificate is)."""
-        if result is not None or not tenant.token_kinds:
-            return result.tokens if result is not None else ()
-        try:
-            client = self.graph(tenant)
-        except ApnsBotError:
-            return last_seen(self.store, tenant)
-        return tuple(read_kind(client, kind) for kind in tenant.token_kinds)
+        return tenant_items(certificate, error, tokens, now, tenant.window_for, push=push)
 
     def _tenant_home(self, tenant: TenantSettings, result: CheckResult | None) -> TenantHome:
-        if tenant.watches(CredentialKind.PUSH):
-            certificate, note = self._certificate(tenant, result)
-        else:
-            certificate, note = None, None
-        tokens = self._tokens(tenant, result)
-        items = self._items(tenant, certificate, note, tokens, self.clock())
+        certificate, note, tokens = self._read(tenant, result)
+        items = self._items(
+            tenant, certificate, note, self._with_last_seen(tenant, tokens), self.clock()
+        )
         return TenantHome(
             tenant=tenant,
             certificate=certificate,
@@ -240,22 +234,53 @@ class HomePublisher:
             events=self.store.history(tenant.name, limit=HOME_EVENTS),
         )
 
-    def _certificate(
+    def _read(
         self, tenant: TenantSettings, result: CheckResult | None
-    ) -> tuple[TenantCertificate | None, str | None]:
-        if result is not None and result.certificate is not None:
-            return result.certificate, None
+    ) -> tuple[TenantCertificate | None, str | None, tuple[TokenRead, ...]]:
+        """The check's reads, else one ``read_tenant`` (every watched kind at once); a
+        certificate that could not be read falls back to the last one seen, with a note."""
         if result is not None:
+            read = TenantRead(result.certificate, None, result.tokens)
             error = result.error or "unknown error"
         else:
             try:
-                return self.graph(tenant).get_certificate(), None
-            except ApnsBotError as exc:
-                error = exc.user_message
+                read = read_tenant(self.graph(tenant), tenant)
+            except ApnsBotError as exc:  # no client: every kind fails the same way
+                failed = tuple(TokenRead(k, error=read_error(exc)) for k in tenant.token_kinds)
+                read = TenantRead(error=exc, tokens=failed)
+            error = read.error.user_message if read.error is not None else "unknown error"
+        if not tenant.watches(CredentialKind.PUSH):
+            return None, None, read.tokens
+        if read.certificate is not None:
+            return read.certificate, None, read.tokens
         snapshot = self.store.get_snapshot(tenant.name)
         if snapshot is None:
-            return None, f"Intune could not be read: {error}"
-        return snapshot, f"Intune could not be read ({error}); this is the last certificate seen."
+            return None, f"Intune could not be read: {error}", read.tokens
+        note = f"Intune could not be read ({error}); this is the last certificate seen."
+        return snapshot, note, read.tokens
+
+    def _with_last_seen(
+        self, tenant: TenantSettings, reads: tuple[TokenRead, ...]
+    ) -> tuple[TokenRead, ...]:
+        """Each kind that could not be read, followed by its tokens as the last check saw
+        them (as the certificate falls back to the last one seen)."""
+        shown: list[TokenRead] = []
+        for read in reads:
+            key = SNAPSHOT_PREFIX + read.kind.value
+            seen = (
+                snapshot_tokens(read.kind, self.store.get_state(tenant.name, key))
+                if read.error is not None
+                else None
+            )
+            if read.error is None or not seen:
+                shown.append(read)
+                continue
+            why = f"(the tokens below are as last seen) {read.error.message}"
+            shown += [
+                TokenRead(read.kind, error=ReadError(read.error.code, why)),
+                TokenRead(read.kind, seen),
+            ]
+        return tuple(shown)
 
     def _publish(self, user_id: str, view: View) -> bool:
         try:

@@ -185,7 +185,9 @@ class Applying:
             self._finish(request, observed)
             return
 
-    def _finish(self, request: ChangeRequest, observed: TenantCertificate) -> None:
+    def _finish(
+        self, request: ChangeRequest, observed: TenantCertificate, *, reconciled: bool = False
+    ) -> None:
         wrong = readback_mismatches(request, observed)
         now = self.clock()
         if wrong:
@@ -195,18 +197,25 @@ class Applying:
                 + ", ".join(wrong)
                 + " than the approved certificate. Check the Intune console before retrying.",
             )
-            self._finish_failed(request, failure)
+            self._finish_failed(request, failure, reconciled=reconciled)
             return
         result = ApplyResult(observed.topic, observed.serial, observed.expires_at)
         if self.store.transition(
             request.id, (Status.APPLYING, Status.FAILED), Status.APPLIED, now, result=result
         ):
+            self._reconciled(request, now, reconciled)
             self.store.set_snapshot(request.tenant, observed, now)
             self.metrics.uploaded(UploadOutcome.APPLIED)
             done = self.refresh(request.id)
             self.notifier.post_renewed(done or request, observed)
 
-    def _finish_failed(self, request: ChangeRequest, failure: Failure) -> None:
+    def _reconciled(self, request: ChangeRequest, now: datetime, reconciled: bool) -> None:
+        if reconciled:
+            self.store.audit(request.tenant, Event.RECONCILED, "system", now, request_id=request.id)
+
+    def _finish_failed(
+        self, request: ChangeRequest, failure: Failure, *, reconciled: bool = False
+    ) -> None:
         now = self.clock()
         if self.store.transition(
             request.id,
@@ -216,6 +225,7 @@ class Applying:
             failure=failure,
             detail={"code": failure.code, "request_id": failure.request_id},
         ):
+            self._reconciled(request, now, reconciled)
             self.metrics.uploaded(UploadOutcome.FAILED)
             done = self.refresh(request.id)
             self.notifier.post_failed(done or request)
@@ -256,11 +266,9 @@ class Applying:
             except ApnsBotError as exc:
                 log.warning("cannot reconcile %s yet: %s", request.id, exc.user_message)
                 continue
-            self.store.audit(
-                request.tenant, Event.RECONCILED, "system", self.clock(), request_id=request.id
-            )
+            # audited by the replica whose transition wins, so once however many reconcile it
             if is_in_place(request, observed):
-                self._finish(request, observed)
+                self._finish(request, observed, reconciled=True)
             else:
                 self._finish_failed(
                     request,
@@ -269,6 +277,7 @@ class Applying:
                         "The bot stopped while uploading; Intune does not hold this certificate. "
                         "Press Retry to upload it.",
                     ),
+                    reconciled=True,
                 )
         for request in self.store.requests_in(Status.APPROVED):
             if not _lease_over(request, now, APPROVED_LEASE):

@@ -66,6 +66,6 @@ def items_of(
         error,
         found.tokens,
         now,
-        lambda kind: max(tenant.remind_days_for(kind), default=60),
+        tenant.window_for,
         push=tenant.watches(CredentialKind.PUSH),
     )

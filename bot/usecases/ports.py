@@ -137,6 +137,9 @@ class NoticeStore(Protocol):
     def list_notices(self, tenant: str, prefix: str = "") -> Sequence[tuple[str, datetime]]:
         """Marked keys starting with ``prefix``, with when they were marked, oldest first."""
 
+    def forget_notices(self, tenant: str, prefix: str, before: datetime) -> int:
+        """Remove the marks under ``prefix`` made before ``before``; how many went."""
+
     def get_state(self, tenant: str, key: str) -> JSONValue:
         """The value stored under ``key``, or None."""
 

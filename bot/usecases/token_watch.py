@@ -10,7 +10,8 @@ Telling. ``TokenWatch.track`` handles one kind as read by one check:
 - unreadable: recorded as "failing since" (``token_failing:<kind>``, written only if absent) and
   posted once per streak; a later successful read ends the streak quietly (audited);
 - readable: what changed since the snapshot (``token_snapshot:<kind>``: appeared, disappeared,
-  renewed outside apns-bot), problems (a state other than valid, a sync failing for over a day)
+  renewed outside apns-bot), problems (a state other than valid, a sync failing for over a day:
+  the snapshot keeps when each token's failing sync was first seen)
   and due reminders (``bot.core.token_watch``), each posted once through the watch's ``once``
   (``mark_notice_once`` plus a retry mark, as for the push certificate: once across restarts and
   replicas, and a refused post is tried again by the next check). The snapshot then moves on,
@@ -26,7 +27,7 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from typing import Protocol
 
@@ -43,7 +44,13 @@ from bot.core.token_watch import (
     token_notices,
     tokens_state,
 )
-from bot.core.tokens import AppleToken, CredentialKind, ReadError, TokenRead
+from bot.core.tokens import (
+    AppleToken,
+    CredentialKind,
+    ReadError,
+    TokenRead,
+    time_sync_failures,
+)
 from bot.errors import ApnsBotError, AuthError, GraphError
 from bot.usecases.ports import AuditLog, GraphClient, NoticeStore
 from bot.usecases.watch_state import Delivery, FailingCheck, failing_since
@@ -54,6 +61,14 @@ SNAPSHOT_PREFIX = "token_snapshot:"  # tenant_state: {"tokens": [...]} as last s
 FAILING_PREFIX = "token_failing:"  # tenant_state: {"since", "error"} while a kind cannot be read
 AUDIT_ERROR_CHARS = 300
 CHANGES = frozenset({NoticeKind.APPEARED, NoticeKind.DISAPPEARED, NoticeKind.RENEWED})
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """What ``TokenWatch.track`` did for one kind."""
+
+    posted: list[str]  # what this check posted, e.g. ["vpp reminder 30"]
+    read: TokenRead  # the read, each failing sync timed from the snapshot
 
 
 class TokenStore(NoticeStore, AuditLog, Protocol):
@@ -181,23 +196,29 @@ def last_seen(store: NoticeStore, tenant: TenantSettings) -> tuple[TokenRead, ..
 
 
 class TokenWatch:
-    def __init__(self, store: TokenStore, notifier: TokenNotifier, once: Once) -> None:
+    def __init__(
+        self, store: TokenStore, notifier: TokenNotifier, once: Once, zone: tzinfo = UTC
+    ) -> None:
         self.store = store
         self.notifier = notifier
         self.once = once
+        self.zone = zone  # expired tokens' reminders count calendar days here
 
     def track(
         self, tenant: TenantSettings, read: TokenRead, now: datetime, *, announce: bool = True
-    ) -> list[str]:
-        """Post what is due for one kind; returns what this check posted (``CheckResult.posted``).
-        ``announce`` False: a failed read is recorded, not posted (the push certificate's failure
-        notice already says the same, e.g. the sign-in failed)."""
+    ) -> Tracked:
+        """Post what is due for one kind; returns what this check posted (``CheckResult.posted``)
+        and the read with each failing sync timed (``AppleToken.failing_since``, from the
+        snapshot). ``announce`` False: a failed read is recorded, not posted (the push
+        certificate's failure notice already says the same, e.g. the sign-in failed)."""
         if read.error is not None:
-            return self._failing(tenant, read.kind, read.error, now, announce)
+            return Tracked(self._failing(tenant, read.kind, read.error, now, announce), read)
         self._recovered(tenant, read.kind, now)
         key = SNAPSHOT_PREFIX + read.kind.value
         previous = snapshot_tokens(read.kind, self.store.get_state(tenant.name, key))
-        due = token_notices(previous, read.tokens, now, tenant.remind_days_for(read.kind))
+        read = TokenRead(read.kind, time_sync_failures(previous, read.tokens, now))
+        days = tenant.remind_days_for(read.kind)
+        due = token_notices(previous, read.tokens, now, days, self.zone)
         due = self._own_renewals(tenant, due)
         posted: list[str] = []
         keep_snapshot = False
@@ -210,7 +231,7 @@ class TokenWatch:
             keep_snapshot |= delivery is Delivery.REFUSED and notice.what in CHANGES
         if not keep_snapshot:  # a refused change keeps the old snapshot: the next check retries
             self.store.set_state(tenant.name, key, snapshot_json(read.tokens), now)
-        return posted
+        return Tracked(posted, read)
 
     def _own_renewals(self, tenant: TenantSettings, due: list[TokenNotice]) -> list[TokenNotice]:
         """A renewal that is an applied token request's upload is the bot's own: not announced as

@@ -112,7 +112,7 @@ class Watch:
         self.notifier = notifier
         self.clock = clock
         self.on_checked = on_checked
-        self.tokens = TokenWatch(store, notifier, self._once)
+        self.tokens = TokenWatch(store, notifier, self._once, self.zone)
 
     def check_all(self, max_workers: int = MAX_CONCURRENT_TENANTS) -> list[CheckResult]:
         """Check every tenant concurrently on a bounded pool; one tenant's failure, slowness or
@@ -156,11 +156,21 @@ class Watch:
         now = self.clock()
         read = self._read(tenant)
         push_error = read.error.user_message if read.error is not None else None
-        push_code = read_error(read.error).code if read.error is not None else None
+        said = _first_failure(tenant, read)
         posted: list[str] = []
-        for kinds_read in read.tokens:  # a kind failing as the certificate did: one notice says it
-            same_cause = kinds_read.error is not None and kinds_read.error.code == push_code
-            posted += self.tokens.track(tenant, kinds_read, now, announce=not same_cause)
+        reads: list[TokenRead] = []
+        for kinds_read in read.tokens:  # a kind failing as another one did: one notice says it
+            error = kinds_read.error
+            same_cause = (
+                error is not None
+                and said is not None
+                and said[0] is not kinds_read.kind
+                and said[1] == error.code
+            )
+            tracked = self.tokens.track(tenant, kinds_read, now, announce=not same_cause)
+            posted += tracked.posted
+            reads.append(tracked.read)
+        read = replace(read, tokens=tuple(reads))
         if not tenant.watches(CredentialKind.PUSH):
             result = CheckResult(tenant=tenant.name, state=CheckState.OK, checked_at=now)
         elif read.certificate is None:
@@ -334,6 +344,17 @@ class Watch:
             tenant.name,
         )
         return Delivery.REFUSED
+
+
+def _first_failure(tenant: TenantSettings, read: TenantRead) -> tuple[CredentialKind, str] | None:
+    """The failure that is announced for every kind failing the same way (a sign-in failure, a
+    missing permission): the certificate's when it is watched, else the first token kind's."""
+    if read.error is not None:
+        return (CredentialKind.PUSH, read_error(read.error).code)
+    if tenant.watches(CredentialKind.PUSH):
+        return None
+    first = next((r for r in read.tokens if r.error is not None), None)
+    return (first.kind, first.error.code) if first is not None and first.error else None
 
 
 def _facts(change: Change) -> dict[str, JSONValue]:

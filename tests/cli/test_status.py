@@ -101,7 +101,7 @@ def test_a_missing_permission_is_one_clear_line_and_exit_2(cli_env, fake_graph, 
     fake_graph.set_permission("None")
     assert apns_bot(["status"]) == 2
     captured = capsys.readouterr()
-    assert captured.out == ""
+    assert "FAILED   Apple push certificate" in captured.out  # beside the tokens' lines
     assert captured.err.startswith("error: Microsoft Graph refused to read the push certificate")
     assert "DeviceManagementServiceConfig.Read.All" in captured.err
     assert "Traceback" not in captured.err

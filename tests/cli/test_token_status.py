@@ -13,7 +13,9 @@ from bot.cli.item_output import TOKEN_KEYS
 from bot.cli.status import JSON_KEYS
 from tests.cli.test_check import use_env
 from tests.clock import T0
+from tests.fakes.graph_faults import Fault
 from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph
+from tests.fakes.graph_shapes import CERT_PATH
 from tests.fakes.graph_tokens import ade_token, vpp_token
 from tests.harness import apns_bot
 
@@ -140,11 +142,23 @@ def test_status_all_shows_each_tenants_most_urgent_item_and_its_kind(
     assert row["apple_id"] == "mdm-admin@contoso.example"  # the certificate's, as before
     assert apns_bot(["status", "--all"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[1].split()[:6] == [
-        "default",
-        "expired",
-        "-3",
-        table[1].split()[3],
-        "vpp",
-        "Lapsing",
-    ]
+    expiry = f"{T0 - timedelta(days=3):%Y-%m-%d}"
+    assert table[1].split()[:6] == ["default", "expired", "-3", expiry, "vpp", "Lapsing"]
+
+
+def test_a_certificate_that_cannot_be_read_still_shows_the_tokens(
+    graph_only: dict[str, str], fake_graph: FakeGraph, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_graph.inject("GET", CERT_PATH, *[Fault.forbidden()] * 8)
+    assert apns_bot(["status", "--json"]) == 2
+    document = json.loads(capsys.readouterr().out)
+    assert set(document["error"]) == {"code", "message"}
+    assert [t["name"] for t in document["vpp_tokens"]] == ["Contoso Apps and Books"]
+    assert len(document["ade_tokens"]) == 1 and document["vpp_tokens_error"] is None
+    assert document["certificate_present"] is None and document["tenant"] is not None
+
+    fake_graph.inject("GET", CERT_PATH, *[Fault.forbidden()] * 8)
+    assert apns_bot(["status"]) == 2
+    captured = capsys.readouterr()
+    assert "Contoso Apps and Books" in captured.out
+    assert "FAILED   Apple push certificate" in captured.out

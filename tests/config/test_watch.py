@@ -33,6 +33,7 @@ def test_apns_watch_picks_kinds_and_each_kind_may_have_its_own_thresholds() -> N
     assert not tenant.watches(ADE)
     assert tenant.remind_days_for(VPP) == (90, 45, 7)
     assert tenant.remind_days_for(ADE) == tenant.remind_days_for(PUSH) == (30, 7)
+    assert (tenant.window_for(VPP), tenant.window_for(ADE), tenant.window_for(PUSH)) == (90, 30, 30)
 
 
 @pytest.mark.parametrize(

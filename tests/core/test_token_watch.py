@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -49,9 +50,10 @@ def expiring(days: float, **changes: object) -> AppleToken:
         (6.5, "7", Urgency.CRITICAL, True),
         (0.5, "1", Urgency.CRITICAL, True),
         (-0.5, "expired-0", Urgency.EXPIRED, True),
-        (-6.5, "expired-0", Urgency.EXPIRED, True),
-        (-8, "expired-7", Urgency.EXPIRED, True),  # weekly while expired, not daily
-        (-400, "expired-399", Urgency.EXPIRED, True),  # never "lapsed": a token is renewable
+        (-5, "expired-0", Urgency.EXPIRED, True),
+        (-8, "expired-7", Urgency.EXPIRED, True),  # on the expiry day, days 7 and 30, not daily
+        (-31, "expired-30", Urgency.EXPIRED, True),
+        (-400, "expired-30", Urgency.EXPIRED, True),  # then never again: posted once already
     ],
 )
 def test_reminder_thresholds(
@@ -65,6 +67,29 @@ def test_reminder_thresholds(
     assert (notice.threshold, notice.urgency, notice.mention) == (threshold, urgency, mention)
     assert notice.key.startswith("token_reminder:vpp:vpp-1:") and notice.key.endswith(threshold)
     assert notice.label == f"vpp reminder {threshold}"
+
+
+NOON = T0.replace(hour=12, minute=0, second=0, microsecond=0)  # an expiry at noon UTC
+
+
+@pytest.mark.parametrize(
+    ("since_expiry", "zone", "threshold"),
+    [
+        (timedelta(hours=1), "UTC", "expired-0"),
+        (timedelta(days=6, hours=11), "UTC", "expired-0"),  # 23:00 on day 6
+        (timedelta(days=6, hours=13), "UTC", "expired-7"),  # 01:00 on day 7: calendar days
+        (timedelta(days=6, hours=13), "America/New_York", "expired-0"),  # 20:00 there: day 6
+        (timedelta(days=29, hours=13), "UTC", "expired-30"),
+        (timedelta(days=29, hours=13), "America/New_York", "expired-7"),
+        (timedelta(days=3000), "UTC", "expired-30"),  # the last one, whatever the date
+    ],
+)
+def test_expired_reminders_count_calendar_days_in_the_checks_zone(
+    since_expiry: timedelta, zone: str, threshold: str
+) -> None:
+    token = replace(HEALTHY, expires_at=NOON)
+    notice = due_token_reminder(token, NOON + since_expiry, DAYS, ZoneInfo(zone))
+    assert notice is not None and notice.threshold == threshold
 
 
 def test_a_renewed_token_starts_the_count_afresh() -> None:
@@ -84,13 +109,16 @@ def test_a_per_kind_threshold_list_is_used() -> None:
         (HEALTHY, None),
         (replace(HEALTHY, state="invalid"), TokenProblem.STATE),
         (replace(HEALTHY, state="assignedToExternalMDM"), TokenProblem.STATE),
-        (replace(HEALTHY, state="expired"), None),  # the reminders say it
+        (expiring(-2, state="expired"), None),  # the reminders say it
+        (replace(HEALTHY, state="expired"), TokenProblem.STATE),  # expiry ahead: no reminder
+        (replace(HEALTHY, state="expired", expires_at=None), TokenProblem.STATE),
         (replace(HEALTHY, sync_error="failed", last_sync=T0 - timedelta(hours=5)), None),
         (
-            replace(HEALTHY, sync_error="failed", last_sync=T0 - timedelta(days=2)),
+            replace(HEALTHY, sync_error="failed", failing_since=T0 - timedelta(days=2)),
             TokenProblem.SYNC,
         ),
-        (replace(HEALTHY, sync_error="7", last_sync=None), TokenProblem.SYNC),
+        (replace(HEALTHY, sync_error="failed", last_sync=T0 - timedelta(days=2)), None),
+        (replace(HEALTHY, sync_error="failed", last_sync=None), None),
     ],
 )
 def test_problems(token: AppleToken, problem: TokenProblem | None) -> None:
@@ -115,6 +143,15 @@ def test_changes_appeared_disappeared_renewed_and_the_first_look() -> None:
     assert (gone.what, gone.token.id, gone.mention) == (NoticeKind.DISAPPEARED, "vpp-1", True)
     shortened = replace(HEALTHY, expires_at=T0 + timedelta(days=10))
     assert token_changes([HEALTHY], [shortened], T0) == []  # not a renewal
+
+
+def test_a_renewed_token_still_invalid_is_a_new_problem() -> None:
+    invalid = replace(HEALTHY, state="invalid")
+    renewed = replace(invalid, expires_at=HEALTHY.expires_at + timedelta(days=365))  # type: ignore[operator]
+    before, after = due_token_problem(invalid, T0, DAYS), due_token_problem(renewed, T0, DAYS)
+    assert before is not None and after is not None and before.key != after.key
+    later = due_token_problem(invalid, T0 + timedelta(days=3), DAYS)
+    assert later is not None and later.key == before.key  # the same problem: posted once
 
 
 def test_every_notice_of_one_check_has_its_own_key() -> None:
@@ -170,9 +207,33 @@ def test_items_are_sorted_worst_first_with_unreadable_kinds_on_top() -> None:
     assert row.owner == "apps@contoso.example" and not row.failed
 
 
+def test_a_vpp_items_note_says_since_when_the_sync_has_been_failing() -> None:
+    retried = replace(
+        HEALTHY, sync_error="failed", last_sync=T0, failing_since=T0 - timedelta(days=3)
+    )
+    [item] = tenant_items(
+        None, None, [TokenRead(CredentialKind.VPP, (retried,))], T0, lambda k: 60
+    )[1:]
+    assert item.note == f"sync with Apple failing since {T0 - timedelta(days=3):%Y-%m-%d}"
+
+
 def test_a_fleet_row_fails_when_nothing_could_be_read() -> None:
     ade = TokenRead(CredentialKind.ADE, error=ReadError("forbidden", "no ADE"))
     items = tenant_items(None, None, [ade], T0, lambda kind: 60, push=False)
     assert fleet_row_of("t", "T", None, items).error == "no ADE"
     items = tenant_items(None, "push refused", [], T0, lambda kind: 60)
     assert fleet_row_of("t", "T", None, items).error == "push refused"
+
+
+def test_a_fleet_row_whose_certificate_failed_still_shows_the_worst_token() -> None:
+    vpp = TokenRead(CredentialKind.VPP, (HEALTHY, expiring(5, id="soon", name="Soon")))
+    items = tenant_items(None, "push refused", [vpp], T0, lambda kind: 60)
+    row = fleet_row_of("t", "T", None, items)
+    assert row.failed and row.error == "push refused"
+    assert (row.kind, row.name, row.days_left) == (CredentialKind.VPP, "Soon", 5)
+
+
+def test_a_fleet_row_with_nothing_watched_in_existence_has_no_kind() -> None:
+    items = tenant_items(None, None, [TokenRead(CredentialKind.ADE)], T0, lambda k: 60, push=False)
+    row = fleet_row_of("t", "T", None, items)
+    assert not row.failed and row.kind is None and row.state is Urgency.OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from bot.core.tokens import (
     AppleToken,
     CredentialKind,
     TokenProblem,
+    time_sync_failures,
     token_problem,
     token_urgency,
 )
@@ -68,7 +70,9 @@ def test_days_left_without_an_expiry_is_unknown() -> None:
 
 SYNC_FAILED_2_DAYS_AGO = {"sync_error": "7", "last_sync": days(-2)}
 SYNC_FAILED_AN_HOUR_AGO = {"sync_error": "7", "last_sync": T0 - timedelta(hours=1)}
-VPP_SYNC_FAILED_2_DAYS_AGO = {"sync_error": "failed", "last_sync": days(-2)}
+# VPP's lastSyncDateTime is the last attempt: only when the watch first saw it failing counts
+VPP_SYNC_FAILING_2_DAYS = {"sync_error": "failed", "last_sync": T0, "failing_since": days(-2)}
+VPP_SYNC_RETRIED_UNTIMED = {"sync_error": "failed", "last_sync": days(-2)}
 
 
 @pytest.mark.parametrize(
@@ -102,7 +106,8 @@ VPP_SYNC_FAILED_2_DAYS_AGO = {"sync_error": "failed", "last_sync": days(-2)}
         (ade(days(200), **SYNC_FAILED_AN_HOUR_AGO), None, Urgency.OK),
         (ade(days(200), sync_error="7", last_sync=None), TokenProblem.SYNC, Urgency.CRITICAL),
         (ade(days(200), last_sync=days(-30)), None, Urgency.OK),  # no error: just quiet
-        (vpp(days(200), **VPP_SYNC_FAILED_2_DAYS_AGO), TokenProblem.SYNC, Urgency.CRITICAL),
+        (vpp(days(200), **VPP_SYNC_FAILING_2_DAYS), TokenProblem.SYNC, Urgency.CRITICAL),
+        (vpp(days(200), **VPP_SYNC_RETRIED_UNTIMED), None, Urgency.OK),
         (vpp(days(30), **SYNC_FAILED_AN_HOUR_AGO), None, Urgency.RENEW_SOON),
         (ade(days(-5), **SYNC_FAILED_2_DAYS_AGO), TokenProblem.SYNC, Urgency.EXPIRED),
     ],
@@ -118,6 +123,19 @@ def test_a_sync_failure_becomes_a_problem_after_one_day() -> None:
     token = ade(days(200), sync_error="7", last_sync=T0)
     assert token_problem(token, T0 + timedelta(days=1)) is None
     assert token_problem(token, T0 + timedelta(days=1, seconds=1)) == TokenProblem.SYNC
+
+
+def test_a_vpp_sync_failure_is_timed_from_when_it_was_first_seen() -> None:
+    failing = vpp(days(200), sync_error="failed", last_sync=T0)
+    [first] = time_sync_failures(None, (failing,), T0)
+    assert first.failing_since == T0
+    retried = replace(failing, last_sync=days(1))  # Intune retried a day later: still failed
+    [later] = time_sync_failures((first,), (retried,), days(1))
+    assert later.failing_since == T0 and token_problem(later, days(1.05)) is TokenProblem.SYNC
+    [healed] = time_sync_failures((later,), (replace(retried, sync_error=None),), days(2))
+    assert healed.failing_since is None
+    [again] = time_sync_failures((healed,), (retried,), days(3))
+    assert again.failing_since == days(3)
 
 
 @pytest.mark.parametrize(("window", "expected"), [(30, Urgency.OK), (45, Urgency.RENEW_SOON)])

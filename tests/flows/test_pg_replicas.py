@@ -49,6 +49,21 @@ def process_env(bot_env: dict[str, str], pg_url: str) -> dict[str, str]:
     return {**basics, **bot_env, "APNS_DATABASE_URL": pg_url, "PYTHONPATH": ROOT}
 
 
+def python(
+    args: list[str], cwd: Path, env: dict[str, str], *, stdin: bool = False, stderr: bool = True
+) -> subprocess.Popen[str]:
+    """A Python process of the suite's interpreter, its stdout (and stderr, stdin) piped as text."""
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE if stdin else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if stderr else None,
+        text=True,
+    )
+
+
 def test_twenty_approvals_split_across_two_replicas_give_one_patch(
     start_bot: Callable[..., RunningBot], pg_url: str, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
@@ -110,17 +125,7 @@ def test_check_processes_on_two_hosts_at_once_post_the_reminder_once(
     real clock, so the expiry is an offset from it), one database, one reminder."""
     fake_graph.set_entity(expirationDateTime=iso(real_now() + timedelta(days=6.5)))
     env = process_env(bot_env, pg_url)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "check"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
+    procs = [python(["-m", "bot", "check"], tmp_path, env) for _ in range(3)]
     outputs = [p.communicate(timeout=90) for p in procs]
     assert [p.returncode for p in procs] == [1, 1, 1], [err for _, err in outputs]
     # the certificate's line comes first; the ADE and VPP lines follow it
@@ -159,12 +164,11 @@ def test_a_replica_killed_mid_upload_leaves_it_for_the_other_to_settle(
     )
     first.wait_idle()
     fake_graph.hold()
-    dying = subprocess.Popen(
-        [sys.executable, "-c", _MID_UPLOAD, request_id, LEAD_1],
-        cwd=tmp_path,
-        env=process_env(bot_env, pg_url),
-        stdout=subprocess.PIPE,
-        text=True,
+    dying = python(
+        ["-c", _MID_UPLOAD, request_id, LEAD_1],
+        tmp_path,
+        process_env(bot_env, pg_url),
+        stderr=False,
     )
     try:
         assert dying.stdout is not None and dying.stdout.readline().strip() == "ready"
@@ -225,15 +229,7 @@ def test_twenty_approvals_from_two_bot_processes_give_one_patch(
     users = [approvers[i % 3] for i in range(CLICKS)]
     env = process_env(bot_env, pg_url)
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _APPROVER, request_id, ",".join(users[p::2])],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        python(["-c", _APPROVER, request_id, ",".join(users[p::2])], tmp_path, env, stdin=True)
         for p in range(2)
     ]
     try:

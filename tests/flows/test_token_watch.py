@@ -103,18 +103,24 @@ def test_a_token_inside_the_window_is_reminded_once_across_a_restart(
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_an_expired_token_is_posted_once_then_weekly(
+def test_an_expired_token_is_posted_on_days_0_7_and_30_then_never_again(
     bot: RunningBot, fake_graph: FakeGraph, fake_slack: FakeSlack, clock: MovableClock, kind: Kind
 ) -> None:
+    """A superseded token left in Intune must not remind the channel, with mentions, forever."""
     set_tokens(fake_graph, kind, [token(kind, clock, -2)])
     result = check(bot)
     assert result.state is CheckState.ATTENTION
     assert token_posts(result) == [f"{kind} reminder expired-0"]
     assert "has expired" in json.dumps(posts(fake_slack, "EXPIRED")[0].params)
-    clock.advance(days=1)
-    assert check(bot).posted == ()
-    clock.advance(days=6)
-    assert token_posts(check(bot)) == [f"{kind} reminder expired-7"]
+    posted: list[str] = []
+    for step in [1] * 40 + [30] * 12:  # daily checks for 40 days, then monthly for a year
+        clock.advance(days=step)
+        result = check(bot)
+        assert result.state is CheckState.ATTENTION  # status and check still say it
+        posted += [p for p in token_posts(result) if p.startswith(f"{kind} ")]
+    assert posted == [f"{kind} reminder expired-7", f"{kind} reminder expired-30"]
+    last = posts(fake_slack, f"{CredentialKind(kind).label} EXPIRED")[-1].params
+    assert "<@" in last["text"] and "last reminder" in json.dumps(last)
 
 
 def test_a_vpp_token_whose_state_is_not_valid_is_a_problem_posted_once(
@@ -141,11 +147,31 @@ def test_a_sync_failing_for_more_than_a_day_is_a_problem_posted_once(
         [token(kind, clock, 200, last_sync=clock() - timedelta(hours=5), **failing)],
     )
     assert check(bot).posted == ()  # Intune retries: not a problem yet
-    clock.advance(days=1)
+    clock.advance(days=1, hours=1)  # ADE: a day since the last success; VPP: since first seen
     assert token_posts(check(bot)) == [f"{kind} problem sync"]
     assert check(bot).posted == ()
     [notice] = posts(fake_slack, "sync")
     assert "failing since" in json.dumps(notice.params)
+
+
+def test_a_vpp_sync_retried_every_few_hours_is_a_problem_once_after_a_day(
+    bot: RunningBot, fake_graph: FakeGraph, fake_slack: FakeSlack, clock: MovableClock
+) -> None:
+    """VPP's ``lastSyncDateTime`` is the last attempt, not the last success: Intune retries a
+    failed sync, so it moves forward every check while ``lastSyncStatus`` stays ``failed``. The
+    problem is timed from when the watch first saw the failure, and posted once."""
+    first_seen = clock()
+    expiry = (first_seen + timedelta(days=200)).replace(microsecond=0)
+    posted: list[str] = []
+    for _ in range(16):  # four days of checks six hours apart, each after a fresh failed attempt
+        attempt = clock() - timedelta(minutes=20)
+        failing = vpp_token(expires_at=expiry, last_sync=attempt, last_sync_status="failed")
+        set_tokens(fake_graph, "vpp", [failing])
+        posted += [f"{clock() - first_seen}: {p}" for p in token_posts(check(bot))]
+        clock.advance(hours=6)
+    assert posted == ["1 day, 6:00:00: vpp problem sync"]
+    [notice] = posts(fake_slack, "sync")
+    assert f"failing since {first_seen:%Y-%m-%d}" in json.dumps(notice.params)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -181,9 +207,7 @@ def test_a_403_for_one_kind_is_posted_once_and_hides_no_other_kind(
     result = check(bot)
     assert result.state is CheckState.FAILED  # exit 2: part of the check failed
     assert result.certificate is not None and result.error is None
-    assert token_posts(result) == [f"{kind} read failed", f"{other} reminder 14"] or token_posts(
-        result
-    ) == [f"{other} reminder 14", f"{kind} read failed"]
+    assert sorted(token_posts(result)) == sorted([f"{kind} read failed", f"{other} reminder 14"])
     error = read_of(result, kind).error
     assert error.code == "Forbidden" and "DeviceManagementServiceConfig" in error.message
     assert check(bot).posted == ()  # reported once per streak
@@ -271,6 +295,26 @@ def test_tokens_that_appear_are_renewed_or_disappear_outside_the_bot_are_posted_
     assert {e.detail["notice"] for e in events} == {"appeared", "renewed", "disappeared"}
 
 
+def test_a_token_renewed_by_another_organisation_or_apple_id_is_a_warning(
+    bot: RunningBot, fake_graph: FakeGraph, fake_slack: FakeSlack, clock: MovableClock
+) -> None:
+    """DOMAIN.md: a VPP token of another organisation moves the licences away."""
+    set_tokens(fake_graph, "vpp", [vpp_token(expires_at=clock() + timedelta(days=100))])
+    set_tokens(fake_graph, "ade", [ade_token(expires_at=clock() + timedelta(days=100))])
+    assert check(bot).posted == ()
+    moved = vpp_token(expires_at=clock() + timedelta(days=465), organization="Fabrikam <b>")
+    other_id = ade_token(expires_at=clock() + timedelta(days=465), apple_id="someone@else.example")
+    set_tokens(fake_graph, "vpp", [moved])
+    set_tokens(fake_graph, "ade", [other_id])
+    assert sorted(token_posts(check(bot))) == ["ade renewed", "vpp renewed"]
+    [vpp] = posts(fake_slack, "Fabrikam")
+    sent = json.dumps(vpp.params)
+    assert "Contoso Ltd" in sent and "Fabrikam &lt;b&gt;" in sent and "licences" in sent
+    assert "<@" in vpp.params["text"]  # the approvers are mentioned
+    [ade] = posts(fake_slack, "someone@else.example")
+    assert "abm-admin@contoso.example" in json.dumps(ade.params) and "<@" in ade.params["text"]
+
+
 def test_apns_watch_reads_only_the_kinds_it_names(
     start_bot: Callable[..., RunningBot], fake_graph: FakeGraph, clock: MovableClock
 ) -> None:
@@ -326,3 +370,34 @@ def test_slack_status_and_the_home_tab_show_every_item_worst_first(
 def blocks_of(call: Call) -> list[dict[str, Any]]:
     blocks = call.params.get("blocks")
     return json.loads(blocks) if isinstance(blocks, str) else list(blocks or [])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_token_named_to_ping_the_channel_pings_nobody(
+    bot: RunningBot, fake_graph: FakeGraph, fake_slack: FakeSlack, clock: MovableClock, kind: Kind
+) -> None:
+    """Token and organisation names come from Graph (typed by whoever uploaded the token): the
+    notice's blocks and its fallback text (what notifications show) are mrkdwn."""
+    named: dict[str, Any] = {"name": "<!channel>"}
+    if kind == "vpp":
+        named["organization"] = "<!here>"
+    set_tokens(fake_graph, kind, [token(kind, clock, 5, **named)])
+    assert token_posts(check(bot)) == [f"{kind} reminder 7"]
+    [reminder] = posts(fake_slack, "expires soon")
+    sent = json.dumps(reminder.params)
+    assert "<!channel>" not in sent and "<!here>" not in sent
+    assert "&lt;!channel&gt;" in reminder.params["text"]
+
+
+def test_without_push_watched_a_failure_of_every_kind_is_one_notice(
+    start_bot: Callable[..., RunningBot], fake_graph: FakeGraph, fake_slack: FakeSlack
+) -> None:
+    """As when the certificate fails with the tokens: a sign-in or permission failure that
+    every kind meets is said once, not once per kind."""
+    bot = start_bot(APNS_WATCH="ade,vpp")
+    fake_graph.set_permission("None")
+    result = check(bot)
+    assert result.state is CheckState.FAILED
+    assert [r.error.code for r in result.tokens if r.error] == ["Forbidden", "Forbidden"]
+    assert token_posts(result) == ["ade read failed"]
+    assert len(posts(fake_slack, "I cannot read the")) == 1

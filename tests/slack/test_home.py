@@ -17,7 +17,7 @@ from bot.core.model import TenantCertificate
 from bot.slack.ids import Action
 from bot.slack.views.home import MAX_BLOCKS, TenantHome, home_view
 from tests.clock import T0, RecordingSleep
-from tests.fakes.graph_server import FakeGraph
+from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph
 from tests.fakes.graph_shapes import DEFAULT_EXPIRY
 from tests.fakes.slack_server import Call, FakeSlack
 from tests.harness import LEAD_1, REQUESTER, RunningBot
@@ -178,6 +178,18 @@ def test_when_graph_fails_the_tab_shows_the_last_certificate_seen(
     bot.deps.watch.check(bot.settings.default_tenant)
     text = json.dumps(view_of(published(fake_slack, "has been failing since")))
     assert "DeviceManagementServiceConfig" in text
+
+
+def test_a_token_kind_that_fails_shows_its_last_tokens_seen(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    bot.deps.watch.check(bot.settings.default_tenant)  # the snapshot: one VPP token
+    fake_graph.apple_tokens.deny(FAKE_TENANT_ID, "vpp")
+    open_home(bot)
+    text = json.dumps(view_of(published(fake_slack, "last seen")))
+    assert "Apps and Books (VPP) token* \\u2014 could not be read" in text
+    assert "the tokens below are as last seen" in text
+    assert "Contoso Apps and Books" in text and SERIAL in text
 
 
 def test_start_renewal_in_the_home_tab_opens_the_renew_modal(

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -72,7 +72,7 @@ def _enable_wal(conn: sqlite3.Connection, path: Path, busy_timeout: float) -> No
         )
 
 
-def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+def _connect(path: Path, busy_timeout: float, upgrade: bool = True) -> sqlite3.Connection:
     _create_file(path)
     try:
         conn = sqlite3.connect(
@@ -86,7 +86,8 @@ def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
         _enable_wal(conn, path, busy_timeout)
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn, path)
+        if upgrade:
+            migrate(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(
@@ -107,10 +108,13 @@ class Database:
 
     for_update = ""
 
-    def __init__(self, path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(
+        self, path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, *, upgrade: bool = True
+    ) -> None:
+        """``upgrade=False`` leaves the schema as it is (``doctor``, a ``migrate-store`` source)."""
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = _connect(self.path, busy_timeout)
+        self._conn: sqlite3.Connection | None = _connect(self.path, busy_timeout, upgrade)
 
     def close(self) -> None:
         """Close the connection (idempotent); later calls raise ``StoreError``."""
@@ -120,6 +124,9 @@ class Database:
                 self._conn = None
 
     def lock(self, conn: Conn, name: str) -> None:
+        """Nothing to do: the write transaction already excludes every other writer."""
+
+    def lock_tables(self, conn: Conn, tables: Sequence[str]) -> None:
         """Nothing to do: the write transaction already excludes every other writer."""
 
     def schema_version(self) -> int:

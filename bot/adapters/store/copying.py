@@ -41,6 +41,8 @@ def copy_all(source: Database, target: Database) -> dict[str, int]:
     """Copy every table; the number of rows copied, per table label. ``StoreError`` when the
     target already holds anything."""
     with source.transaction(write=False) as read, target.transaction(write=True) as write:
+        # no replica writes between the emptiness check and the copy's commit
+        target.lock_tables(write, [table.name for table in TABLES])
         for table in TABLES:
             count = write.execute(f"SELECT count(*) AS n FROM {table.name}").fetchone()  # noqa: S608
             if int(count["n"]):
@@ -56,7 +58,20 @@ def copy_all(source: Database, target: Database) -> dict[str, int]:
                 f"SELECT {table.columns} FROM {table.name} ORDER BY {table.order}"  # noqa: S608
             ).fetchall()
             names = [c.strip() for c in table.columns.split(",")]
-            for row in rows:
-                write.execute(insert, [row[name] for name in names])
+            for number, row in enumerate(rows, start=1):
+                values = [row[name] for name in names]
+                _check_no_nul(table, number, names, values)
+                write.execute(insert, values)
             copied[table.label] = len(rows)
         return copied
+
+
+def _check_no_nul(table: Table, number: int, names: list[str], values: list[object]) -> None:
+    """PostgreSQL's text holds no NUL character (SQLite's may): name the row, never its value."""
+    for name, value in zip(names, values, strict=True):
+        if isinstance(value, str) and "\x00" in value:
+            raise StoreError(
+                f"Row {number} of {table.name} (in {table.order} order) holds a NUL character in "
+                f"{name}, which PostgreSQL cannot store: remove it from the SQLite file and copy "
+                "again (the target was left empty)."
+            )

@@ -38,6 +38,14 @@ def marked(conn: Conn, tenant: str, prefix: str) -> list[tuple[str, datetime]]:
     return [(str(row["key"]), from_text(row["at"])) for row in rows]
 
 
+def forget(conn: Conn, tenant: str, prefix: str, before: datetime) -> int:
+    cur = conn.execute(
+        "DELETE FROM notices WHERE tenant = ? AND substr(key, 1, ?) = ? AND at < ?",
+        (tenant, len(prefix), prefix, to_text(before)),
+    )
+    return cur.rowcount
+
+
 def with_prefix(
     conn: Conn, prefix: str, tenant: str | None = None
 ) -> list[tuple[str, str, JSONValue, datetime]]:

@@ -12,13 +12,16 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 
-def open_store(settings: Settings, *, sealer: Sealer | None = None) -> SqlStore:
-    """Open (and migrate) the configured store; ``StoreError`` when it cannot be used."""
+def open_store(
+    settings: Settings, *, sealer: Sealer | None = None, upgrade: bool = True
+) -> SqlStore:
+    """Open (and, unless ``upgrade=False``, migrate) the configured store; ``StoreError`` when it
+    cannot be used."""
     if settings.database_url is not None:
         from bot.adapters.store.postgres import PostgresStore  # psycopg only when configured
 
-        return PostgresStore(settings.database_url.reveal(), sealer=sealer)
-    return SqliteStore(settings.db_path, sealer=sealer)
+        return PostgresStore(settings.database_url.reveal(), sealer=sealer, upgrade=upgrade)
+    return SqliteStore(settings.db_path, sealer=sealer, upgrade=upgrade)
 
 
 def store_label(settings: Settings) -> str:

@@ -21,7 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
-from bot.adapters.store.pg_schema import LOCK_SPACE, current_version, migrate
+from bot.adapters.store.pg_schema import NAME_SPACE, current_version, migrate
 from bot.adapters.store.sql_store import SqlStore
 from bot.errors import StoreError
 
@@ -30,6 +30,21 @@ if TYPE_CHECKING:
 
 DEFAULT_POOL_SIZE = 10  # Bolt's listener threads and the bot's executors share it
 DEFAULT_TIMEOUT = 10.0  # seconds to connect, or to wait for a free pooled connection
+DEFAULT_LOCK_TIMEOUT = 15.0  # seconds a statement waits for a row, table or advisory lock
+
+# A replica whose peer vanished (a host lost, a network cut) must not wait on its socket or its
+# locks for ever: TCP keepalives find a dead server in about a minute (30 s idle, then 3 probes
+# 10 s apart), the server ends a session left idle inside a transaction after 1 min (the bot's
+# transactions last milliseconds) and a statement waits 15 s at most for a lock, then fails like
+# any other store error (the work is retried or reported). The start-up migration has no lock
+# timeout: a replica waits for another's migration as long as it takes.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+IDLE_IN_TRANSACTION = "1min"
 
 
 def _parts(url: str) -> dict[str, Any]:
@@ -42,17 +57,45 @@ def _parts(url: str) -> dict[str, Any]:
 def display_url(url: str) -> str:
     """The database a URL names, for messages: ``postgresql://user@host:port/db``, no password."""
     parts = _parts(url)
+    if not parts:
+        return "postgresql://(a URL that cannot be parsed)"
     user = f"{parts['user']}@" if parts.get("user") else ""
     host = parts.get("host") or "localhost"
     port = f":{parts['port']}" if parts.get("port") else ""
     return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
 
 
+def _raw_userinfo(url: str) -> list[str]:
+    """The ``user:password`` of a URL libpq cannot parse, as written, and its password alone."""
+    rest = url.split("://", 1)[-1]
+    userinfo = rest.rsplit("@", 1)[0] if "@" in rest else ""
+    password = userinfo.split(":", 1)[1] if ":" in userinfo else ""
+    return [part for part in (userinfo, password) if part]
+
+
 def scrub(text: str, url: str) -> str:
-    """``text`` with the URL's password (and the URL itself) replaced by ``***``."""
-    password = str(_parts(url).get("password") or "")
+    """``text`` with the URL's password (and the URL itself) replaced by ``***``; for a URL that
+    cannot be parsed, its user and password as written (and libpq quotes them as they are)."""
+    parts = _parts(url)
     text = text.replace(url, display_url(url))
-    return text.replace(password, "***") if password else text
+    secrets = [str(parts["password"])] if parts.get("password") else []
+    if not parts:
+        secrets = _raw_userinfo(url)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def session_settings(url: str, lock_timeout: float | None) -> dict[str, Any]:
+    """Connection keywords: keepalives, and the server settings above added to the URL's own
+    ``options`` (which a keyword would otherwise replace)."""
+    options = [
+        str(_parts(url).get("options") or ""),
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION}",
+    ]
+    if lock_timeout is not None:
+        options.append(f"-c lock_timeout={max(1, round(lock_timeout * 1000))}ms")
+    return {**KEEPALIVES, "options": " ".join(o for o in options if o)}
 
 
 def _pyformat(sql: str) -> str:
@@ -68,6 +111,11 @@ class PgConn:
     def __init__(self, conn: psycopg.Connection[DictRow]) -> None:
         self._conn = conn
 
+    @property
+    def connection(self) -> psycopg.Connection[DictRow]:
+        """The psycopg connection, for what the shared SQL does not cover."""
+        return self._conn
+
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[DictRow]:
         return self._conn.execute(_pyformat(sql), parameters)
 
@@ -80,20 +128,43 @@ class PgDatabase:
     for_update = " FOR NO KEY UPDATE"
 
     def __init__(
-        self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, timeout: float = DEFAULT_TIMEOUT
+        self,
+        url: str,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        timeout: float = DEFAULT_TIMEOUT,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        upgrade: bool = True,
     ) -> None:
+        """``upgrade=False`` only checks the server can be reached and leaves the schema as it is."""
         self._url = url
         self.label = display_url(url)
+        if not _parts(url):
+            # libpq's message would quote the part it could not read: the password, say
+            raise StoreError(
+                "The database could not be used: its URL cannot be parsed "
+                "(percent-encode spaces and special characters in the password)."
+            )
         try:
             with psycopg.connect(
-                url, connect_timeout=max(1, int(timeout)), row_factory=dict_row
+                url,
+                connect_timeout=max(1, int(timeout)),
+                row_factory=dict_row,
+                **session_settings(url, lock_timeout=None),  # the migration waits its turn
             ) as conn:
-                migrate(conn, self.label)
+                if upgrade:
+                    migrate(conn, self.label)
+                else:
+                    conn.execute("SELECT 1")
         except psycopg.Error as exc:
-            raise self._fail(exc) from exc
+            raise self._fail(exc) from None  # the driver's text, scrubbed, is in the message
         self._pool: ConnectionPool[psycopg.Connection[DictRow]] | None = ConnectionPool(
             url,
-            kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(timeout))},
+            kwargs={
+                "row_factory": dict_row,
+                "connect_timeout": max(1, int(timeout)),
+                **session_settings(url, lock_timeout),
+            },
             min_size=1,
             max_size=pool_size,
             timeout=timeout,
@@ -104,11 +175,20 @@ class PgDatabase:
         self._pool.open(wait=False)
 
     def _fail(self, exc: BaseException) -> StoreError:
-        detail = scrub(str(exc).strip() or type(exc).__name__, self._url)
+        detail = type(exc).__name__
+        if _parts(self._url):  # a URL libpq cannot parse gets quoted in ways scrub may miss
+            detail = scrub(str(exc).strip() or detail, self._url)
         return StoreError(f"The database {self.label} could not be used: {detail}")
 
     def lock(self, conn: Any, name: str) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(?::integer, hashtext(?))", (LOCK_SPACE, name))
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(?::integer, hashtext(current_schema() || '/' || ?))",
+            (NAME_SPACE, name),
+        )
+
+    def lock_tables(self, conn: Any, tables: Sequence[str]) -> None:
+        # EXCLUSIVE: readers go on, every writer waits for the commit
+        conn.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -118,21 +198,24 @@ class PgDatabase:
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[PgConn]:
         """One transaction on a pooled connection: committed when the block ends, rolled back
-        on any exception. ``psycopg`` errors come out as ``StoreError``. ``write`` changes
-        nothing here: what a write transaction reads before it acts is locked row by row
-        (``for_update``, ``lock``), so reads need no round trip of their own."""
+        on any exception. ``psycopg`` errors come out as ``StoreError``. A read
+        (``write=False``) is REPEATABLE READ, READ ONLY: every statement in it sees one snapshot.
+        A write stays READ COMMITTED: what it reads before it acts is locked row by row
+        (``for_update``, ``lock``)."""
         pool = self._pool
         if pool is None:
             raise StoreError("The database has been closed.")
         try:
             with pool.connection() as conn, conn.transaction():
+                if not write:  # a request and its approvals, say, as of one moment
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield PgConn(conn)
         except psycopg.Error as exc:
-            raise self._fail(exc) from exc
+            raise self._fail(exc) from None  # the driver's text, scrubbed, is in the message
 
     def schema_version(self) -> int:
         with self.transaction(write=False) as conn:
-            return current_version(conn._conn)
+            return current_version(conn.connection)
 
 
 class PostgresStore(SqlStore):
@@ -145,7 +228,11 @@ class PostgresStore(SqlStore):
         sealer: Sealer | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         timeout: float = DEFAULT_TIMEOUT,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        upgrade: bool = True,
     ) -> None:
-        db = PgDatabase(url, pool_size=pool_size, timeout=timeout)
+        db = PgDatabase(
+            url, pool_size=pool_size, timeout=timeout, lock_timeout=lock_timeout, upgrade=upgrade
+        )
         super().__init__(db, sealer=sealer)
         self.label = db.label

@@ -48,6 +48,10 @@ class Database(Protocol):
     def lock(self, conn: Conn, name: str) -> None:
         """Hold ``name`` until the transaction ends: one holder at a time, across processes."""
 
+    def lock_tables(self, conn: Conn, tables: Sequence[str]) -> None:
+        """Keep every other writer out of ``tables`` until the transaction ends (``LOCK TABLE …
+        IN EXCLUSIVE MODE`` on PostgreSQL; SQLite's write transaction already does)."""
+
     def transaction(self, *, write: bool) -> AbstractContextManager[Conn]: ...
 
     def schema_version(self) -> int:

@@ -4,8 +4,8 @@ Every status change is a compare-and-set done in SQL (``UPDATE … WHERE id = ? 
 (…)``, rowcount checked) in a write transaction, with its audit event in the same transaction:
 of any number of threads or processes racing to move a request, exactly one gets True, and the
 audit trail never disagrees with the request's status. SQLite's ``BEGIN IMMEDIATE`` serialises
-writers; on PostgreSQL the rows a write transaction reads before it acts are locked
-(``Database.for_update``) and a tenant's pending set is guarded by ``Database.lock``.
+writers; on PostgreSQL the rows a write transaction reads before it acts are locked, several in
+key order (``Database.for_update``), and a tenant's pending set is guarded by ``Database.lock``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bot.adapters.store.codec import (
     to_text,
 )
 from bot.adapters.store.resealing import Sealed
+from bot.adapters.store.schema import SCHEMA_VERSION
 from bot.adapters.store.sealed_requests import CertificateSealing
 from bot.adapters.store.signins import SqlSignIns
 from bot.adapters.store.sql import Database
@@ -91,10 +92,14 @@ class SqlStore:
         return copying.copy_all(self._db, target._db)
 
     def probe_write(self, at: datetime) -> None:
-        """Write a row and roll it back (``doctor``): ``StoreError`` when writing is refused."""
+        """Write a row (before any migration: a table) and roll it back (``doctor``)."""
+        migrated = self._db.schema_version() >= SCHEMA_VERSION
         try:
             with self._db.transaction(write=True) as conn:
-                notices.put_raw(conn, "apns-bot", "doctor:write-probe", "null", at, False)
+                if not migrated:  # may the bot create its tables? (DDL rolls back on both)
+                    conn.execute("CREATE TABLE apns_doctor_probe (id INTEGER)")
+                else:
+                    notices.put_raw(conn, "apns-bot", "doctor:write-probe", "null", at, False)
                 raise _RolledBack
         except _RolledBack:
             pass
@@ -243,19 +248,12 @@ class SqlStore:
         detail = detail_to_json({"to": Status.EXPIRED.value})
         with self._db.transaction(write=True) as conn:
             moved: list[ChangeRequest] = []
-            for due in conn.execute(query + " ORDER BY expires_at, id", params).fetchall():
-                cur = conn.execute(
-                    stmt.EXPIRE_SQL,
-                    (Status.EXPIRED.value, to_text(now), due["id"], Status.PENDING.value),
-                )
-                if cur.rowcount == 1:
-                    stmt.insert_audit(
-                        conn, str(due["tenant"]), Event.EXPIRED, "system", now, due["id"], detail
-                    )
+            for due in conn.execute(f"{query} ORDER BY id{self._db.for_update}", params).fetchall():
+                if stmt.expire(conn, str(due["id"]), str(due["tenant"]), now, detail):
                     loaded = self._pem.open(stmt.load_by_id(conn, str(due["id"])))
                     if loaded is not None:
                         moved.append(loaded)
-            return moved
+            return sorted(moved, key=lambda r: (r.expires_at, r.id))
 
     # --- audit ---------------------------------------------------------------------------------
 
@@ -294,6 +292,10 @@ class SqlStore:
     def list_notices(self, tenant: str, prefix: str = "") -> Sequence[tuple[str, datetime]]:
         with self._db.transaction(write=False) as conn:
             return notices.marked(conn, tenant, prefix)
+
+    def forget_notices(self, tenant: str, prefix: str, before: datetime) -> int:
+        with self._db.transaction(write=True) as conn:
+            return notices.forget(conn, tenant, prefix, before)
 
     def get_state(self, tenant: str, key: str) -> JSONValue:
         with self._db.transaction(write=False) as conn:

@@ -28,8 +28,9 @@ class SqliteStore(SqlStore):
         *,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         sealer: Sealer | None = None,
+        upgrade: bool = True,
     ) -> None:
-        db = Database(path, busy_timeout)
+        db = Database(path, busy_timeout, upgrade=upgrade)
         super().__init__(db, sealer=sealer)
         self._file = db
         self.path = db.path

@@ -24,6 +24,7 @@ from bot.core.requests import (
     ApplyResult,
     Approval,
     ChangeRequest,
+    Event,
     Failure,
     JSONValue,
     Rejection,
@@ -73,6 +74,17 @@ def insert_approval(conn: Conn, request_id: str, tenant: str, user_id: str, at: 
         "ON CONFLICT DO NOTHING",
         (request_id, tenant, user_id, to_text(at)),
     )
+    return cur.rowcount == 1
+
+
+def expire(conn: Conn, request_id: str, tenant: str, now: datetime, detail: str) -> bool:
+    """Move one pending request to expired, with its audit event; False when it was not pending."""
+    cur = conn.execute(
+        EXPIRE_SQL,
+        (Status.EXPIRED.value, to_text(now), request_id, Status.PENDING.value),
+    )
+    if cur.rowcount == 1:
+        insert_audit(conn, tenant, Event.EXPIRED, "system", now, request_id, detail)
     return cur.rowcount == 1
 
 

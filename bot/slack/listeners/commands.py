@@ -116,7 +116,7 @@ def register(
 
     def verb_status(call: CommandCall) -> None:
         call.ack(
-            text=":hourglass_flowing_sand: Reading the certificate from Intune…",
+            text=":hourglass_flowing_sand: Reading the Apple credentials from Intune…",
             response_type="ephemeral",
         )
         if call.everyone:
@@ -154,9 +154,9 @@ def register(
         if not allowed(deps.approvers, tenant, call.user_id, call.channel_id, tell(respond)):
             return
         text, blocks = outcome_of(
-            "reading the certificate",
+            "reading the Apple credentials",
             lambda: status_now(tenant),
-            refused=lambda exc: error_message(exc, "Reading the certificate"),
+            refused=lambda exc: error_message(exc, "Reading the Apple credentials"),
             failed=_text_only,
         )
         reply(respond, text, list(blocks))

@@ -20,13 +20,18 @@ from bot.slack.views.status import URGENCY_TEXT, status_message
 ITEMS_SHOWN = 20  # a tenant has a handful of tokens; a section holds 3,000 characters
 
 
+NAME_CHARS = 80  # a token's name or Apple ID as shown (Graph's text is the uploader's)
+NOTE_CHARS = 300  # a problem or why a kind could not be read
+SECTION_CHARS = 3000  # Slack's limit for a section's text
+
+
 def item_line(item: WatchItem) -> str:
     kind = item.kind.label
     if item.urgency is None:
         why = " ".join((item.note or "unknown error").split())  # one line per item
-        return f":warning: *{kind}* — could not be read: {escape(why)}"
+        return f":warning: *{kind}* — could not be read: {escape(why, NOTE_CHARS)}"
     emoji = URGENCY_EMOJI[item.urgency]
-    what = "" if item.token is None else f" *{escape(item.name)}*"
+    what = "" if item.token is None else f" *{escape(item.name, NAME_CHARS)}*"
     if item.days_left is None:
         text = f"{emoji} {kind}{what} — {URGENCY_TEXT[item.urgency]}"
     else:
@@ -34,17 +39,25 @@ def item_line(item: WatchItem) -> str:
     if item.expires_at is not None:
         text += f", expires {item.expires_at:%Y-%m-%d}"
     if item.owner and item.token is not None:
-        text += f", {escape(item.owner)}"
+        text += f", {escape(item.owner, NAME_CHARS)}"
     if item.note:
-        text += f" — :warning: {escape(item.note)}"
+        text += f" — :warning: {escape(' '.join(item.note.split()), NOTE_CHARS)}"
     return text
 
 
-def items_block(items: Sequence[WatchItem]) -> Block:
+def items_blocks(items: Sequence[WatchItem]) -> list[Block]:
+    """The items as sections of whole lines, each within Slack's 3,000 characters (a line is
+    never cut: an escaped entity cut in two would show as garbage)."""
     lines = [item_line(item) for item in items[:ITEMS_SHOWN]]
     if len(items) > ITEMS_SHOWN:
         lines.append(f"…and {len(items) - ITEMS_SHOWN} more (`apns-bot status` lists them all).")
-    return section("*Watched items, worst first*\n" + "\n".join(lines))
+    sections: list[str] = ["*Watched items, worst first*"]
+    for line in lines:
+        if len(sections[-1]) + 1 + len(line) > SECTION_CHARS:
+            sections.append(line)
+        else:
+            sections[-1] += "\n" + line
+    return [section(text) for text in sections]
 
 
 def tenant_status_message(
@@ -61,7 +74,7 @@ def tenant_status_message(
         title = f"Apple credentials — {tenant.label}"
         text, blocks = title, [header(title)]
     if items and (certificate is None or len(items) > 1):
-        blocks.insert(1, items_block(items))
+        blocks[1:1] = items_blocks(items)
         worst = items[0]
         what = worst.kind.label if worst.token is None else f"{worst.kind.label} {worst.name}"
         text += f" — most urgent: {escape(what)}"

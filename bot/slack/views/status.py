@@ -74,7 +74,7 @@ def status_message(
     tenant: TenantSettings, certificate: TenantCertificate, now: datetime
 ) -> tuple[str, list[Block]]:
     """The certificate card (fallback text, blocks)."""
-    state = urgency(certificate, now, max(tenant.remind_days, default=60))
+    state = urgency(certificate, now, tenant.window_for(CredentialKind.PUSH))
     emoji = URGENCY_EMOJI[state]
     title = f"APNs certificate — {tenant.label}"
     if not certificate.exists or certificate.expires_at is None:
@@ -132,13 +132,20 @@ FLEET_ROWS_SHOWN = 40  # a message holds at most 50 blocks
 
 def fleet_line(row: FleetRow) -> str:
     if row.failed or row.state is None:
-        return f":warning: *{row.label}* (`{row.tenant}`) — check failed: {escape(row.error or '')}"
+        worst = ""
+        if row.kind is not None:  # a token was read all the same
+            days = days_phrase(row.days_left) if row.days_left is not None else "no expiry known"
+            worst = f"; worst token read: {row.kind.label} *{escape(row.name or '')}*, {days}"
+        return (
+            f":warning: *{row.label}* (`{row.tenant}`) — check failed: "
+            f"{escape(row.error or '')}{worst}"
+        )
     cert = row.certificate
     emoji = URGENCY_EMOJI[row.state]
     unread = (
         f" _({', '.join(k.value.upper() for k in row.unread)} not readable)_" if row.unread else ""
     )
-    if row.kind is not CredentialKind.PUSH:  # a token is the most urgent item
+    if row.kind is not None and row.kind is not CredentialKind.PUSH:  # a token is the worst
         expiry = f", expires {row.expires_at:%Y-%m-%d}" if row.expires_at else ""
         expiry += f", {escape(row.owner)}" if row.owner else ""
         days = days_phrase(row.days_left) if row.days_left is not None else URGENCY_TEXT[row.state]

@@ -14,7 +14,13 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 from bot.config import TenantSettings
 from bot.core.status import Urgency
 from bot.core.token_watch import NoticeKind, TokenNotice
-from bot.core.tokens import AppleToken, CredentialKind, ReadError, TokenProblem
+from bot.core.tokens import (
+    AppleToken,
+    CredentialKind,
+    ReadError,
+    TokenProblem,
+    sync_failing_since,
+)
 from bot.slack.ids import Action
 from bot.slack.views.blocks import (
     URGENCY_EMOJI,
@@ -97,6 +103,11 @@ def _summary(tenant: TenantSettings, notice: TokenNotice) -> tuple[str, str]:
     if notice.what is NoticeKind.REMINDER and notice.urgency is Urgency.EXPIRED:
         return f"{kind.label} EXPIRED", (
             f"{emoji} {where} *has expired*: {BREAKS[kind]}. Renew it as soon as you can."
+            + (
+                " This is the last reminder about it: if it was replaced, delete it in Intune."
+                if notice.last
+                else ""
+            )
         )
     if notice.what is NoticeKind.REMINDER:
         left = days_phrase(days or 0)
@@ -110,7 +121,8 @@ def _summary(tenant: TenantSettings, notice: TokenNotice) -> tuple[str, str]:
             "usually fixes it (steps below)."
         )
     if notice.what is NoticeKind.PROBLEM:
-        since = f"{token.last_sync:%Y-%m-%d %H:%M} UTC" if token.last_sync else "an unknown time"
+        started = sync_failing_since(token)
+        since = f"{started:%Y-%m-%d %H:%M} UTC" if started else "an unknown time"
         return f"{kind.label}: sync failing", (
             f":warning: The sync of {where} with Apple has been failing since {since} "
             f"(error `{escape(token.sync_error or 'unknown')}`). If it goes on, {BREAKS[kind]}. "
@@ -136,7 +148,7 @@ def _summary(tenant: TenantSettings, notice: TokenNotice) -> tuple[str, str]:
         )
     return f"{kind.label} renewed", (
         f":arrows_counterclockwise: {where} was renewed outside apns-bot: it now expires "
-        f"{expiry}{before}."
+        f"{expiry}{before}." + _owner_warning(notice)
     )
 
 
@@ -154,6 +166,33 @@ def token_renewal_buttons(tenant: TenantSettings, token: AppleToken) -> ActionsB
             ButtonElement(text="Get public key", action_id=Action.GET_ADE_KEY, value=value)
         )
     return ActionsBlock(elements=buttons)
+
+
+OWNER_FIELDS = {"organization": "organisation", "apple_id": "Apple ID"}
+OWNER_RISK = {
+    CredentialKind.VPP: (
+        "A token of another organisation or location moves the app licences away from this "
+        "one: apps assigned through Apps and Books may stop installing. Check that this is the "
+        "token you meant to upload."
+    ),
+    CredentialKind.ADE: (
+        "A token from another Apple Business Manager account or MDM server assigns other "
+        "devices: check that this is the token you meant to upload."
+    ),
+}
+
+
+def _owner_warning(notice: TokenNotice) -> str:
+    """A renewal under another organisation or Apple ID, said before and after."""
+    if not notice.owner_changed or notice.previous is None:
+        return ""
+    changes = "; ".join(
+        f"{OWNER_FIELDS[field]} {escape(getattr(notice.previous, field) or 'unknown')} → "
+        f"{escape(getattr(notice.token, field) or 'unknown')}"
+        for field in notice.owner_changed
+    )
+    risk = OWNER_RISK.get(notice.token.kind, "")
+    return f"\n:warning: *It changed hands* ({changes}). {risk}"
 
 
 def token_notice_message(
@@ -174,7 +213,7 @@ def token_notice_message(
                 "and uploaded to Intune once."
             )
         )
-    text = f"{title} ({tenant.label}): {notice.token.name or notice.token.id}"
+    text = f"{title} ({escape(tenant.label)}): {escape(notice.token.name or notice.token.id)}"
     if notice.mention and mentions:
         text += f" {mentions}"
     return text, blocks

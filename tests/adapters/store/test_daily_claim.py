@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.adapters.store import SqlStore
-from bot.runtime.daily_check import TAKEOVER_AFTER, DailyCheck, RunClaims
+from bot.runtime.daily_check import (
+    CLAIM_TENANT,
+    KEEP_MARKS,
+    TAKEOVER_AFTER,
+    DailyCheck,
+    RunClaims,
+)
 from tests.adapters.store.conftest import Backend
 from tests.clock import MovableClock
 
@@ -61,3 +67,17 @@ def test_a_replica_dying_mid_check_is_taken_over_and_blocks_no_later_day(
         clock.set(other.next_run + timedelta(seconds=1))
         assert other.tick() is True  # the next day is its own
         assert runs == ["two", "two"]
+
+
+def test_the_marks_of_runs_older_than_a_month_are_pruned(backend: Backend) -> None:
+    clock = MovableClock()
+    with backend.open() as store:
+        daily = replica(store, clock, lambda: None)
+        store.mark_notice_once("default", "daily-check:a tenant's own", clock())
+        for _ in range(KEEP_MARKS.days + 5):
+            clock.set(daily.next_run + timedelta(seconds=1))
+            assert daily.tick() is True
+        marks = store.list_notices(CLAIM_TENANT, "daily-check:")
+        assert marks and all(clock() - at <= KEEP_MARKS for _, at in marks)
+        assert len(marks) <= 2 * (KEEP_MARKS.days + 1)  # a claim and a finish a day
+        assert len(store.list_notices("default")) == 1  # nobody else's marks are touched

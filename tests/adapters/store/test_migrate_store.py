@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 
 from bot.adapters.sealing import Sealer, generate_key
-from bot.adapters.store import SqliteStore, SqlStore
+from bot.adapters.store import SCHEMA_VERSION, SqliteStore, SqlStore
+from bot.adapters.store.copying import TABLES
 from bot.config import Secret
 from bot.core.requests import ApplyResult, Status
 from bot.core.signin import PendingSignIn, SavedSignIn
+from bot.errors import StoreError
 from tests.adapters.store.conftest import Backend
-from tests.adapters.store.fixtures import CURRENT, T0, every_field_set, request
+from tests.adapters.store.fixtures import CURRENT, T0, every_field_set, raw, request
+from tests.adapters.store.interleave import Racer, pause_after
 from tests.harness import UseEnv, apns_bot
 
 KEY = Secret(generate_key())
@@ -109,3 +112,83 @@ def test_a_missing_source_is_refused_before_anything_is_created(
     )
     assert "no SQLite store" in capsys.readouterr().err
     assert not missing.exists() and not target.exists()
+
+
+def test_a_malformed_target_url_is_refused_without_echoing_it(
+    tmp_path: Path, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_env({})
+    source = tmp_path / "old.sqlite3"
+    SqliteStore(source).close()
+    bad = "postgresql://apns:my secret@127.0.0.1/apns"
+    assert apns_bot(["migrate-store", "--from", f"sqlite:///{source}", "--to", bad]) != 0
+    out = capsys.readouterr()
+    assert "not a valid PostgreSQL URL" in out.err
+    assert "secret" not in out.err + out.out
+
+
+def test_a_writer_cannot_slip_in_between_the_emptiness_check_and_the_copy(
+    backend: Backend, tmp_path: Path
+) -> None:
+    with SqliteStore(tmp_path / "old.sqlite3") as old:
+        populate(old)
+        with backend.open() as target, backend.open() as replica:
+            racer = Racer(lambda: replica.mark_notice_once("default", "reminder:early:30", T0))
+            pause_after(target, "FROM notices", racer.start)
+            counts = old.copy_into(target)
+            assert racer.finish() is True
+            # the replica's write waited for the copy: the target was empty all through it
+            assert racer.held_off
+            assert counts["notice marks"] == 2
+
+
+@pytest.mark.parametrize("version", [0, SCHEMA_VERSION - 1, SCHEMA_VERSION + 1])
+def test_a_source_at_another_schema_version_is_refused_and_left_as_it_is(
+    version: int, tmp_path: Path, use_env: UseEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_env({})
+    source, target = tmp_path / "old.sqlite3", tmp_path / "new.sqlite3"
+    if version:
+        SqliteStore(source).close()
+    raw(source, f"PRAGMA user_version = {version}")
+    tables = raw(source, "SELECT name FROM sqlite_master ORDER BY name")
+    assert (
+        apns_bot(["migrate-store", "--from", f"sqlite:///{source}", "--to", f"sqlite:///{target}"])
+        != 0
+    )
+    err = capsys.readouterr().err
+    assert ("not an apns-bot store" if version == 0 else f"schema version {version}") in err
+    assert raw(source, "PRAGMA user_version") == [(version,)]
+    assert raw(source, "SELECT name FROM sqlite_master ORDER BY name") == tables
+    assert not target.exists()
+
+
+def test_the_copy_covers_every_table_and_column_of_the_schema(tmp_path: Path) -> None:
+    path = tmp_path / "apns-bot.sqlite3"
+    SqliteStore(path).close()
+    names = raw(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    schema = {
+        str(name): {str(c[1]) for c in raw(path, f"PRAGMA table_info({name})")}
+        for (name,) in names
+        if not str(name).startswith("sqlite_")
+    }
+    copied = {t.name: {c.strip() for c in t.columns.split(",")} for t in TABLES}
+    # the AUTOINCREMENT id of audit_events is given anew on the target
+    copied["audit_events"].add("id")
+    assert copied == schema
+
+
+def test_a_nul_character_postgresql_cannot_store_is_reported_by_table_and_row(
+    backend: Backend, tmp_path: Path
+) -> None:
+    source = tmp_path / "old.sqlite3"
+    with SqliteStore(source) as old:
+        populate(old)
+    raw(source, "UPDATE audit_events SET actor = ? WHERE id = 2", ("U\x00SECRET",))
+    with SqliteStore(source, upgrade=False) as old, backend.open() as target:
+        with pytest.raises(StoreError) as caught:
+            old.copy_into(target)
+        assert everything(target)["requests"] == {"default": [], "contoso": []}
+    message = str(caught.value)
+    assert "audit_events" in message and "Row 2" in message and "actor" in message
+    assert "NUL" in message and "SECRET" not in message

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.store import SCHEMA_VERSION, SqliteStore, schema
+from bot.adapters.store.pg_schema import to_postgres
 from bot.errors import StoreError
 from tests.adapters.store.fixtures import T0, raw, request
 
@@ -152,3 +153,15 @@ def test_close_is_idempotent_and_use_after_close_is_an_error(tmp_path: Path) -> 
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.get_request("req_x")
+
+
+def test_the_postgresql_translation_spares_string_literals_and_indented_statements() -> None:
+    statement = """
+        CREATE TABLE notes (
+            body TEXT NOT NULL DEFAULT 'TEXT here',
+            kind TEXT CHECK (kind IN ('TEXT', 'note'))
+        )"""
+    translated = to_postgres(statement)
+    assert "rowid BIGINT GENERATED ALWAYS AS IDENTITY" in translated
+    assert translated.count('TEXT COLLATE "C"') == 2
+    assert "DEFAULT 'TEXT here'" in translated and "('TEXT', 'note')" in translated
