@@ -35,11 +35,16 @@ def same_instant(a: datetime | None, b: datetime | None) -> bool:
     return abs(a - b) <= SAME_INSTANT
 
 
-def _moved(change: TokenChange, observed: AppleToken) -> bool:
-    """The token changed in Intune since the request was made."""
-    modified = observed.last_modified is not None and (
-        change.current_modified is None or observed.last_modified > change.current_modified
+def _modified_since(observed: AppleToken, before: datetime | None) -> bool:
+    """Graph's ``lastModifiedDateTime`` moved past ``before`` (None: nothing was known)."""
+    return observed.last_modified is not None and (
+        before is None or observed.last_modified > before
     )
+
+
+def _moved(change: TokenChange, observed: AppleToken, before: datetime | None) -> bool:
+    """The token changed in Intune since ``before`` (its modification date), or its expiry did."""
+    modified = _modified_since(observed, before)
     return modified or not same_instant(observed.expires_at, change.current_expiry)
 
 
@@ -69,17 +74,23 @@ def shows_new_expiry(request: ChangeRequest, observed: AppleToken) -> bool:
     )
 
 
-def token_landed(request: ChangeRequest, observed: AppleToken) -> bool:
-    """After an attempt whose answer was lost (or a crash): did the upload reach Intune?"""
+def token_landed(
+    request: ChangeRequest, observed: AppleToken, *, modified_before: datetime | None = None
+) -> bool:
+    """After an attempt whose answer was lost (or a crash): did the upload reach Intune?
+
+    ``modified_before``: ``lastModifiedDateTime`` as read just before the first upload was sent
+    (else the one the request was made against). Intune moves it on its own syncs with Apple, and
+    a request can wait days for approval: only a move past the read before the upload is ours.
+    """
     change = _token(request)
+    before = modified_before if modified_before is not None else change.current_modified
     if change.kind is CredentialKind.VPP:
         if same_instant(observed.expires_at, change.new_expiry):
             return True
-        modified = observed.last_modified is not None and (
-            change.current_modified is None or observed.last_modified > change.current_modified
-        )
+        modified = _modified_since(observed, before)
         return modified and same_instant(observed.expires_at, change.current_expiry)
-    return _moved(change, observed)
+    return _moved(change, observed, before)
 
 
 def renewed_elsewhere(request: ChangeRequest, observed: AppleToken) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.requests import ApplyResult, ChangeRequest, Failure, Status, TokenChange
@@ -53,6 +54,14 @@ UPLOAD_SENT = "upload_sent"  # audit event written just before each token upload
 UPLOAD_REFUSED = "upload_refused"  # that upload was refused (4xx) or never left: it did not land
 
 
+@dataclass(frozen=True)
+class SentUpload:
+    """An upload of the request that was (perhaps) sent and not refused, and Graph's
+    ``lastModifiedDateTime`` read just before the first of them (None: not known)."""
+
+    modified_before: datetime | None
+
+
 class TokenApplying:
     """The token half of ``Applying``; ``fail`` is ``Applying``'s applying -> failed move."""
 
@@ -82,7 +91,7 @@ class TokenApplying:
         ``ApnsBotError`` for ``Applying`` to record as the failure."""
         change = _change(request)
         current = read(client, change)
-        if self.was_sent(request) and token_landed(request, current):
+        if self._landed(request, current):
             self.finish(request, current)  # a retry after a lost answer
             return
         blocker = token_apply_blocker(request, current, self.clock())
@@ -91,9 +100,16 @@ class TokenApplying:
             return
         if not request.certificate_pem:  # sealed with an APNS_TOKEN_KEY no longer configured
             raise ApnsBotError(UNREADABLE_FILE)
-        self._upload(request, change, client)
+        self._upload(request, change, client, current.last_modified)
 
-    def _upload(self, request: ChangeRequest, change: TokenChange, client: GraphClient) -> None:
+    def _upload(
+        self,
+        request: ChangeRequest,
+        change: TokenChange,
+        client: GraphClient,
+        modified_before: datetime | None,
+    ) -> None:
+        before = modified_before.isoformat() if modified_before is not None else None
         for attempt in range(1, self.attempts + 1):
             self.store.audit(  # durable before the upload: a moved token may then be ours
                 request.tenant,
@@ -101,7 +117,7 @@ class TokenApplying:
                 "system",
                 self.clock(),
                 request_id=request.id,
-                detail={"attempt": attempt},
+                detail={"attempt": attempt, "modified_before": before},
             )
             try:
                 send(client, request, change)
@@ -111,7 +127,7 @@ class TokenApplying:
                 except GraphError:
                     log.warning("read-back after an unknown upload failed (request %s)", request.id)
                     raise exc from None
-                if token_landed(request, observed):
+                if self._landed(request, observed):
                     self.finish(request, observed)
                     return
                 if renewed_elsewhere(request, observed):
@@ -166,23 +182,32 @@ class TokenApplying:
             detail={"attempt": attempt},
         )
 
-    def was_sent(self, request: ChangeRequest) -> bool:
-        """An upload of this request was (perhaps) sent and not refused: only then is a moved
-        token ours. Each ``upload_refused`` withdraws the ``upload_sent`` just before it."""
+    def sent(self, request: ChangeRequest) -> SentUpload | None:
+        """The request's upload that was (perhaps) sent and not refused: only then is a moved
+        token ours. Each ``upload_refused`` withdraws the ``upload_sent`` just before it; the
+        modification date is the one read before the earliest send still open."""
         events = self.store.history(request.tenant, request_id=request.id, limit=200)
-        open_sends = 0
+        open_sends: list[SentUpload] = []
         for e in sorted(events, key=lambda e: e.id):
             if e.event == UPLOAD_SENT:
-                open_sends += 1
+                before = e.detail.get("modified_before")
+                at = datetime.fromisoformat(before) if isinstance(before, str) else None
+                open_sends.append(SentUpload(at))
             elif e.event == UPLOAD_REFUSED and open_sends:
-                open_sends -= 1
-        return open_sends > 0
+                open_sends.pop()
+        return open_sends[0] if open_sends else None
+
+    def _landed(self, request: ChangeRequest, observed: AppleToken) -> bool:
+        sent = self.sent(request)
+        return sent is not None and token_landed(
+            request, observed, modified_before=sent.modified_before
+        )
 
     def reconcile(self, request: ChangeRequest, client: GraphClient) -> None:
         """A request a crash left in ``applying``: applied when its upload was sent and the token
         moved; else failed (Retry reads the token again, and refuses one changed meanwhile)."""
         observed = read(client, _change(request))
-        if self.was_sent(request) and token_landed(request, observed):
+        if self._landed(request, observed):
             self.finish(request, observed)
         else:
             self.fail(request, Failure("interrupted", INTERRUPTED))

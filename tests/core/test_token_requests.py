@@ -135,3 +135,16 @@ def test_the_most_urgent_is_preselected_and_the_certificate_wins_ties() -> None:
     assert most_urgent(calm, [later], T0) == later  # both calm: the earlier expiry
     assert most_urgent(replace(cert, expires_at=days(200)), [later], T0) is None  # a tie
     assert most_urgent(None, [later], T0) == later
+
+
+def test_an_intune_sync_before_the_upload_is_not_taken_for_the_upload() -> None:
+    """Intune bumped lastModifiedDateTime on its own sync between the request and its approval;
+    the upload then got no answer and did not land: only a move past the modification date read
+    just before the upload counts, for either kind."""
+    synced = MODIFIED + timedelta(days=1)
+    for kind in (CredentialKind.VPP, CredentialKind.ADE):
+        pending = request(kind, days(365) if kind is CredentialKind.VPP else None)
+        after_sync = token(kind, last_modified=synced)
+        assert token_apply_blocker(pending, after_sync, T0) is None  # the upload goes ahead
+        assert not token_landed(pending, after_sync, modified_before=synced), kind
+        assert token_landed(pending, token(kind, last_modified=T0), modified_before=synced), kind

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
+
 from bot.core.requests import Status
 from bot.slack.ids import Action
 from bot.usecases.token_applying import UPLOAD_REFUSED, UPLOAD_SENT
@@ -117,3 +119,26 @@ def test_a_token_request_that_changed_in_intune_offers_no_retry_but_a_new_submis
     assert updates, "the approval message is re-rendered"
     last = json.dumps(updates[-1].params["blocks"])
     assert Action.RETRY.value not in last and "submit the file again" in last
+
+
+@pytest.mark.parametrize("kind", ["ade", "vpp"])
+def test_an_intune_sync_before_approval_and_a_503_is_not_taken_for_the_upload(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph, kind: str
+) -> None:
+    """Intune's own sync bumps lastModifiedDateTime while the request waits; the upload then gets
+    a 503 and does not land: the read-back must not count the sync's bump as the upload."""
+    if kind == "ade":
+        content = ade_token_file(intune_key(1), expires_at=days(365))
+        token_id, method, path = ADE_ID, "POST", "/uploadDepToken"
+    else:
+        content = vpp_token_file(expires_at=days(365))
+        token_id, method, path = VPP_ID, "PATCH", f"/vppTokens/{VPP_ID}"
+    request_id = pending_token_request(bot, fake_slack, kind, content)
+    assert fake_graph.apple_tokens.update(
+        FAKE_TENANT_ID, kind, token_id, lastModifiedDateTime=iso(days(0))
+    )
+    fake_graph.inject(method, path, Fault.unavailable())
+    bot.slack.click(Action.APPROVE, request_id, LEAD_1)
+    renewed_notice(fake_slack, timeout=20)
+    # the read-back after the 503 showed nothing new: the token was sent again, and landed
+    assert len(uploads(fake_graph, kind)) == 2
