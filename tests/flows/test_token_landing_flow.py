@@ -142,3 +142,25 @@ def test_an_intune_sync_before_approval_and_a_503_is_not_taken_for_the_upload(
     renewed_notice(fake_slack, timeout=20)
     # the read-back after the 503 showed nothing new: the token was sent again, and landed
     assert len(uploads(fake_graph, kind)) == 2
+
+
+@pytest.mark.parametrize("kind", ["ade", "vpp"])
+def test_a_pending_token_request_expires_like_a_certificate_request(
+    bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph, kind: str
+) -> None:
+    if kind == "ade":
+        content = ade_token_file(intune_key(1), expires_at=days(365))
+    else:
+        content = vpp_token_file(expires_at=days(365))
+    request_id = pending_token_request(bot, fake_slack, kind, content)
+    bot.clock.advance(hours=25)  # APNS_APPROVAL_TTL_HOURS is 24
+    expired = bot.deps.applying.expire_due()
+    assert [r.id for r in expired] == [request_id]
+    fake_slack.wait_for("chat.update", lambda c: "Expired" in json.dumps(c.params))
+    bot.slack.click(Action.APPROVE, request_id, LEAD_1)
+    refusal = fake_slack.wait_for("response_url")
+    assert "expired" in refusal.params["text"]
+    assert uploads(fake_graph, kind) == []
+    request = bot.deps.store.get_request(request_id)
+    assert request is not None and request.status is Status.EXPIRED
+    assert request.certificate_pem == ""  # a final state drops the token file
