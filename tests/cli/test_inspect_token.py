@@ -258,5 +258,7 @@ def test_options_of_the_other_kind_are_a_usage_error(
     ade = write(tmp_path, ade_token_file(), "smime.p7m")
     assert apns_bot(["inspect-token", ade, "--current-org", ORG]) == 2
     assert "--current-org is for Apps and Books (VPP) tokens" in capsys.readouterr().err
-    code, document = run_json(capsys, ade, "--kind", "ade", "--current-expiry", "2030-01-01")
+    code, document = run_json(
+        capsys, ade, "--kind", "ade", "--current-expiry", f"{days(30):%Y-%m-%d}"
+    )
     assert code == 2 and document["error"]["code"] == "usage"  # type: ignore[index]

@@ -142,7 +142,7 @@ def test_a_p12_or_a_base64_key_is_refused_unread() -> None:
         base64.b64encode(json.dumps({"token": "x", "orgName": ORG}).encode()),
         base64.b64encode(json.dumps({"token": "x", "expDate": "soon", "orgName": ORG}).encode()),
         base64.b64encode(
-            json.dumps({"token": "", "expDate": "2030-01-01", "orgName": ORG}).encode()
+            json.dumps({"token": "", "expDate": f"{days(365):%Y-%m-%d}", "orgName": ORG}).encode()
         ),
     ],
 )
