@@ -26,10 +26,10 @@ from bot.core.messages import COMMAND
 from bot.core.token_choice import choose_token
 from bot.core.tokens import AppleToken
 from bot.errors import ApnsBotError, TokenFileError
-from bot.slack.clicks import clicked_channel, clicked_item, clicked_tenant, keep_original
+from bot.slack.clicks import clicked_item
 from bot.slack.ids import Action
 from bot.slack.listeners.commands import CommandCall, Verb, reply
-from bot.slack.listeners.csr import dm_fix, teller
+from bot.slack.listeners.csr import dm_click, dm_fix
 from bot.slack.outcomes import outcome_of
 from bot.slack.views.blocks import escape
 from bot.slack.visibility import allowed
@@ -210,14 +210,16 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
     @app.action(Action.GET_ADE_KEY)
     def handle_get_ade_key_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        user_id = str(body["user"]["id"])
-        tell = teller(deps, user_id, keep_original(respond, body))
-        tenant = clicked_tenant(settings, body)
-        if tenant is None:
-            deps.background.submit(tell, ":warning: That tenant is no longer configured.")
-            return
-        token_id = clicked_item(body)
-        channel = clicked_channel(body)
-        deps.background.submit(send_ade_key, deps, tenant, token_id, user_id, channel, tell)
+        click = dm_click(settings, deps, body, respond)
+        if click.tenant is not None:
+            deps.background.submit(
+                send_ade_key,
+                deps,
+                click.tenant,
+                clicked_item(body),
+                click.user_id,
+                click.channel,
+                click.tell,
+            )
 
     return {VERB: verb_ade_key}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
@@ -122,6 +123,28 @@ def teller(deps: SlackContext, user_id: str, respond: Callable[..., Any] | None)
     return tell
 
 
+@dataclass(frozen=True)
+class Click:
+    """A button that sends something by DM: who clicked, from where, and how to answer them."""
+
+    user_id: str
+    channel: str | None
+    tell: Tell
+    tenant: TenantSettings | None  # None: no longer configured (they were told so)
+
+
+def dm_click(
+    settings: Settings, deps: SlackContext, body: dict[str, Any], respond: Respond
+) -> Click:
+    """The click and its tenant; a tenant no longer configured is told so here."""
+    user_id = str(body["user"]["id"])
+    tell = teller(deps, user_id, keep_original(respond, body))
+    tenant = clicked_tenant(settings, body)
+    if tenant is None:
+        deps.background.submit(tell, ":warning: That tenant is no longer configured.")
+    return Click(user_id, clicked_channel(body), tell, tenant)
+
+
 def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb]:
     """Register the *Get CSR* button; return the ``csr`` verb for ``/apns``."""
 
@@ -142,12 +165,10 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
     @app.action(Action.GET_CSR)
     def handle_get_csr_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        user_id = str(body["user"]["id"])
-        tell = teller(deps, user_id, keep_original(respond, body))
-        tenant = clicked_tenant(settings, body)
-        if tenant is None:
-            deps.background.submit(tell, ":warning: That tenant is no longer configured.")
-            return
-        deps.background.submit(send_csr, deps, tenant, user_id, clicked_channel(body), tell)
+        click = dm_click(settings, deps, body, respond)
+        if click.tenant is not None:
+            deps.background.submit(
+                send_csr, deps, click.tenant, click.user_id, click.channel, click.tell
+            )
 
     return {"csr": verb_csr}
