@@ -93,6 +93,7 @@ def load_tenants_file(
     # APNS_WATCH is the default of a file that does not say `watch` (at the top or per tenant)
     default_watch = parse_watch(env.get("APNS_WATCH"), problems, "APNS_WATCH")
     tenants: dict[str, TenantSettings] = {}
+    by_id: dict[str, str] = {}  # lower-cased tenant_id -> the name it is under
     for name, table in tables.items():
         where = f"{path} [tenants.{name}]"
         if not isinstance(table, dict):
@@ -114,12 +115,10 @@ def load_tenants_file(
             tenant = _watching(tenant, values, default_watch, problems, where)
         if tenant is None:
             continue
-        twin = next(
-            (t for t in tenants.values() if t.tenant_id.lower() == tenant.tenant_id.lower()), None
-        )
-        if twin is not None:
+        twin = by_id.setdefault(tenant.tenant_id.lower(), name)
+        if twin != name:
             problems.append(
-                f"{where}: tenant_id {tenant.tenant_id} is already [tenants.{twin.name}]; one "
+                f"{where}: tenant_id {tenant.tenant_id} is already [tenants.{twin}]; one "
                 "Intune tenant under two names would be reminded twice and renewable by both."
             )
             continue

@@ -24,6 +24,7 @@ from bot.adapters.graph.client import build_graph_client
 from bot.config import Settings, load_settings
 from bot.errors import AuthError
 from tests.clock import real_now
+from tests.fakes.dead_host import DeadHost
 from tests.fakes.graph_server import (
     FAKE_CLIENT_ID,
     FAKE_CLIENT_SECRET,
@@ -214,6 +215,53 @@ def test_an_unreachable_authority_is_an_auth_error(graph_env, fake_graph: FakeGr
     settings = settings_for(graph_env, AZURE_AUTHORITY_HOST=f"127.0.0.1:{closed_port}")
     with pytest.raises(AuthError, match="Could not reach Microsoft Entra ID"):
         token_now(settings)
+
+
+def _only_proxy(monkeypatch: pytest.MonkeyPatch, proxy: str, no_proxy: str | None) -> None:
+    for key in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    if no_proxy is not None:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+
+
+def test_the_sign_in_goes_through_the_environments_proxy(graph_env, fake_graph, monkeypatch):
+    """HTTPS_PROXY is honoured (the session reads it itself, not on every request)."""
+    with DeadHost() as proxy:
+        _only_proxy(monkeypatch, f"http://{proxy.netloc}", None)
+        settings = settings_for(graph_env, APNS_NETWORK_TIMEOUT="1")
+        with pytest.raises(AuthError, match="timed out"):
+            token_now(settings)
+    assert fake_graph.requests == []  # nothing went to Entra directly
+
+
+def test_no_proxy_sends_the_sign_in_direct(graph_env, fake_graph, monkeypatch):
+    with DeadHost() as proxy:
+        _only_proxy(monkeypatch, f"http://{proxy.netloc}", "127.0.0.1,localhost")
+        assert token_now(settings_for(graph_env, APNS_NETWORK_TIMEOUT="1"))
+    assert [r.path.rsplit("/", 1)[-1] for r in fake_graph.requests] == [
+        "openid-configuration",
+        "token",
+    ]
+
+
+def test_the_proxy_environment_is_read_once_per_origin(monkeypatch: pytest.MonkeyPatch):
+    lookups: list[str] = []
+
+    def environ_proxies(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        lookups.append(url)
+        return {"https": "http://proxy.example:3128"}
+
+    monkeypatch.setattr(app_only.requests.utils, "get_environ_proxies", environ_proxies)
+    session = app_only.pinned_session(None, 5.0)
+    assert isinstance(session, app_only._EnvironmentOnceSession)
+    for path in ("a/token", "b/token", "c/openid-configuration"):
+        assert session.proxies_for(f"https://login.example/{path}") == {
+            "https": "http://proxy.example:3128"
+        }
+    session.proxies_for("https://other.example/x")
+    assert lookups == ["https://login.example/a/token", "https://other.example/x"]
+    assert session.trust_env is False  # no per-request lookups (.netrc, os.environ)
 
 
 def test_a_failing_token_endpoint_is_an_auth_error(graph_env, fake_graph: FakeGraph):
