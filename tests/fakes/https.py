@@ -115,6 +115,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Microsoft's edge accepts every connection at once; socketserver's default backlog of 5 made a
+    # burst of new connections (a fleet check opens dozens) wait for a SYN retransmission (1 s).
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext, handle: Handler) -> None:
         self.ssl_context = context
