@@ -143,6 +143,10 @@ class _Checks(Collector):
             else:  # not watched (APNS_WATCH): no series, not even a seeded expiry
                 seen.success.pop(CredentialKind.PUSH, None)
                 seen.expiry.pop(CredentialKind.PUSH, None)
+            if result.watched:  # a token kind no longer watched keeps no series either
+                for kind in {*seen.success, *seen.expiry} - set(result.watched):
+                    seen.success.pop(kind, None)
+                    seen.expiry.pop(kind, None)
             for tokens in result.tokens:
                 seen.success[tokens.kind] = tokens.ok
                 if tokens.ok:

@@ -13,6 +13,10 @@ tenant. Every problem names the tenant and the key, and all of them are reported
     approvers = ["U0123LEAD", "S0123LEADS"]
     viewers = ["S0123HELPDESK"]                          # optional: may see, may not approve
 
+``watch``, ``remind_days``, ``remind_days_ade`` and ``remind_days_vpp`` fall back to
+``APNS_WATCH``, ``APNS_REMIND_DAYS``, ``APNS_REMIND_DAYS_ADE`` and ``APNS_REMIND_DAYS_VPP`` when the
+file sets them neither at the top nor for the tenant: a key the file sets wins over its variable.
+
     [tenants.contoso]
     display_name = "Contoso Ltd"
     tenant_id = "11111111-1111-1111-1111-111111111111"
@@ -24,9 +28,9 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from bot.config.auth import parse_auth_mode
 from bot.config.fields import (
@@ -35,10 +39,11 @@ from bot.config.fields import (
     check_tenant_id,
     is_placeholder,
     parse_approvers,
+    parse_remind_days,
     parse_watch,
     resolve_cloud,
 )
-from bot.config.model import DEFAULT_REMIND_DAYS, Secret, TenantSettings
+from bot.config.model import Secret, TenantSettings
 from bot.core.tokens import CredentialKind
 
 TENANT_KEYS = frozenset(
@@ -66,6 +71,34 @@ RESERVED_NAMES = frozenset({"all", "help"})
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
+@dataclass(frozen=True)
+class EnvDefaults:
+    """What the environment says for the keys it shares with the file: the defaults of a file
+    that sets them neither at the top nor for a tenant. Read once, so a wrong value is one
+    problem, not one per tenant."""
+
+    watch: tuple[CredentialKind, ...]
+    remind_days: tuple[int, ...]
+    remind_days_ade: tuple[int, ...] | None  # None: the kind follows ``remind_days``
+    remind_days_vpp: tuple[int, ...] | None
+
+    @classmethod
+    def read(cls, env: Mapping[str, str], problems: list[str]) -> EnvDefaults:
+        def get(key: str) -> str | None:
+            return env.get(key, "").strip() or None
+
+        def own_days(key: str) -> tuple[int, ...] | None:
+            raw = get(key)
+            return None if raw is None else parse_remind_days(raw, problems, key)
+
+        return cls(
+            watch=parse_watch(get("APNS_WATCH"), problems, "APNS_WATCH"),
+            remind_days=parse_remind_days(get("APNS_REMIND_DAYS"), problems, "APNS_REMIND_DAYS"),
+            remind_days_ade=own_days("APNS_REMIND_DAYS_ADE"),
+            remind_days_vpp=own_days("APNS_REMIND_DAYS_VPP"),
+        )
+
+
 def load_tenants_file(
     path: Path, env: Mapping[str, str], problems: list[str]
 ) -> dict[str, TenantSettings]:
@@ -90,8 +123,8 @@ def load_tenants_file(
         problems.append(
             f"{path}: unknown top-level key {key!r} (known: {', '.join(sorted(TENANT_KEYS))})."
         )
-    # APNS_WATCH is the default of a file that does not say `watch` (at the top or per tenant)
-    default_watch = parse_watch(env.get("APNS_WATCH"), problems, "APNS_WATCH")
+    # APNS_WATCH and APNS_REMIND_DAYS(_ADE/_VPP): the defaults of keys the file does not set
+    fallback = EnvDefaults.read(env, problems)
     tenants: dict[str, TenantSettings] = {}
     by_id: dict[str, str] = {}  # lower-cased tenant_id -> the name it is under
     for name, table in tables.items():
@@ -110,9 +143,9 @@ def load_tenants_file(
                 f"{where}: unknown key {key!r} (known: {', '.join(sorted(TENANT_KEYS))})."
             )
         values = {**defaults, **table}
-        tenant = _tenant(name, values, env, problems, where, path.parent)
+        tenant = _tenant(name, values, env, problems, where, path.parent, fallback.remind_days)
         if tenant is not None:
-            tenant = _watching(tenant, values, default_watch, problems, where)
+            tenant = _watching(tenant, values, fallback, problems, where)
         if tenant is None:
             continue
         twin = by_id.setdefault(tenant.tenant_id.lower(), name)
@@ -143,6 +176,7 @@ def _tenant(
     problems: list[str],
     where: str,
     base: Path,
+    default_days: tuple[int, ...],
 ) -> TenantSettings | None:
     before = len(problems)
     tenant_id = _text(values, "tenant_id", problems, where)
@@ -206,7 +240,7 @@ def _tenant(
         problems,
         keys=(f"{where}: cloud", f"{where}: authority_host", f"{where}: graph_url"),
     )
-    remind_days = _remind_days(values.get("remind_days"), problems, where)
+    remind_days = _remind_days(values, "remind_days", problems, where) or default_days
     display_name = _text(values, "display_name", problems, where) or ""
     if len(problems) > before or tenant_id is None or channel is None or client_id is None:
         return None
@@ -232,43 +266,40 @@ def _tenant(
 def _watching(
     tenant: TenantSettings,
     values: dict[str, Any],
-    default: tuple[CredentialKind, ...],
+    fallback: EnvDefaults,
     problems: list[str],
     where: str,
 ) -> TenantSettings | None:
-    """The tenant with its ``watch`` list and per-kind reminder thresholds (``None``: a problem)."""
+    """The tenant with its ``watch`` list and per-kind reminder thresholds (``None``: a problem);
+    a key the file does not set is the environment's."""
     before = len(problems)
     raw = values.get("watch")
     if raw is not None and not isinstance(raw, list | str):
         problems.append(f'{where}: watch must be a list such as ["push", "ade", "vpp"].')
         raw = None
-    watch = default if raw is None else parse_watch(raw, problems, f"{where}: watch")
-    ade, vpp = (
-        _remind_days(values.get(key), problems, where, key=key, default=None)
-        for key in ("remind_days_ade", "remind_days_vpp")
-    )
+    watch = fallback.watch if raw is None else parse_watch(raw, problems, f"{where}: watch")
+    ade = _remind_days(values, "remind_days_ade", problems, where) or fallback.remind_days_ade
+    vpp = _remind_days(values, "remind_days_vpp", problems, where) or fallback.remind_days_vpp
     if len(problems) > before:
         return None
     return replace(tenant, watch=watch, ade_remind_days=ade, vpp_remind_days=vpp)
 
 
 def _remind_days(
-    value: Any,
-    problems: list[str],
-    where: str,
-    *,
-    key: str = "remind_days",
-    default: tuple[int, ...] | None = DEFAULT_REMIND_DAYS,
-) -> Any:
+    values: dict[str, Any], key: str, problems: list[str], where: str
+) -> tuple[int, ...] | None:
+    """The thresholds under ``key``, highest first; None when the key is not set (or is wrong:
+    then a problem says so)."""
+    value: object = values.get(key)
     if value is None:
-        return default
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365 for d in value)
-    ):
+        return None
+    if not isinstance(value, list) or not value or not all(_is_day(d) for d in value):
         problems.append(
             f"{where}: {key} must be a list of days between 1 and 365, e.g. [60, 30, 7]."
         )
-        return default
-    return tuple(sorted(set(value), reverse=True))
+        return None
+    return tuple(sorted({d for d in value if _is_day(d)}, reverse=True))
+
+
+def _is_day(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 365

@@ -19,6 +19,7 @@ from bot.adapters.slack_files import SlackFiles
 from bot.adapters.store import open_store
 from bot.config import Settings
 from bot.core.chain import TrustAnchors
+from bot.core.tokens import CredentialKind
 from bot.runtime.delegated import Delegated, acting_graphs, delegated_graphs, graph_factory
 from bot.runtime.executors import Answering, Background, start_threads
 from bot.runtime.graph_clients import GraphClients
@@ -86,8 +87,11 @@ class Deps(SlackContext):
 
 def seed_metrics(metrics: PrometheusMetrics, settings: Settings, store: Store) -> None:
     """Each tenant's push certificate expiry as the last check stored it: the expiry alert has
-    its series from the start, even when Graph fails after a restart."""
-    for tenant in settings.tenants:
+    its series from the start, even when Graph fails after a restart (not when it is no longer
+    watched: its snapshot, which the next check drops, is no series)."""
+    for tenant, watched in settings.tenants.items():
+        if not watched.watches(CredentialKind.PUSH):
+            continue
         try:
             metrics.seed(tenant, store.get_snapshot(tenant))
         except Exception:  # metrics never stop the bot from starting

@@ -183,7 +183,11 @@ class HomePublisher:
         for tenant in tenants:
             result = checked.get(tenant.name)
             certificate = (
-                result.certificate if result is not None else self.store.get_snapshot(tenant.name)
+                None  # not watched: a snapshot left from when it was is not shown
+                if not tenant.watches(CredentialKind.PUSH)
+                else result.certificate
+                if result is not None
+                else self.store.get_snapshot(tenant.name)
             )
             failing = failing_since(self.store.get_state(tenant.name, FAILING_KEY))
             if tenant.watches(CredentialKind.PUSH) and (

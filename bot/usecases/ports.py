@@ -169,6 +169,9 @@ class NoticeStore(Protocol):
 
     def set_snapshot(self, tenant: str, cert: TenantCertificate, at: datetime) -> None: ...
 
+    def delete_snapshot(self, tenant: str) -> bool:
+        """Forget the last certificate seen; True only for the caller that removed it."""
+
 
 class SignInStore(Protocol):
     """Delegated sign-in: saved sign-ins, pending device flows, requests waiting for a sign-in.

@@ -54,6 +54,7 @@ from bot.usecases.token_watch import (
     read_error,
     read_tenant,
 )
+from bot.usecases.unwatched import forget_unwatched
 from bot.usecases.watch_state import (
     FAILING_KEY,
     RETRY_PREFIX,
@@ -154,6 +155,7 @@ class Watch:
         """Read every watched kind at once, then post what is due for each (one kind's failure
         hides no other); ``state`` is the worst over every kind."""
         now = self.clock()
+        forget_unwatched(self.store, tenant, now)  # watched again later: a fresh baseline
         read = self._read(tenant)
         push_error = read.error.user_message if read.error is not None else None
         said = _first_failure(tenant, read)

@@ -441,3 +441,19 @@ def test_a_push_certificate_not_watched_has_no_series() -> None:
     assert expiry(found, "default", PUSH) == {}
     assert ("apns_bot_check_success", (("kind", "push"), ("tenant", "default"))) not in found
     assert success(found, "default", VPP) == 1.0
+
+
+def test_a_token_kind_no_longer_watched_has_no_series() -> None:
+    metrics = PrometheusMetrics()
+    ade = TokenRead(ADE, (token(ADE, "ade-1", "Contoso ABM", days(241)),))
+    vpp = TokenRead(VPP, (token(VPP, "vpp-1", "Contoso Apps", days(188)),))
+    metrics.observe(checked(tokens=(ade, vpp)))
+    watched = (PUSH, VPP)
+    later = CheckResult(
+        "default", CheckState.OK, days(1), certificate(), tokens=(vpp,), watched=watched
+    )
+    metrics.observe(later)
+    found = samples(metrics)
+    assert expiry(found, "default", ADE) == {} and success(found, "default", ADE) is None
+    assert success(found, "default", VPP) == success(found, "default", PUSH) == 1.0
+    assert expiry(found, "default", VPP) == {"Contoso Apps": days(188).timestamp()}

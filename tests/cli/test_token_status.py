@@ -16,7 +16,7 @@ from tests.clock import T0
 from tests.fakes.graph_faults import Fault
 from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph
 from tests.fakes.graph_shapes import CERT_PATH
-from tests.fakes.graph_tokens import ade_token, vpp_token
+from tests.fakes.graph_tokens import ade_token, vpp_token, without_id
 from tests.harness import apns_bot
 
 
@@ -162,3 +162,16 @@ def test_a_certificate_that_cannot_be_read_still_shows_the_tokens(
     captured = capsys.readouterr()
     assert "Contoso Apps and Books" in captured.out
     assert "FAILED   Apple push certificate" in captured.out
+
+
+def test_a_token_without_an_id_is_left_out_of_status_and_check(
+    graph_only: dict[str, str], fake_graph: FakeGraph, capsys: pytest.CaptureFixture[str]
+) -> None:
+    soon = vpp_token(display_name="No id", expires_at=T0 + timedelta(days=2))
+    fake_graph.apple_tokens.set(FAKE_TENANT_ID, "vpp", [without_id(soon, ""), vpp_token()])
+    document = status_json(capsys)
+    assert [t["name"] for t in document["vpp_tokens"]] == ["Contoso Apps and Books"]
+    assert document["vpp_tokens_error"] is None
+    assert apns_bot(["check"]) == 0  # the id-less token due in 2 days is not an item
+    out = capsys.readouterr().out
+    assert 'OK default vpp "Contoso Apps and Books"' in out and "No id" not in out

@@ -76,3 +76,45 @@ def test_an_unknown_kind_in_the_file_names_the_tenant(tmp_path: Path) -> None:
     problems = caught.value.problems
     assert any("[tenants.fabrikam]: watch" in p and "unknown kind 'apns'" in p for p in problems)
     assert any("[tenants.fabrikam]: remind_days_vpp must be a list" in p for p in problems)
+
+
+def test_the_environments_thresholds_are_the_defaults_of_a_file_that_does_not_set_them(
+    tmp_path: Path,
+) -> None:
+    # the top sets remind_days_ade, fabrikam sets remind_days (GOOD), nobody sets remind_days_vpp
+    text = GOOD.replace(
+        'approvers = ["U0LEAD", "S0LEADS"]\n',
+        'approvers = ["U0LEAD", "S0LEADS"]\nremind_days_ade = [45, 5]\n',
+    )
+    env = {
+        **write(tmp_path, text),
+        "APNS_REMIND_DAYS": "50,10",
+        "APNS_REMIND_DAYS_ADE": "99",
+        "APNS_REMIND_DAYS_VPP": " 90, 45 ",
+    }
+    settings = load_settings(env)
+    contoso, fabrikam = settings.tenants["contoso"], settings.tenants["fabrikam"]
+    assert contoso.remind_days_for(PUSH) == (50, 10)  # APNS_REMIND_DAYS: the file is silent
+    assert fabrikam.remind_days_for(PUSH) == (30, 7)  # the tenant's own remind_days wins
+    assert contoso.remind_days_for(ADE) == fabrikam.remind_days_for(ADE) == (45, 5)  # the file's
+    assert contoso.remind_days_for(VPP) == fabrikam.remind_days_for(VPP) == (90, 45)
+
+
+def test_without_per_kind_thresholds_anywhere_a_kind_follows_the_tenants_remind_days(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings({**write(tmp_path, GOOD), "APNS_REMIND_DAYS_VPP": "  "})
+    fabrikam = settings.tenants["fabrikam"]
+    assert fabrikam.remind_days_for(ADE) == fabrikam.remind_days_for(VPP) == (30, 7)
+    assert settings.tenants["contoso"].remind_days_for(VPP) == DEFAULT_REMIND_DAYS
+
+
+@pytest.mark.parametrize(
+    "key", ["APNS_REMIND_DAYS", "APNS_REMIND_DAYS_ADE", "APNS_REMIND_DAYS_VPP", "APNS_WATCH"]
+)
+def test_a_wrong_environment_default_of_the_file_is_one_problem(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**write(tmp_path, GOOD), key: "0,soon"})
+    named = [p for p in caught.value.problems if key + "=" in p]
+    assert len(named) == 1, caught.value.problems  # not one per tenant
+    assert "tenants." not in named[0]

@@ -100,6 +100,16 @@ def vpp_token(
     }
 
 
+def without_id(token: dict[str, Any], id: Any = None) -> dict[str, Any]:
+    """``token`` with no usable ``id``: left out (``id=None``) or sent as given (``""``, ``" "``,
+    ``null`` via ``id=...`` below). Graph documents ``id`` on every entity; this is the defect
+    the bot must survive, not a shape Microsoft describes."""
+    shown = {k: v for k, v in token.items() if k != "id"}
+    if id is not None:
+        shown["id"] = None if id is ... else id
+    return shown
+
+
 def for_version(kind: TokenKind, token: dict[str, Any], version: str) -> dict[str, Any]:
     if kind == "vpp" and version == "v1.0":
         return {k: v for k, v in token.items() if k not in BETA_ONLY_VPP}

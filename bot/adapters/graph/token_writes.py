@@ -35,12 +35,13 @@ from bot.adapters.graph.tokens import (
     VPP_ACTION,
     VPP_PATH,
     beta_base,
+    listed_tokens,
     parse_ade_token,
     parse_vpp_token,
     read_collection,
 )
 from bot.adapters.graph.transport import GraphTransport
-from bot.core.tokens import AppleToken
+from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import ApnsBotError, GraphError, UploadOutcomeUnknown
 
 ADE_THING = "ADE token"
@@ -86,13 +87,15 @@ class AppleTokenGraph:
         t = self._transport
         first = beta_base(t.base) + ADE_PATH
         entities = read_collection(t.get_json, first, ADE_ACTION, t.tenant.graph_root)
-        return [parse_ade_token(entity, parse_timestamp) for entity in entities]
+        kind, tenant = CredentialKind.ADE, t.tenant.name
+        return listed_tokens(entities, parse_ade_token, parse_timestamp, tenant=tenant, kind=kind)
 
     def list_vpp_tokens(self) -> list[AppleToken]:
         """Every Apps and Books (VPP) token."""
         t = self._transport
         entities = read_collection(t.get_json, VPP_PATH, VPP_ACTION, t.tenant.graph_root)
-        return [parse_vpp_token(entity, parse_timestamp) for entity in entities]
+        kind, tenant = CredentialKind.VPP, t.tenant.name
+        return listed_tokens(entities, parse_vpp_token, parse_timestamp, tenant=tenant, kind=kind)
 
     # --- ADE ------------------------------------------------------------------------------------
 

@@ -8,18 +8,23 @@
 - Requests go through ``HttpGraphClient``'s retry and error handling: a 403 names the
   ``DeviceManagementServiceConfig.Read.All`` permission.
 
-Only what the issue names is kept: the token itself never leaves Graph.
+Only what the issue names is kept: the token itself never leaves Graph. A listed token without an
+``id`` is skipped with a warning (``listed_tokens``): ids key its once-only notices and its
+renewal, so it could be neither reminded once nor renewed.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import GraphError
+
+log = logging.getLogger(__name__)
 
 ADE_PATH = "deviceManagement/depOnboardingSettings"
 VPP_PATH = "deviceAppManagement/vppTokens"
@@ -31,6 +36,7 @@ _VERSION_TAIL = re.compile(r"/v1\.0/$")
 Fetch = Callable[[str, str], Any]
 """``(path under GRAPH_URL, or an absolute nextLink; action) -> the answer's JSON``."""
 Timestamp = Callable[[object], datetime | None]
+Parse = Callable[[dict[str, Any], Timestamp], AppleToken]
 
 
 def beta_base(base: str) -> str:
@@ -121,3 +127,28 @@ def parse_vpp_token(entity: dict[str, Any], timestamp: Timestamp) -> AppleToken:
         sync_error=status if status is not None and status.lower() == "failed" else None,
         last_modified=_informational(entity, "lastModifiedDateTime", timestamp),
     )
+
+
+def listed_tokens(
+    entities: Iterable[dict[str, Any]],
+    parse: Parse,
+    timestamp: Timestamp,
+    *,
+    tenant: str,
+    kind: CredentialKind,
+) -> list[AppleToken]:
+    """The listed tokens that have an ``id``, parsed; each one without is skipped with a warning
+    naming the tenant and the kind (never its properties: no Apple ID reaches the log)."""
+    tokens: list[AppleToken] = []
+    for number, entity in enumerate(entities, start=1):
+        if _text(entity, "id") is None:
+            log.warning(
+                "tenant %s: Microsoft Graph listed %s number %d without an id; it is skipped "
+                "(without an id it can be neither reminded once nor renewed)",
+                tenant,
+                kind.label,
+                number,
+            )
+            continue
+        tokens.append(parse(entity, timestamp))
+    return tokens

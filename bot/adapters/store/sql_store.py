@@ -338,6 +338,10 @@ class SqlStore:
         with self._db.transaction(write=True) as conn:
             notices.put_raw(conn, tenant, SNAPSHOT_KEY, text, at, only_if_absent=False)
 
+    def delete_snapshot(self, tenant: str) -> bool:
+        with self._db.transaction(write=True) as conn:
+            return notices.delete(conn, tenant, SNAPSHOT_KEY, None, self._db.for_update)
+
     # --- delegated sign-in: the SignInStore role, on the same database (``SqlSignIns``) ----------
 
     def save_signin(self, signin: SavedSignIn) -> None:

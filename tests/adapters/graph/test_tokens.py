@@ -265,3 +265,45 @@ def test_ade_sync_error_is_a_non_zero_code(code: object, expected: str | None):
 def test_vpp_sync_error_is_a_failed_status(status: str, expected: str | None):
     entity = vpp_token(last_sync_status=status)
     assert parse_vpp_token(entity, parse_timestamp).sync_error == expected
+
+
+# --- a token without an id -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "missing", [None, ..., "", "   "], ids=["absent", "null", "empty", "blank"]
+)
+def test_a_listed_token_without_an_id_is_skipped_with_one_warning(
+    graph: HttpGraphClient,
+    fake_graph: FakeGraph,
+    caplog: pytest.LogCaptureFixture,
+    kind: TokenKind,
+    missing: Any,
+) -> None:
+    """Ids key a token's once-only notices and its renewal: one without is of no use, and says so
+    in the log (tenant and kind, never the token's properties)."""
+    first, second, third = several(kind, 3)
+    fake_graph.apple_tokens.set(FAKE_TENANT_ID, kind, [first, tokens.without_id(second, missing)])
+    fake_graph.apple_tokens.page_size = 1  # the id-less one on a page of its own
+    with caplog.at_level("WARNING", logger="bot.adapters.graph.tokens"):
+        assert [t.id for t in listed(graph, kind)] == [f"{kind}-0"]
+        fake_graph.apple_tokens.set(FAKE_TENANT_ID, kind, [third])
+        assert [t.id for t in listed(graph, kind)] == [f"{kind}-2"]  # no id-less one: no warning
+    [warning] = [r for r in caplog.records if r.name == "bot.adapters.graph.tokens"]
+    text = warning.getMessage()
+    assert warning.levelname == "WARNING"
+    assert "tenant default" in text and CredentialKind(kind).label in text and "number 2" in text
+    name = second.get("tokenName") or second.get("displayName")
+    assert "@" not in text and str(name) not in text  # no Apple ID, no property of the token
+
+
+def test_every_id_less_token_is_one_warning(
+    graph: HttpGraphClient, fake_graph: FakeGraph, caplog: pytest.LogCaptureFixture
+) -> None:
+    ade = [tokens.without_id(t) for t in several("ade", 2)] + several("ade", 1)
+    fake_graph.apple_tokens.set(FAKE_TENANT_ID, "ade", ade)
+    with caplog.at_level("WARNING", logger="bot.adapters.graph.tokens"):
+        assert [t.id for t in graph.list_ade_tokens()] == ["ade-0"]
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.adapters.graph.tokens"]
+    assert len(said) == 2 and "number 1" in said[0] and "number 2" in said[1]

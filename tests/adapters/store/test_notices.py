@@ -216,3 +216,20 @@ def test_snapshot_round_trips_and_its_key_is_reserved(backend: Backend) -> None:
     with backend.open() as reopened:
         assert reopened.get_snapshot("default") == CURRENT
         assert reopened.get_snapshot("contoso") == renewed
+
+
+def test_a_snapshot_is_deleted_for_one_tenant_by_one_caller(backend: Backend) -> None:
+    with backend.open() as store:
+        assert not store.delete_snapshot("default")  # nothing stored
+        store.set_snapshot("default", CURRENT, T0)
+        store.set_snapshot("contoso", CURRENT, T0)
+        store.set_state("default", "check_failing", {"since": "t0"}, T0)
+        assert store.delete_snapshot("default")
+        assert not store.delete_snapshot("default")  # of two replicas, one dropped it
+        assert store.get_snapshot("default") is None
+        assert store.get_state("default", "check_failing") == {"since": "t0"}  # state untouched
+    with backend.open() as reopened:
+        assert reopened.get_snapshot("default") is None
+        assert reopened.get_snapshot("contoso") == CURRENT
+        reopened.set_snapshot("default", CURRENT, LATER)  # the next one starts afresh
+        assert reopened.get_snapshot("default") == CURRENT
