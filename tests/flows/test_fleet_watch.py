@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,9 @@ import pytest
 
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
+from bot.core.tokens import CredentialKind
 from bot.slack.home_tab import FLEET_REFRESH_SECONDS
+from bot.usecases.watched import WatchedRead, one_by_one
 from tests.clock import days, iso
 from tests.fakes import graph_shapes as shapes
 from tests.fakes.graph_server import FakeGraph, Fault
@@ -93,6 +95,9 @@ def test_tenants_are_checked_concurrently(fleet: RunningBot) -> None:
         def get_certificate(self) -> TenantCertificate:
             barrier.wait()
             return real(self.tenant).get_certificate()
+
+        def read_watched(self, push: bool, kinds: Sequence[CredentialKind]) -> WatchedRead:
+            return one_by_one(self, push, kinds)  # through the barrier, then as the real client
 
         def __getattr__(self, name: str) -> Any:  # the token lists: as the real client
             return getattr(real(self.tenant), name)
