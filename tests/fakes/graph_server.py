@@ -249,7 +249,8 @@ class FakeGraph:
             time.sleep(0.005)
 
     def set_latency(self, seconds: float, *, graph_only: bool = False) -> None:
-        """Delay every answer by ``seconds`` (with ``graph_only``, only Graph's, not Entra's)."""
+        """Delay every answer by ``seconds`` (with ``graph_only``, only Graph's, not Entra's).
+        A JSON batch is delayed once, not once per request inside it (Graph runs them at once)."""
         with self._lock:
             self._latency = seconds
             self._graph_only_latency = graph_only
