@@ -10,16 +10,18 @@ from bot.adapters.entra.app_only import pinned_session, settings_timeout
 from bot.adapters.graph.client import build_graph_client, graph_timeout, shared_http_client
 from bot.adapters.graph.retry import RetryPolicy
 from bot.config import Settings, TenantSettings
-from bot.core.tokens import CredentialKind
 from bot.usecases.ports import GraphClient
 from bot.usecases.tenant_pool import MAX_CONCURRENT_TENANTS
 
-# Every tenant on the pool reads each kind at once: one connection each, or reads queue for one
-# (64 connections at 200 ms serve 320 reads/s: 3,000 reads would need 9.4 s however fast the CPU).
-CONNECTIONS = MAX_CONCURRENT_TENANTS * len(CredentialKind)
+# Every tenant on the pool reads its watched items with one request (a JSON batch:
+# bot.adapters.graph.batch), so one connection per tenant read at once; fewer and reads queue for
+# one (64 connections at 200 ms serve 320 tenants/s: 1,000 tenants in about 3 s).
+CONNECTIONS = MAX_CONCURRENT_TENANTS
+# (With GRAPH_URL on v1.0 a tenant makes two requests, one after the other: still one at a time.)
 # ... spread over several HTTP clients: httpcore's pool scans every connection and every waiting
-# request under one lock on each request and response, so one pool of 192 spent more CPU there
-# than on the reads themselves (py-spy, 1,000 tenants x 3 kinds: docs/benchmarks.md).
+# request under one lock on each request and response, so one pool of 192 (three reads per tenant
+# before batching) spent more CPU there than on the reads themselves (py-spy, 1,000 tenants x 3
+# kinds: docs/benchmarks.md).
 SHARD_CONNECTIONS = 16
 
 

@@ -41,6 +41,7 @@ from bot.core.signin import PendingSignIn, PollResult, SavedSignIn, SignInWait, 
 from bot.core.token_watch import TokenNotice
 from bot.core.tokens import AppleToken, CredentialKind, ReadError
 from bot.usecases.metrics import PUSH, ApprovalOutcome, RequestOutcome, UploadOutcome
+from bot.usecases.watched import WatchedRead
 
 
 class Metrics(Protocol):
@@ -269,6 +270,11 @@ class GraphClient(Protocol):
 
     def sync_vpp_licenses(self, token_id: str) -> None:
         """Ask Intune to sync the token's licences with Apple (harmless to repeat)."""
+
+    def read_watched(self, push: bool, kinds: Sequence[CredentialKind]) -> WatchedRead:
+        """The certificate (``push``) and the token lists of ``kinds``, each its value or the
+        ``ApnsBotError`` reading it raised; one Graph request where possible (doubles:
+        ``bot.usecases.watched.one_by_one``)."""
 
     def close(self) -> None: ...
 

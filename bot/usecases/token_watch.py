@@ -1,9 +1,10 @@
 """The watch of ADE and Apps and Books (VPP) tokens: read each kind, say what is due, exactly once.
 
-Reading. ``read_tenant`` reads the push certificate and every watched token kind of one tenant at
-the same time (one thread per kind), so a tenant costs one Graph round trip, not three. Each kind
-is read on its own: a 403 (no permission, or a tenant without Intune's Apple features), a timeout
-or a garbled answer becomes that kind's ``ReadError`` and hides no other kind.
+Reading. ``read_tenant`` reads the push certificate and every watched token kind of one tenant
+with one ``GraphClient.read_watched`` (``bot.usecases.watched``): one Graph request where it can
+(JSON batching), so a tenant costs one round trip, not three. Each kind still succeeds or fails on
+its own: a 403 (no permission, or a tenant without Intune's Apple features), a timeout or a
+garbled answer becomes that kind's ``ReadError`` and hides no other kind.
 
 Telling. ``TokenWatch.track`` handles one kind as read by one check:
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from functools import partial
@@ -45,7 +45,6 @@ from bot.core.token_watch import (
     tokens_state,
 )
 from bot.core.tokens import (
-    AppleToken,
     CredentialKind,
     ReadError,
     TokenRead,
@@ -54,6 +53,7 @@ from bot.core.tokens import (
 from bot.errors import ApnsBotError, AuthError, GraphError
 from bot.usecases.ports import AuditLog, GraphClient, NoticeStore
 from bot.usecases.watch_state import Delivery, FailingCheck, failing_since
+from bot.usecases.watched import Tokens, UnexpectedReadError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ Once = Callable[[TenantSettings, str, datetime, Callable[[], bool]], Delivery]
 
 def read_error(exc: ApnsBotError) -> ReadError:
     """Graph's error code when it gave one, else the bot's own: ``forbidden``, ``unreachable``,
-    ``signin_failed``, ``http_<status>``, ``unreadable``."""
+    ``signin_failed``, ``http_<status>``, ``unexpected`` (a bug), ``unreadable``."""
     if isinstance(exc, GraphError):
         if exc.code:
             code = exc.code
@@ -110,28 +110,20 @@ def read_error(exc: ApnsBotError) -> ReadError:
             code = f"http_{exc.status}"
     elif isinstance(exc, AuthError):
         code = "signin_failed"
+    elif isinstance(exc, UnexpectedReadError):
+        code = "unexpected"
     else:
         code = "unreadable"
     return ReadError(code=code, message=exc.user_message)
 
 
-def read_kind(client: GraphClient, kind: CredentialKind) -> TokenRead:
-    """One kind's tokens, or why they could not be read."""
-    try:
-        if kind is CredentialKind.ADE:
-            tokens: list[AppleToken] = client.list_ade_tokens()
-        elif kind is CredentialKind.VPP:
-            tokens = client.list_vpp_tokens()
-        else:
-            raise ValueError(f"{kind} is not a token kind")
-    except ApnsBotError as exc:
-        log.debug("cannot read the %s tokens: %s", kind.value, exc.user_message)
-        return TokenRead(kind, error=read_error(exc))
-    except Exception:  # a bug reading one kind must not hide the others
-        log.exception("reading the %s tokens failed unexpectedly", kind.value)
-        message = f"reading the {kind.label}s failed unexpectedly (see the bot's log)"
-        return TokenRead(kind, error=ReadError("unexpected", message))
-    return TokenRead(kind, tuple(tokens))
+def token_read(kind: CredentialKind, found: Tokens | ApnsBotError | None) -> TokenRead:
+    """One kind as ``read_watched`` found it (nothing found: a double forgot it, a bug)."""
+    if found is None:
+        found = UnexpectedReadError(kind)
+    if isinstance(found, ApnsBotError):
+        return TokenRead(kind, error=read_error(found))
+    return TokenRead(kind, found)
 
 
 @dataclass(frozen=True)
@@ -144,16 +136,19 @@ class TenantRead:
 
 
 def read_tenant(client: GraphClient, tenant: TenantSettings) -> TenantRead:
-    """The push certificate (if watched) and every watched token kind, read at the same time."""
+    """The push certificate (if watched) and every watched token kind: one ``read_watched``
+    (one Graph request where it can be)."""
     kinds = tenant.token_kinds
     push = tenant.watches(CredentialKind.PUSH)
-    if not kinds:
-        return _read_certificate(client) if push else TenantRead()
-    with ThreadPoolExecutor(max_workers=len(kinds), thread_name_prefix="apns-kind") as pool:
-        futures = [pool.submit(read_kind, client, kind) for kind in kinds]
-        read = _read_certificate(client) if push else TenantRead()
-        reads = tuple(future.result() for future in futures)
-    return TenantRead(read.certificate, read.error, reads)
+    if not kinds and not push:
+        return TenantRead()
+    found = client.read_watched(push, kinds)
+    certificate = found.certificate
+    return TenantRead(
+        certificate=certificate if isinstance(certificate, TenantCertificate) else None,
+        error=certificate if isinstance(certificate, ApnsBotError) else None,
+        tokens=tuple(token_read(kind, found.tokens.get(kind)) for kind in kinds),
+    )
 
 
 def overall_state(
@@ -168,13 +163,6 @@ def overall_state(
         for read in reads
     ]
     return max(states)
-
-
-def _read_certificate(client: GraphClient) -> TenantRead:
-    try:
-        return TenantRead(certificate=client.get_certificate())
-    except ApnsBotError as exc:
-        return TenantRead(error=exc)
 
 
 def last_seen(store: NoticeStore, tenant: TenantSettings) -> tuple[TokenRead, ...]:

@@ -69,8 +69,9 @@ def test_status_json_shows_the_resource(graph_env: dict[str, str], fake_graph: F
     [vpp] = document["vpp_tokens"]
     assert ade["name"] == "Contoso ABM" and vpp["name"] == "Contoso Apps and Books"
     assert document["ade_tokens_error"] is None and document["vpp_tokens_error"] is None
-    # one read per kind: the certificate, the ADE tokens, the VPP tokens
-    assert len(fake_graph.graph_requests()) == 3
+    # one read per kind: the certificate, the ADE tokens, the VPP tokens, in one JSON batch
+    assert [r.batched for r in fake_graph.graph_calls()] == [True, True, True]
+    assert len(fake_graph.batches()) == 1
 
 
 def test_status_prints_a_readable_summary(cli_env, fake_graph: FakeGraph, capsys):

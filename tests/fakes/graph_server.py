@@ -9,7 +9,8 @@ many tenants.
 
 Tests steer it through ``FakeGraph`` (thread-safe): ``inject`` queues faults for the next matching
 requests, ``set_latency`` slows every answer, ``set_permission`` makes an app read-only, and
-``requests`` records everything received. ``apple_tokens`` holds each tenant's ADE and VPP tokens
+``requests`` records everything received, each request of a JSON batch as its own
+``RecordedRequest`` (``batched=True``) after the ``$batch`` POST itself (``tests.fakes.graph_batch``). ``apple_tokens`` holds each tenant's ADE and VPP tokens
 (``tests.fakes.graph_tokens``: listing, paging, 403 per kind); ``token_writes`` renews them
 (``tests.fakes.graph_token_writes``: Intune's ADE key, uploads, read-back lag, licence syncs). Standalone, for benchmarks::
 
@@ -30,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from tests.fakes import entra
 from tests.fakes import graph_shapes as shapes
 from tests.fakes.entra import AppRegistration, Permission
 from tests.fakes.entra_delegated import DEVICE_CODE_GRANT, DelegatedEntra
+from tests.fakes.graph_batch import BATCH_PATH, batch_answer, sub_requests
 from tests.fakes.graph_faults import Fault, fault_response, forbidden, intune_error, unauthorized
 from tests.fakes.graph_token_writes import TokenWrites
 from tests.fakes.graph_tokens import AppleTokens
@@ -147,6 +149,8 @@ class FakeGraph:
             self._graph_only_latency = False
             self._token_lifetime = TOKEN_LIFETIME
             self._held = 0
+            # tests only: rewrites every JSON batch's answer body (a broken proxy, a Graph bug)
+            self.batch_mangler: Callable[[Any], Any] | None = None
             self._released.set()  # a test that stopped while holding Graph lets it answer
             # Graph's own dates (lastModifiedDateTime) come from here: the suite's anchor T0,
             # or the bot's clock when a whole-bot test shares it (tests/harness.py).
@@ -245,7 +249,8 @@ class FakeGraph:
             time.sleep(0.005)
 
     def set_latency(self, seconds: float, *, graph_only: bool = False) -> None:
-        """Delay every answer by ``seconds`` (with ``graph_only``, only Graph's, not Entra's)."""
+        """Delay every answer by ``seconds`` (with ``graph_only``, only Graph's, not Entra's).
+        A JSON batch is delayed once, not once per request inside it (Graph runs them at once)."""
         with self._lock:
             self._latency = seconds
             self._graph_only_latency = graph_only
@@ -290,7 +295,16 @@ class FakeGraph:
         return self.requests_to("/oauth2/v2.0/token", "POST")
 
     def graph_requests(self) -> list[RecordedRequest]:
+        """Every Graph request: each ``$batch`` POST and each request inside it."""
         return [r for r in self.requests if r.path.startswith(("/beta/", "/v1.0/"))]
+
+    def graph_calls(self) -> list[RecordedRequest]:
+        """Every read or write Graph performed, batched or not (not the ``$batch`` POSTs)."""
+        return [r for r in self.graph_requests() if not r.path.endswith(BATCH_PATH)]
+
+    def batches(self) -> list[RecordedRequest]:
+        """Every JSON batch received (``POST /{version}/$batch``)."""
+        return [r for r in self.graph_requests() if r.path.endswith(BATCH_PATH)]
 
     # --- request handling --------------------------------------------------------------------
 
@@ -310,19 +324,11 @@ class FakeGraph:
                 self._held -= 1
         if latency:
             time.sleep(latency)
-        if fault is not None and fault.kind == "slow":
-            time.sleep(fault.seconds)
-            fault = None
-        if fault is not None and fault.kind == "drop":
-            return None
         request_id = str(uuid.uuid4())
         client_request_id = request.headers.get("client-request-id") or request_id
-        if fault is not None and fault.kind != "error_after_apply":
-            response = fault_response(fault, self.url, request_id, client_request_id)
-        else:
-            response = self._route(request, request_id, client_request_id)
-            if fault is not None:
-                response = intune_error(500, "InternalServerError", request_id, client_request_id)
+        response = self._answer(request, fault, request_id, client_request_id)
+        if response is None:
+            return None
         if request.path.startswith(("/beta/", "/v1.0/")):
             response.content_type = GRAPH_JSON
             response.headers.setdefault("request-id", request_id)
@@ -330,6 +336,32 @@ class FakeGraph:
             response.headers.setdefault(
                 "x-ms-ags-diagnostic", '{"ServerInfo":{"DataCenter":"Fake","Slice":"E"}}'
             )
+        return response
+
+    def answer_batched(self, request: RecordedRequest) -> Response | None:
+        """One request of a JSON batch: recorded, its faults taken and routed as a plain one
+        (no latency of its own: the batch's is the latency). ``None``: drop the batch."""
+        with self._lock:
+            self._requests.append(request)
+            fault = self._take_fault(request)
+        request_id = str(uuid.uuid4())
+        return self._answer(
+            request, fault, request_id, request.headers.get("client-request-id", "")
+        )
+
+    def _answer(
+        self, request: RecordedRequest, fault: Fault | None, request_id: str, client_request_id: str
+    ) -> Response | None:
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.seconds)
+            fault = None
+        if fault is not None and fault.kind == "drop":
+            return None
+        if fault is not None and fault.kind != "error_after_apply":
+            return fault_response(fault, self.url, request_id, client_request_id)
+        response = self._route(request, request_id, client_request_id)
+        if fault is not None and response is not None:
+            response = intune_error(500, "InternalServerError", request_id, client_request_id)
         return response
 
     def _take_fault(self, request: RecordedRequest) -> Fault | None:
@@ -343,7 +375,7 @@ class FakeGraph:
                 return rule.faults.popleft()
         return None
 
-    def _route(self, request: RecordedRequest, request_id: str, crid: str) -> Response:
+    def _route(self, request: RecordedRequest, request_id: str, crid: str) -> Response | None:
         parts = request.path.split("/")
         if request.method == "GET" and request.path.endswith(
             "/v2.0/.well-known/openid-configuration"
@@ -430,7 +462,7 @@ class FakeGraph:
 
     def _graph(
         self, request: RecordedRequest, version: str, path: str, request_id: str, crid: str
-    ) -> Response:
+    ) -> Response | None:
         header = request.headers.get("authorization", "")
         presented = header[7:].strip() if header.lower().startswith("bearer ") else ""
         with self._lock:
@@ -445,6 +477,8 @@ class FakeGraph:
                 "Lifetime validation failed, the token is expired.", self.url, request_id, crid
             )
         lowered = path.lower().rstrip("/")
+        if lowered == BATCH_PATH and request.method == "POST" and not request.batched:
+            return self._batch(request, version, request_id, crid)
         if lowered == shapes.CERT_PATH.lower() and request.method in ("GET", "PATCH"):
             if request.method == "GET":
                 if app.permission == "None":
@@ -485,6 +519,23 @@ class FakeGraph:
                 "BadRequest", f"Resource not found for the segment '{segment}'.", request_id, crid
             ),
         )
+
+    def _batch(
+        self, request: RecordedRequest, version: str, request_id: str, crid: str
+    ) -> Response | None:
+        subs = sub_requests(request, version, (request_id, crid))
+        if isinstance(subs, Response):
+            return subs
+        answers: list[tuple[str, Response]] = []
+        for key, sub in subs:
+            answer = self.answer_batched(sub)
+            if answer is None:
+                return None  # a dropped request drops the batch's connection
+            answers.append((key, answer))
+        response = batch_answer(answers)
+        if self.batch_mangler is not None:
+            response.body = self.batch_mangler(response.body)
+        return response
 
     def _entity_document(self, tenant_id: str, version: str) -> dict[str, Any]:
         context = f"{self.url}/{version}/$metadata#deviceManagement/applePushNotificationCertificate/$entity"

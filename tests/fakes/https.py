@@ -28,6 +28,7 @@ class RecordedRequest:
     query: str
     headers: dict[str, str]  # lower-case names
     body: bytes
+    batched: bool = False  # one request of a JSON batch (``tests.fakes.graph_batch``)
 
     @property
     def json(self) -> Any:

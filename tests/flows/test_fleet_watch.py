@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,10 @@ import pytest
 
 from bot.config import TenantSettings
 from bot.core.model import TenantCertificate
+from bot.core.tokens import CredentialKind
 from bot.slack.home_tab import FLEET_REFRESH_SECONDS
-from tests.clock import days, iso
+from bot.usecases.watched import WatchedRead, one_by_one
+from tests.clock import RecordingSleep, days, iso
 from tests.fakes import graph_shapes as shapes
 from tests.fakes.graph_server import FakeGraph, Fault
 from tests.fakes.graph_tokens import vpp_token
@@ -69,6 +71,19 @@ def test_each_tenant_is_told_in_its_own_channel_and_a_failing_one_blocks_nobody(
             assert others == [], f"{name}'s channel got a message about {others}"
 
 
+def test_each_tenant_is_read_with_one_graph_request(
+    fleet: RunningBot, fake_graph: FakeGraph, sleeps: RecordingSleep
+) -> None:
+    fleet.deps.watch.check_all()
+    assert len(fake_graph.batches()) == len(TENANTS)  # its certificate, ADE and VPP tokens
+    alone = [
+        r for r in fake_graph.graph_requests() if not r.batched and r not in fake_graph.batches()
+    ]
+    # only the throttled certificate read goes again on its own, after its Retry-After
+    assert [(r.method, r.path) for r in alone] == [("GET", "/beta" + shapes.CERT_PATH)]
+    assert sleeps.delays == [1.0]
+
+
 def test_the_home_tab_shows_the_fleet_from_the_last_check(
     fleet: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
@@ -93,6 +108,9 @@ def test_tenants_are_checked_concurrently(fleet: RunningBot) -> None:
         def get_certificate(self) -> TenantCertificate:
             barrier.wait()
             return real(self.tenant).get_certificate()
+
+        def read_watched(self, push: bool, kinds: Sequence[CredentialKind]) -> WatchedRead:
+            return one_by_one(self, push, kinds)  # through the barrier, then as the real client
 
         def __getattr__(self, name: str) -> Any:  # the token lists: as the real client
             return getattr(real(self.tenant), name)

@@ -240,11 +240,12 @@ def test_a_refused_reminder_is_retried_within_minutes_not_at_the_next_daily_chec
         len(posts(fake_slack, "expires in")) == 3
     )  # two refused attempts, then the one that landed
 
-    reads = len(fake_graph.graph_requests())
+    reads, batches = len(fake_graph.graph_calls()), len(fake_graph.batches())
     assert bot.deps.watch.retry_refused() == []  # posted: nothing left to retry
     assert check(bot).posted == ()
-    # only the check read Graph: the certificate, the ADE and the VPP tokens once each
-    assert len(fake_graph.graph_requests()) == reads + 3
+    # only the check read Graph: the certificate, the ADE and the VPP tokens once each, batched
+    assert len(fake_graph.graph_calls()) == reads + 3
+    assert len(fake_graph.batches()) == batches + 1
 
 
 def test_a_retry_mark_for_a_notice_no_longer_due_is_dropped_by_the_next_good_check(

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.config import TenantSettings
+from bot.core.tokens import CredentialKind
+from bot.usecases.watched import WatchedRead
 from tests.fakes.slack_server import FakeSlack
 from tests.harness import RunningBot
 
 
 class Broken:
     def get_certificate(self) -> None:
+        raise RuntimeError("boom: a bug, not a Graph error")
+
+    def read_watched(self, push: bool, kinds: Sequence[CredentialKind]) -> WatchedRead:
         raise RuntimeError("boom: a bug, not a Graph error")
 
 

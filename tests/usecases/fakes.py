@@ -6,7 +6,7 @@ the real ``SqliteStore`` in a temporary folder (the use cases' compare-and-set l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from bot.core.tokens import AppleToken, CredentialKind, ReadError
 from bot.errors import GraphError, SealError
 from bot.usecases.metrics import ApprovalOutcome, RequestOutcome, UploadOutcome
 from bot.usecases.ports import ApproverCheck, DeviceCodeClient, Sealer
+from bot.usecases.watched import WatchedRead, one_by_one
 from tests.certgen import GeneratedCert
 
 APPLE_ID = "mdm@example.com"
@@ -99,6 +100,9 @@ class FakeGraph:
 
     def list_vpp_tokens(self) -> list[AppleToken]:
         return list(self.vpp_tokens)
+
+    def read_watched(self, push: bool, kinds: Sequence[CredentialKind]) -> WatchedRead:
+        return one_by_one(self, push, kinds)
 
     def get_ade_token(self, token_id: str) -> AppleToken:
         return self._token(self.ade_tokens, token_id)

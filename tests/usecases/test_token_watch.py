@@ -3,7 +3,7 @@ every kind fails the same way (a real SQLite store, recording fakes, the suite's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,8 +13,9 @@ from bot.adapters.store import SqliteStore
 from bot.core.reminders import CheckState
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import GraphError
-from bot.usecases.token_watch import SNAPSHOT_PREFIX, last_seen
+from bot.usecases.token_watch import SNAPSHOT_PREFIX, last_seen, read_tenant
 from bot.usecases.watch import CheckResult, Watch
+from bot.usecases.watched import UnexpectedReadError, WatchedRead, one_by_one
 from tests.clock import T0, MovableClock
 from tests.usecases.fakes import TENANT, FakeGraph, RecordingWatchNotifier, settings
 from tests.usecases.test_watch import certificate
@@ -93,3 +94,28 @@ def test_every_kind_failing_the_same_way_is_one_notice(store: SqliteStore) -> No
     assert result.state is CheckState.FAILED and slack.posts == ["check failed"]
     assert all(r.error is not None for r in result.tokens)
     assert [r.error.code for r in last_seen(store, TENANT) if r.error] == ["failing", "failing"]
+
+
+def test_one_by_one_gives_each_item_its_value_or_its_error() -> None:
+    graph = BrokenVpp(certificate(200))
+    graph.ade_tokens = [ADE]
+    graph.read_failure = GraphError("throttled", status=429, code="TooManyRequests")
+    found = one_by_one(graph, True, (CredentialKind.ADE, CredentialKind.VPP))
+    assert found.certificate is graph.read_failure
+    assert found.tokens[CredentialKind.ADE] == (ADE,)
+    assert isinstance(found.tokens[CredentialKind.VPP], UnexpectedReadError)
+    assert one_by_one(graph, False, ()) == WatchedRead()  # nothing asked, nothing read
+    assert graph.reads == 1
+
+
+def test_a_kind_the_client_left_out_reads_as_unexpected_not_as_no_token() -> None:
+    class Forgetful(FakeGraph):
+        def read_watched(self, push: bool, kinds: Sequence[CredentialKind]) -> WatchedRead:
+            return WatchedRead(self.current, {})
+
+    read = read_tenant(Forgetful(certificate(200)), TENANT)
+    assert read.certificate is not None and read.error is None
+    assert [(r.kind, r.error.code if r.error else None) for r in read.tokens] == [
+        (CredentialKind.ADE, "unexpected"),
+        (CredentialKind.VPP, "unexpected"),
+    ]

@@ -1,6 +1,8 @@
 """Microsoft Graph's ``deviceManagement/applePushNotificationCertificate``: one method per operation.
 
-Also lists Intune's ADE and Apps and Books (VPP) tokens (parsing in ``bot.adapters.graph.tokens``).
+Also lists Intune's ADE and Apps and Books (VPP) tokens (parsing in ``bot.adapters.graph.tokens``),
+and reads all of a tenant's watched items at once (``read_watched``: JSON batching,
+``bot.adapters.graph.batch``).
 
 One ``HttpGraphClient`` per tenant, safe to share between threads. Requests, retries and errors
 are ``GraphTransport``'s (``bot.adapters.graph.transport``); the ADE and VPP token reads and
@@ -12,10 +14,11 @@ Tokens and certificate bodies never reach a log line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import requests
@@ -23,6 +26,7 @@ import requests
 from bot import __version__
 from bot.adapters.entra.app_only import TokenProvider
 from bot.adapters.entra.providers import build_token_provider
+from bot.adapters.graph.batch import Wanted, read_batched
 from bot.adapters.graph.retry import RetryPolicy
 from bot.adapters.graph.timestamps import parse_timestamp as parse_timestamp
 from bot.adapters.graph.token_writes import AppleTokenGraph
@@ -31,12 +35,15 @@ from bot.adapters.tls import ssl_context
 from bot.config import Settings, TenantSettings
 from bot.config.model import CONNECT_TIMEOUT, DEFAULT_NETWORK_TIMEOUT
 from bot.core.model import TenantCertificate
-from bot.core.tokens import AppleToken
+from bot.core.tokens import AppleToken, CredentialKind
 from bot.errors import ApnsBotError, GraphError
+from bot.usecases.watched import WatchedRead, read_certificate, read_tokens
 
 CERT_PATH = "deviceManagement/applePushNotificationCertificate"
 CSR_PATH = f"{CERT_PATH}/downloadApplePushNotificationCertificateSigningRequest"
+CERT_ACTION = "read the push certificate"
 DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_NETWORK_TIMEOUT, connect=CONNECT_TIMEOUT)
+PUSH = CredentialKind.PUSH
 
 
 class EmptyValueError(ApnsBotError, ValueError):
@@ -103,7 +110,7 @@ class HttpGraphClient:
     # --- operations ----------------------------------------------------------------------------
 
     def get_certificate(self) -> TenantCertificate:
-        return parse_certificate(self._transport.get_json(CERT_PATH, "read the push certificate"))
+        return parse_certificate(self._transport.get_json(CERT_PATH, CERT_ACTION))
 
     def update_certificate(self, apple_id: str, certificate_pem: str) -> TenantCertificate:
         """Upload a renewed certificate; returns the entity as Intune derived it."""
@@ -158,6 +165,26 @@ class HttpGraphClient:
     def sync_vpp_licenses(self, token_id: str) -> None:
         self.tokens.sync_vpp_licenses(token_id)
 
+    # --- the watch's read: one Graph request where possible -----------------------------------
+
+    def read_watched(self, push: bool, kinds: Sequence[CredentialKind]) -> WatchedRead:
+        """The certificate (``push``) and the token lists of ``kinds``, batched where they share
+        a Graph version (``bot.adapters.graph.batch``); each item its value or its error."""
+        t = self._transport
+        wanted = [
+            Wanted(PUSH, t.base, CERT_PATH, CERT_ACTION, parse_certificate, self.get_certificate)
+        ]
+        wanted = wanted if push else []
+        wanted += [w for w in map(self.tokens.wanted, kinds) if w is not None]
+        reads = read_batched(t, wanted)
+        return WatchedRead(
+            read_certificate(reads[PUSH]) if push else None,
+            {
+                kind: read_tokens(kind, reads.get(kind, partial(_not_a_token, kind)))
+                for kind in kinds
+            },
+        )
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -177,6 +204,10 @@ class HttpGraphClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _not_a_token(kind: CredentialKind) -> NoReturn:
+    raise ValueError(f"{kind} is not a token kind")
 
 
 def graph_timeout(settings: Settings) -> httpx.Timeout:

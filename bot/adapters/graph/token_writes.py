@@ -4,7 +4,8 @@
 every request goes through the tenant's ``GraphTransport``.
 
 - Lists: ``GET beta/deviceManagement/depOnboardingSettings`` and ``deviceAppManagement/vppTokens``
-  (every ``@odata.nextLink`` on the tenant's Graph host; ``bot.adapters.graph.tokens``).
+  (every ``@odata.nextLink`` on the tenant's Graph host; ``bot.adapters.graph.tokens``); the
+  watch reads them batched with the push certificate (``wanted``, ``bot.adapters.graph.batch``).
 
 - ADE (Graph beta only, whatever ``GRAPH_URL`` names):
   ``GET  deviceManagement/depOnboardingSettings/{id}/getEncryptionPublicKey()`` → ``{"value": PEM}``
@@ -26,8 +27,10 @@ retries (``GraphError.sent`` False), is a plain ``GraphError``: nothing was appl
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
+from bot.adapters.graph.batch import Wanted
 from bot.adapters.graph.timestamps import parse_timestamp
 from bot.adapters.graph.tokens import (
     ADE_ACTION,
@@ -35,10 +38,10 @@ from bot.adapters.graph.tokens import (
     VPP_ACTION,
     VPP_PATH,
     beta_base,
+    collect_pages,
     listed_tokens,
     parse_ade_token,
     parse_vpp_token,
-    read_collection,
 )
 from bot.adapters.graph.transport import GraphTransport
 from bot.core.tokens import AppleToken, CredentialKind
@@ -85,17 +88,39 @@ class AppleTokenGraph:
     def list_ade_tokens(self) -> list[AppleToken]:
         """Every Automated Device Enrollment token (Graph beta, whatever ``GRAPH_URL`` names)."""
         t = self._transport
-        first = beta_base(t.base) + ADE_PATH
-        entities = read_collection(t.get_json, first, ADE_ACTION, t.tenant.graph_root)
-        kind, tenant = CredentialKind.ADE, t.tenant.name
-        return listed_tokens(entities, parse_ade_token, parse_timestamp, tenant=tenant, kind=kind)
+        return self.ade_tokens_from(t.get_json(beta_base(t.base) + ADE_PATH, ADE_ACTION))
 
     def list_vpp_tokens(self) -> list[AppleToken]:
         """Every Apps and Books (VPP) token."""
+        return self.vpp_tokens_from(self._transport.get_json(VPP_PATH, VPP_ACTION))
+
+    def ade_tokens_from(self, first_page: Any) -> list[AppleToken]:
+        """The ADE tokens of the list whose first page is ``first_page`` (plain or batched)."""
         t = self._transport
-        entities = read_collection(t.get_json, VPP_PATH, VPP_ACTION, t.tenant.graph_root)
+        entities = collect_pages(t.get_json, first_page, ADE_ACTION, t.tenant.graph_root)
+        kind, tenant = CredentialKind.ADE, t.tenant.name
+        return listed_tokens(entities, parse_ade_token, parse_timestamp, tenant=tenant, kind=kind)
+
+    def vpp_tokens_from(self, first_page: Any) -> list[AppleToken]:
+        """The VPP tokens of the list whose first page is ``first_page`` (plain or batched)."""
+        t = self._transport
+        entities = collect_pages(t.get_json, first_page, VPP_ACTION, t.tenant.graph_root)
         kind, tenant = CredentialKind.VPP, t.tenant.name
         return listed_tokens(entities, parse_vpp_token, parse_timestamp, tenant=tenant, kind=kind)
+
+    def wanted(self, kind: CredentialKind) -> Wanted | None:
+        """One kind's list as a batchable read (``bot.adapters.graph.batch``); None: not a token."""
+        t = self._transport
+        if kind is CredentialKind.ADE:
+            base = beta_base(t.base)
+            return Wanted(
+                kind, base, ADE_PATH, ADE_ACTION, self.ade_tokens_from, self.list_ade_tokens
+            )
+        if kind is CredentialKind.VPP:
+            return Wanted(
+                kind, t.base, VPP_PATH, VPP_ACTION, self.vpp_tokens_from, self.list_vpp_tokens
+            )
+        return None
 
     # --- ADE ------------------------------------------------------------------------------------
 

@@ -46,10 +46,17 @@ def beta_base(base: str) -> str:
 
 def read_collection(fetch: Fetch, first: str, action: str, root: str) -> list[dict[str, Any]]:
     """Every item of a Graph collection, following ``@odata.nextLink`` on ``root`` only."""
+    return collect_pages(fetch, fetch(first, action), action, root)
+
+
+def collect_pages(fetch: Fetch, document: Any, action: str, root: str) -> list[dict[str, Any]]:
+    """Every item of a collection whose first page is ``document`` (e.g. a batched answer's
+    body): the next pages are fetched as ``read_collection`` fetches them."""
     items: list[dict[str, Any]] = []
-    url = first
-    for _ in range(MAX_PAGES):
-        document = fetch(url, action)
+    url = ""
+    for page in range(MAX_PAGES):
+        if page:
+            document = fetch(url, action)
         values = document.get("value") if isinstance(document, dict) else None
         if not isinstance(values, list):
             raise GraphError(f"Microsoft Graph answered the request to {action} without a list.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -77,7 +78,7 @@ class GraphTransport:
         path: str,
         action: str,
         *,
-        json: dict[str, str] | None = None,
+        json: Mapping[str, Any] | None = None,
         writes: bool = False,
         thing: str = "certificate",
     ) -> httpx.Response:
