@@ -43,7 +43,7 @@ import httpx
 from bot.adapters.graph.errors import Call, error_from_response
 from bot.adapters.graph.transport import GraphTransport
 from bot.core.tokens import CredentialKind
-from bot.errors import GraphError
+from bot.errors import ApnsBotError, GraphError
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,8 @@ def _batch(t: GraphTransport, base: str, items: list[Wanted]) -> dict[Credential
             )
             return {item.kind: item.plain for item in items}
         return {item.kind: partial(_raise, exc) for item in items}  # as a plain read would fail
+    except ApnsBotError as exc:  # the sign-in failed: every item's error, as on the plain path
+        return {item.kind: partial(_raise, exc) for item in items}
     answers = _answers(response, set(by_id))
     if answers is None:
         log.warning(
@@ -211,5 +213,5 @@ def _response(item: Wanted, answer: _Answer) -> httpx.Response:
     return httpx.Response(answer.status, headers=headers, json=answer.body, request=request)
 
 
-def _raise(error: GraphError) -> NoReturn:
+def _raise(error: ApnsBotError) -> NoReturn:
     raise error

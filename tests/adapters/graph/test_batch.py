@@ -18,7 +18,7 @@ from bot.adapters.graph.errors import READ_PERMISSION
 from bot.adapters.graph.retry import RetryPolicy
 from bot.config import load_settings
 from bot.core.tokens import CredentialKind
-from bot.errors import ApnsBotError, GraphError
+from bot.errors import ApnsBotError, AuthError, GraphError
 from bot.usecases.watched import UnexpectedReadError, WatchedRead
 from tests.clock import RecordingSleep, days
 from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph, Fault
@@ -120,6 +120,22 @@ def test_v1_0_batches_the_certificate_and_vpp_and_reads_ade_on_beta(
         assert not isinstance(vpp, ApnsBotError) and vpp[0].name == "Contoso Ltd"  # v1.0 shape
         fake_graph.reset()
         same_reads(found, plain(graph))
+
+
+def test_a_failed_sign_in_is_every_items_error_as_on_the_plain_path(
+    graph_env: dict[str, str], fake_graph: FakeGraph, fast_retry: RetryPolicy
+):
+    """The batch's token request is refused: no exception escapes, each item says why."""
+    settings = load_settings({**graph_env, "AZURE_CLIENT_SECRET": "wrong"}, need_slack=False)
+    with build_graph_client(settings, settings.default_tenant, retry=fast_retry) as graph:
+        found = read_all(graph)
+        assert wire(fake_graph) == []  # nothing reached Graph
+        items = [found.certificate, *found.tokens.values()]
+        assert len(items) == 3 and all(isinstance(item, AuthError) for item in items)
+        alone = plain(graph)
+        assert [IDS.sub("<id>", str(item)) for item in items] == [
+            IDS.sub("<id>", str(item)) for item in (alone.certificate, *alone.tokens.values())
+        ]
 
 
 def test_a_lone_read_is_the_plain_get(graph: HttpGraphClient, fake_graph: FakeGraph):
