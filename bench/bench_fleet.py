@@ -35,10 +35,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 10.0
 
 
+# Tokens that MSAL and the provider treat as due at once: every check signs each tenant in, as the
+# daily check does a day after the last (a one-shot CLI process signs in anyway).
+TOKEN_LIFETIME = 300
+
+
 def start_fake(tenants: int, latency: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.graph_server", "--graph-latency", str(latency),
-         "--tenants", str(tenants)],
+         "--tenants", str(tenants), "--token-lifetime", str(TOKEN_LIFETIME)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, **real_time_anchor()},
     )  # fmt: skip
     assert proc.stdout is not None
@@ -109,6 +114,17 @@ def one_daily_check(env: dict[str, str], slack: FakeSlack) -> dict[str, Any]:
     return {**result, "slack_posts": len(slack.calls_to("chat.postMessage"))}
 
 
+def in_bot(env: dict[str, str], runs: int) -> list[dict[str, Any]]:
+    """``Watch.check_all`` ``runs`` times in one bot process (``bench.fleet_daily``): the first
+    check after a start, then the following days'."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.fleet_daily", str(runs)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        check=True, timeout=600,
+    )  # fmt: skip
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
 def run(tenants: int, latency: float, runs: int, watch: str = "push,ade,vpp") -> dict[str, Any]:
     kinds = len([kind for kind in watch.split(",") if kind.strip()])  # one token each per tenant
     fake, fake_env = start_fake(tenants, latency)
@@ -133,6 +149,7 @@ def run(tenants: int, latency: float, runs: int, watch: str = "push,ade,vpp") ->
                 "SLACK_API_URL": slack.url,
             }
             daily = [one_daily_check(posting, slack) for _ in range(runs)]
+            bot = in_bot(posting, runs + 1)  # the first after a start, then `runs` later days
     finally:
         slack.close()
         fake.terminate()
@@ -142,6 +159,8 @@ def run(tenants: int, latency: float, runs: int, watch: str = "push,ade,vpp") ->
     wall = statistics.median(r["wall_s"] for r in results)
     check_wall = statistics.median(r["wall_s"] for r in checks)
     daily_wall = statistics.median(r["wall_s"] for r in daily)
+    later = bot[1:] or bot
+    bot_wall = statistics.median(r["wall_s"] for r in later)
     return {
         "tenants": tenants,
         "graph_reads_per_pass": tenants * kinds,
@@ -152,10 +171,15 @@ def run(tenants: int, latency: float, runs: int, watch: str = "push,ade,vpp") ->
         "median_wall_s": wall,
         "median_check_wall_s": check_wall,
         "median_daily_check_wall_s": daily_wall,
+        "in_bot_checks": bot,
+        "in_bot_first_check_wall_s": bot[0]["wall_s"] if bot else None,
+        "in_bot_median_later_check_wall_s": bot_wall,
         "median_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in results),
         "sequential_floor_s": tenants * kinds * latency,
         "target_s": TARGET_SECONDS,
-        "passed": max(wall, check_wall, daily_wall) < TARGET_SECONDS
+        "passed": max(wall, check_wall, daily_wall, *(r["wall_s"] for r in bot)) < TARGET_SECONDS
+        and len(bot) == runs + 1
+        and all(r["failed"] == 0 and r["tenants"] == tenants for r in bot)
         and all(r["failed"] == 0 and r["rows"] == tenants for r in results)
         and all(r["failed"] == 0 and r["items"] == tenants * kinds for r in checks + daily),
     }
@@ -175,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         f"({result['graph_reads_per_pass']} Graph reads), {args.latency * 1000:.0f} ms each: "
         f"status --all median {result['median_wall_s']:.2f} s, check --no-post median "
         f"{result['median_check_wall_s']:.2f} s, check (posting) median "
-        f"{result['median_daily_check_wall_s']:.2f} s (target < {TARGET_SECONDS:.0f} s; sequential "
+        f"{result['median_daily_check_wall_s']:.2f} s, in a running bot: first check "
+        f"{result['in_bot_first_check_wall_s'] or 0:.2f} s, later days median "
+        f"{result['in_bot_median_later_check_wall_s']:.2f} s (target < {TARGET_SECONDS:.0f} s; sequential "
         f"floor {result['sequential_floor_s']:.0f} s), peak RSS "
         f"{result['median_peak_rss_mb']:.0f} MB — {'PASS' if result['passed'] else 'MISS'}"
     )

@@ -600,11 +600,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--tenants", type=int, default=0, help="also serve N tenants: fleet_tenant_id(0..N-1)"
     )
+    parser.add_argument(
+        "--token-lifetime",
+        type=int,
+        default=TOKEN_LIFETIME,
+        help="expires_in of the access tokens handed out (300 or less: clients treat them as due)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fake-graph-") as scratch:
         tls = make_tls_material(args.tls_dir or Path(scratch))
         with FakeGraph(tls, host=args.host, port=args.port) as fake:
             fake.set_latency(args.latency or args.graph_latency, graph_only=not args.latency)
+            fake.set_token_lifetime(args.token_lifetime)
             for index in range(args.tenants):
                 fake.add_tenant(fleet_tenant_id(index))
                 fake.register_app(fleet_tenant_id(index), FAKE_CLIENT_ID, secret=FAKE_CLIENT_SECRET)
