@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from bot.core.reminders import CheckState
+from bot.slack.ids import Action
 from bot.usecases.ports import Store
 from bot.usecases.unwatched import FORGET_AFTER, all_markers
 from bot.usecases.watch import CheckResult
@@ -21,7 +22,7 @@ from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph
 from tests.fakes.graph_shapes import CERT_PATH, odata_timestamp
 from tests.fakes.slack_server import FakeSlack
 from tests.flows.test_token_watch import KINDS, Kind, check, posts, read_of, set_tokens, token
-from tests.harness import MovableClock, RunningBot
+from tests.harness import LEAD_1, MovableClock, RunningBot
 
 TENANT = "default"
 
@@ -333,3 +334,21 @@ def recording(
         return method(*args, **kwargs)
 
     return call
+
+
+# --- a push renewal the bot made for a tenant that does not watch the push certificate ----------
+
+
+def test_a_renewal_for_a_tenant_not_watching_push_leaves_no_snapshot(
+    start_bot: Callable[..., RunningBot], fake_graph: FakeGraph, fake_slack: FakeSlack
+) -> None:
+    from tests.flows.test_renewal_flow import approval_message, renewal, request_id_of, submit
+
+    bot = start_bot(APNS_WATCH="ade,vpp")
+    cert = renewal()
+    submit(bot, fake_slack, cert.pem)
+    bot.slack.click(Action.APPROVE, request_id_of(approval_message(fake_slack)), LEAD_1)
+    fake_slack.wait_for("chat.postMessage", lambda c: "renewed (" in c.params.get("text", ""))
+    assert fake_graph.entity()["certificateSerialNumber"] == cert.serial  # renewed, and said
+    assert bot.deps.store.get_snapshot(TENANT) is None  # but nothing kept for a later check
+    assert [e.event for e in bot.deps.store.history(TENANT)].count("applied") == 1
