@@ -13,21 +13,24 @@ tenant. Every problem names the tenant and the key, and all of them are reported
     approvers = ["U0123LEAD", "S0123LEADS"]
     viewers = ["S0123HELPDESK"]                          # optional: may see, may not approve
 
-``watch``, ``remind_days``, ``remind_days_ade`` and ``remind_days_vpp`` fall back to
-``APNS_WATCH``, ``APNS_REMIND_DAYS``, ``APNS_REMIND_DAYS_ADE`` and ``APNS_REMIND_DAYS_VPP`` when the
-file sets them neither at the top nor for the tenant: a key the file sets wins over its variable.
-
     [tenants.contoso]
     display_name = "Contoso Ltd"
     tenant_id = "11111111-1111-1111-1111-111111111111"
     channel = "C0CONTOSO"
+
+``watch`` is the tenant's, else the top level's, else ``APNS_WATCH``. A kind's reminder
+thresholds come from the first of: the tenant's ``remind_days_<kind>``, the tenant's
+``remind_days``, the top level's ``remind_days_<kind>``, the top level's ``remind_days``,
+``APNS_REMIND_DAYS_<KIND>``, ``APNS_REMIND_DAYS`` (the push certificate has no key of its own).
+Whatever the file says for a tenant beats what it says for all, and the file beats the
+environment.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -78,9 +81,7 @@ class EnvDefaults:
     problem, not one per tenant."""
 
     watch: tuple[CredentialKind, ...]
-    remind_days: tuple[int, ...]
-    remind_days_ade: tuple[int, ...] | None  # None: the kind follows ``remind_days``
-    remind_days_vpp: tuple[int, ...] | None
+    thresholds: Thresholds  # APNS_REMIND_DAYS (always set) and APNS_REMIND_DAYS_ADE / _VPP
 
     @classmethod
     def read(cls, env: Mapping[str, str], problems: list[str]) -> EnvDefaults:
@@ -91,12 +92,43 @@ class EnvDefaults:
             raw = get(key)
             return None if raw is None else parse_remind_days(raw, problems, key)
 
-        return cls(
-            watch=parse_watch(get("APNS_WATCH"), problems, "APNS_WATCH"),
-            remind_days=parse_remind_days(get("APNS_REMIND_DAYS"), problems, "APNS_REMIND_DAYS"),
-            remind_days_ade=own_days("APNS_REMIND_DAYS_ADE"),
-            remind_days_vpp=own_days("APNS_REMIND_DAYS_VPP"),
+        thresholds = Thresholds(
+            common=parse_remind_days(get("APNS_REMIND_DAYS"), problems, "APNS_REMIND_DAYS"),
+            ade=own_days("APNS_REMIND_DAYS_ADE"),
+            vpp=own_days("APNS_REMIND_DAYS_VPP"),
         )
+        return cls(
+            watch=parse_watch(get("APNS_WATCH"), problems, "APNS_WATCH"), thresholds=thresholds
+        )
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The reminder thresholds one level sets (a tenant's table, the top of the file, the
+    environment); None where it sets nothing."""
+
+    common: tuple[int, ...] | None  # remind_days
+    ade: tuple[int, ...] | None  # remind_days_ade
+    vpp: tuple[int, ...] | None  # remind_days_vpp
+
+    @classmethod
+    def read(cls, values: dict[str, Any], problems: list[str], where: str) -> Thresholds:
+        return cls(
+            common=_remind_days(values, "remind_days", problems, where),
+            ade=_remind_days(values, "remind_days_ade", problems, where),
+            vpp=_remind_days(values, "remind_days_vpp", problems, where),
+        )
+
+    def of(self, kind: CredentialKind) -> tuple[int, ...] | None:
+        """This level's thresholds of ``kind``: its own key, else ``remind_days``."""
+        own = {CredentialKind.ADE: self.ade, CredentialKind.VPP: self.vpp}.get(kind)
+        return own or self.common
+
+
+def resolve_days(levels: Sequence[Thresholds], kind: CredentialKind) -> tuple[int, ...] | None:
+    """The thresholds of ``kind`` from the first level (most specific first) that sets any:
+    a level's ``remind_days`` beats a less specific level's ``remind_days_<kind>``."""
+    return next((days for level in levels if (days := level.of(kind))), None)
 
 
 def load_tenants_file(
@@ -125,6 +157,7 @@ def load_tenants_file(
         )
     # APNS_WATCH and APNS_REMIND_DAYS(_ADE/_VPP): the defaults of keys the file does not set
     fallback = EnvDefaults.read(env, problems)
+    top = Thresholds.read(defaults, problems, f"{path} (top level)")  # one problem, not per tenant
     tenants: dict[str, TenantSettings] = {}
     by_id: dict[str, str] = {}  # lower-cased tenant_id -> the name it is under
     for name, table in tables.items():
@@ -143,9 +176,12 @@ def load_tenants_file(
                 f"{where}: unknown key {key!r} (known: {', '.join(sorted(TENANT_KEYS))})."
             )
         values = {**defaults, **table}
-        tenant = _tenant(name, values, env, problems, where, path.parent, fallback.remind_days)
+        tenant = _tenant(name, values, env, problems, where, path.parent)
+        own = Thresholds.read(table, problems, where)
         if tenant is not None:
-            tenant = _watching(tenant, values, fallback, problems, where)
+            tenant = _watching(
+                tenant, values, (own, top, fallback.thresholds), fallback, problems, where
+            )
         if tenant is None:
             continue
         twin = by_id.setdefault(tenant.tenant_id.lower(), name)
@@ -176,7 +212,6 @@ def _tenant(
     problems: list[str],
     where: str,
     base: Path,
-    default_days: tuple[int, ...],
 ) -> TenantSettings | None:
     before = len(problems)
     tenant_id = _text(values, "tenant_id", problems, where)
@@ -240,7 +275,6 @@ def _tenant(
         problems,
         keys=(f"{where}: cloud", f"{where}: authority_host", f"{where}: graph_url"),
     )
-    remind_days = _remind_days(values, "remind_days", problems, where) or default_days
     display_name = _text(values, "display_name", problems, where) or ""
     if len(problems) > before or tenant_id is None or channel is None or client_id is None:
         return None
@@ -257,7 +291,6 @@ def _tenant(
         authority_host=host,
         graph_url=graph_url,
         display_name=display_name,
-        remind_days=remind_days,
         auth_mode=mode,
         skip_identity_match=skip is True,
     )
@@ -266,23 +299,31 @@ def _tenant(
 def _watching(
     tenant: TenantSettings,
     values: dict[str, Any],
+    levels: Sequence[Thresholds],
     fallback: EnvDefaults,
     problems: list[str],
     where: str,
 ) -> TenantSettings | None:
-    """The tenant with its ``watch`` list and per-kind reminder thresholds (``None``: a problem);
-    a key the file does not set is the environment's."""
+    """The tenant with its ``watch`` list and reminder thresholds (``None``: a problem). ``watch``:
+    the tenant's, else the top level's, else ``APNS_WATCH``. Thresholds of a kind, from
+    ``levels`` (the tenant's table, the top level, the environment): the first level that sets
+    ``remind_days_<kind>`` or ``remind_days``, the kind's own key first within a level."""
     before = len(problems)
     raw = values.get("watch")
     if raw is not None and not isinstance(raw, list | str):
         problems.append(f'{where}: watch must be a list such as ["push", "ade", "vpp"].')
         raw = None
     watch = fallback.watch if raw is None else parse_watch(raw, problems, f"{where}: watch")
-    ade = _remind_days(values, "remind_days_ade", problems, where) or fallback.remind_days_ade
-    vpp = _remind_days(values, "remind_days_vpp", problems, where) or fallback.remind_days_vpp
     if len(problems) > before:
         return None
-    return replace(tenant, watch=watch, ade_remind_days=ade, vpp_remind_days=vpp)
+    days = {kind: resolve_days(levels, kind) for kind in CredentialKind}
+    return replace(
+        tenant,
+        watch=watch,
+        remind_days=days[CredentialKind.PUSH] or tenant.remind_days,  # the environment's: set
+        ade_remind_days=days[CredentialKind.ADE],
+        vpp_remind_days=days[CredentialKind.VPP],
+    )
 
 
 def _remind_days(

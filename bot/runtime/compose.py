@@ -88,7 +88,7 @@ class Deps(SlackContext):
 def seed_metrics(metrics: PrometheusMetrics, settings: Settings, store: Store) -> None:
     """Each tenant's push certificate expiry as the last check stored it: the expiry alert has
     its series from the start, even when Graph fails after a restart (not when it is no longer
-    watched: its snapshot, which the next check drops, is no series)."""
+    watched: its snapshot, kept for a week in case it is watched again, is no series)."""
     for tenant, watched in settings.tenants.items():
         if not watched.watches(CredentialKind.PUSH):
             continue

@@ -28,6 +28,7 @@ from bot.core.requests import (
     Failure,
     Status,
 )
+from bot.core.tokens import CredentialKind
 from bot.errors import ApnsBotError, GraphError, internal_error
 from bot.usecases.metrics import NO_METRICS, ApprovalOutcome, UploadOutcome
 from bot.usecases.ports import (
@@ -204,7 +205,11 @@ class Applying:
             request.id, (Status.APPLYING, Status.FAILED), Status.APPLIED, now, result=result
         ):
             self._reconciled(request, now, reconciled)
-            self.store.set_snapshot(request.tenant, observed, now)
+            # not watched: no snapshot, or a check watching it again (after its state was dropped,
+            # bot.usecases.unwatched) would compare with this one instead of taking a fresh look
+            tenant = self.settings.tenants.get(request.tenant)
+            if tenant is None or tenant.watches(CredentialKind.PUSH):
+                self.store.set_snapshot(request.tenant, observed, now)
             self.metrics.uploaded(UploadOutcome.APPLIED)
             done = self.refresh(request.id)
             self.notifier.post_renewed(done or request, observed)

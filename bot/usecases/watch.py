@@ -54,7 +54,7 @@ from bot.usecases.token_watch import (
     read_error,
     read_tenant,
 )
-from bot.usecases.unwatched import forget_unwatched
+from bot.usecases.unwatched import Markers, all_markers, forget_unwatched
 from bot.usecases.watch_state import (
     FAILING_KEY,
     RETRY_PREFIX,
@@ -142,8 +142,13 @@ class Watch:
 
     def _check_each(self, tenants: list[TenantSettings], max_workers: int) -> list[CheckResult]:
         results: dict[str, CheckResult] = {}
+        markers = all_markers(self.store) if tenants else {}  # one read for every tenant
+
+        def check(tenant: TenantSettings) -> CheckResult:
+            return self.check(tenant, markers=markers.get(tenant.name, {}))
+
         for tenant, future in per_tenant(
-            tenants, self.check, max_workers=max_workers, name="apns-check"
+            tenants, check, max_workers=max_workers, name="apns-check"
         ):
             try:
                 results[tenant.name] = future.result()
@@ -151,11 +156,12 @@ class Watch:
                 log.exception("the check of tenant %s failed unexpectedly", tenant.name)
         return [results[t.name] for t in tenants if t.name in results]
 
-    def check(self, tenant: TenantSettings) -> CheckResult:
+    def check(self, tenant: TenantSettings, *, markers: Markers | None = None) -> CheckResult:
         """Read every watched kind at once, then post what is due for each (one kind's failure
-        hides no other); ``state`` is the worst over every kind."""
+        hides no other); ``state`` is the worst over every kind. ``markers``: the tenant's
+        ``unwatched:`` markers when the caller read them (``check_all``: every tenant's at once)."""
         now = self.clock()
-        forget_unwatched(self.store, tenant, now)  # watched again later: a fresh baseline
+        forget_unwatched(self.store, tenant, now, markers)  # a kind unwatched for a week: dropped
         read = self._read(tenant)
         push_error = read.error.user_message if read.error is not None else None
         said = _first_failure(tenant, read)

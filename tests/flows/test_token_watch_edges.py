@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.core.reminders import CheckState
-from tests.fakes.graph_faults import Fault
-from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph
-from tests.fakes.graph_shapes import CERT_PATH, odata_timestamp
+from tests.fakes.graph_server import FakeGraph
 from tests.fakes.graph_tokens import without_id
 from tests.fakes.slack_server import FakeSlack
 from tests.fleet_fixtures import TENANTS, fleet_file
@@ -48,97 +45,7 @@ def test_a_token_without_an_id_is_skipped_and_the_others_are_still_reminded(
     assert check(bot).posted == () and check(start_bot()).posted == ()  # still once
 
 
-# --- a kind that leaves the watch list ---------------------------------------------------------
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_a_kind_watched_again_starts_from_a_fresh_baseline(
-    start_bot: Callable[..., RunningBot],
-    fake_graph: FakeGraph,
-    fake_slack: FakeSlack,
-    clock: MovableClock,
-    kind: Kind,
-) -> None:
-    other: Kind = "vpp" if kind == "ade" else "ade"
-    kept = token(kind, clock, 200, id=f"{kind}-kept", name="Kept")
-    gone = token(kind, clock, 250, id=f"{kind}-gone", name="Gone")
-    set_tokens(fake_graph, kind, [kept, gone])
-    bot = start_bot()
-    assert check(bot).posted == ()  # the first look takes note
-    store = bot.deps.store
-    assert store.get_state("default", f"token_snapshot:{kind}") is not None
-
-    unwatching = start_bot(APNS_WATCH=f"push,{other}")  # same database, as after a redeploy
-    clock.advance(days=1)
-    assert check(unwatching).posted == ()
-    assert store.get_state("default", f"token_snapshot:{kind}") is None  # dropped
-    assert store.get_state("default", f"token_snapshot:{other}") is not None  # watched: kept
-    [event] = [e for e in store.history("default") if e.event == "kind_unwatched"]
-    assert event.detail == {"kind": kind} and event.actor == "system"
-    clock.advance(days=1)
-    assert check(unwatching).posted == ()
-    assert [e.event for e in store.history("default")].count("kind_unwatched") == 1  # once
-
-    # meanwhile, nobody watching: one renewed, one removed, one added
-    renewed = token(kind, clock, 565, id=f"{kind}-kept", name="Kept")
-    added = token(kind, clock, 300, id=f"{kind}-added", name="Added")
-    set_tokens(fake_graph, kind, [renewed, added])
-    clock.advance(days=1)
-    rewatched = check(start_bot())
-    assert rewatched.posted == ()  # not "renewed / appeared / disappeared outside apns-bot"
-    assert posts(fake_slack, "outside apns-bot") == []
-    assert len(read_of(rewatched, kind).tokens) == 2
-
-    set_tokens(fake_graph, kind, [renewed])  # a change seen while watched is still announced
-    assert check(start_bot()).posted == (f"{kind} disappeared",)
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_a_failing_streak_of_a_kind_no_longer_watched_is_dropped(
-    start_bot: Callable[..., RunningBot], fake_graph: FakeGraph, fake_slack: FakeSlack, kind: Kind
-) -> None:
-    fake_graph.apple_tokens.deny(FAKE_TENANT_ID, kind)
-    bot = start_bot()
-    assert check(bot).posted == (f"{kind} read failed",)
-    assert bot.deps.store.get_state("default", f"token_failing:{kind}") is not None
-    other: Kind = "vpp" if kind == "ade" else "ade"
-    assert check(start_bot(APNS_WATCH=other)).state is CheckState.OK
-    assert bot.deps.store.get_state("default", f"token_failing:{kind}") is None
-    fake_graph.apple_tokens.deny(FAKE_TENANT_ID, kind, denied=False)
-    again = check(start_bot())  # watched again and readable: no streak to end, nothing said
-    assert again.posted == () and read_of(again, kind).ok
-
-
-def test_a_push_certificate_watched_again_starts_from_a_fresh_baseline(
-    start_bot: Callable[..., RunningBot],
-    fake_graph: FakeGraph,
-    fake_slack: FakeSlack,
-    clock: MovableClock,
-) -> None:
-    bot = start_bot()
-    check(bot)
-    store = bot.deps.store
-    assert store.get_snapshot("default") is not None
-    fake_graph.inject("GET", CERT_PATH, Fault.forbidden())
-    assert "check failed" in check(bot).posted and fake_graph.pending_faults() == 0
-    assert store.get_state("default", "check_failing") is not None
-
-    clock.advance(days=1)
-    tokens_only = check(start_bot(APNS_WATCH="ade,vpp"))
-    assert tokens_only.state is CheckState.OK and tokens_only.posted == ()
-    assert store.get_snapshot("default") is None
-    assert store.get_state("default", "check_failing") is None
-    fake_graph.set_entity(
-        expirationDateTime=odata_timestamp(clock() + timedelta(days=365)),
-        certificateSerialNumber="1C2D3E4F50617283",
-    )  # renewed in Intune while nobody watched
-    clock.advance(days=1)
-    rewatched = check(start_bot())
-    assert rewatched.posted == ()  # neither "renewed outside apns-bot" nor "recovered"
-    assert rewatched.certificate is not None and rewatched.certificate.serial == "1C2D3E4F50617283"
-    assert posts(fake_slack, "outside apns-bot") == []
-    snapshot = store.get_snapshot("default")
-    assert snapshot is not None and snapshot.serial == "1C2D3E4F50617283"
+# --- a kind that leaves the watch list (the grace period: tests/flows/test_unwatched.py) -------
 
 
 def test_metrics_and_the_home_tab_leave_out_a_kind_no_longer_watched(
