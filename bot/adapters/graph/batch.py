@@ -130,6 +130,11 @@ def joined_action(items: Sequence[Wanted]) -> str:
     return actions[0] if len(actions) == 1 else ", ".join(actions[:-1]) + " and " + actions[-1]
 
 
+def _no_answer(error: GraphError) -> bool:
+    """The host gave no answer at all (a timeout, a refused or dropped connection, TLS)."""
+    return error.status is None and isinstance(error.__cause__, httpx.TransportError)
+
+
 def _root(base: str) -> str:
     parts = urlsplit(base)
     return f"{parts.scheme}://{parts.netloc}".lower()
@@ -165,7 +170,7 @@ class _TenantRead:
         try:
             document = self.t.get_json(item.url, item.action, budget=self.budget)
         except GraphError as exc:
-            if exc.status is None:
+            if _no_answer(exc):
                 self.dead.setdefault(root, exc)
             raise
         return item.parse(document)
@@ -206,7 +211,7 @@ class _TenantRead:
                     log.warning("graph POST %s$batch answered %s: reading %s one by one", base, exc.status, kinds)  # fmt: skip
                 reads.update({item.kind: self.plain(item) for item in items})
                 return []
-            if exc.status is None:
+            if _no_answer(exc):
                 self.dead.setdefault(_root(base), exc)
             reads.update({item.kind: partial(_raise, exc) for item in items})  # as a plain read
             return []
