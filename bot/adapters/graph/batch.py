@@ -97,7 +97,7 @@ class Batching:
         with self._lock:
             return base in self._refused
 
-    def refused(self, base: str, status: int | None) -> None:
+    def remember_refusal(self, base: str, status: int | None) -> None:
         with self._lock:
             if base in self._refused:
                 return
@@ -206,9 +206,14 @@ class _TenantRead:
         except GraphError as exc:
             if exc.status in FALLBACK:
                 if first:
-                    self.batching.refused(base, exc.status)
+                    self.batching.remember_refusal(base, exc.status)
                 else:
-                    log.warning("graph POST %s$batch answered %s: reading %s one by one", base, exc.status, kinds)  # fmt: skip
+                    log.warning(
+                        "graph POST %s$batch answered %s: reading %s one by one",
+                        base,
+                        exc.status,
+                        kinds,
+                    )
                 reads.update({item.kind: self.plain(item) for item in items})
                 return []
             if _no_answer(exc):
@@ -237,8 +242,10 @@ class _TenantRead:
                 log.warning(
                     "graph POST %s$batch: the answer for %s could not be handled (%s): "
                     "reading it on its own",
-                    base, item.kind.value, type(exc).__name__,
-                )  # fmt: skip
+                    base,
+                    item.kind.value,
+                    type(exc).__name__,
+                )
                 reads[item.kind] = self.plain(item)
                 continue
             if delay is not None:
@@ -251,32 +258,32 @@ class _TenantRead:
         """The item's read into ``reads``, or the delay before reading it again."""
         if 200 <= answer.status < 300:
             if isinstance(answer.body, str):  # base64 of a body that is not JSON: read it plainly
-                log.info("graph batch: %s answered %s in a string: read on its own",
-                         item.kind.value, answer.status)  # fmt: skip
+                log.info(
+                    "graph batch: %s answered %s with a string body: read on its own",
+                    item.kind.value,
+                    answer.status,
+                )
                 reads[item.kind] = self.plain(item)
             else:
                 reads[item.kind] = partial(item.parse, answer.body)
             return None
         policy, spent = self.t.retry, self.budget
-        if answer.status not in READ_AGAIN:
-            reads[item.kind] = partial(_raise, error_of(self.t, item, answer, spent.tries, crid))
-            return None
-        if answer.status == 401:
-            if self.refreshed:  # Graph rejected a fresh token too
-                reads[item.kind] = partial(
-                    _raise, error_of(self.t, item, answer, spent.tries, crid)
-                )
-                return None
-            return 0.0
-        asked = policy.retry_after(answer.headers.get("retry-after"))
-        if asked is not None and spent.waited + asked > policy.max_total_wait:
-            error = error_of(self.t, item, answer, spent.tries, crid, asked)
+
+        def fail(too_long: float | None = None) -> float | None:  # the plain read's error
+            error = error_of(self.t, item.url, item.action, answer, spent.tries, crid, too_long)
             reads[item.kind] = partial(_raise, error)
             return None
+
+        if answer.status not in READ_AGAIN:
+            return fail()
+        if answer.status == 401:  # read again once with a fresh token; then Graph's refusal
+            return fail() if self.refreshed else 0.0
+        asked = policy.retry_after(answer.headers.get("retry-after"))
+        if asked is not None and spent.waited + asked > policy.max_total_wait:
+            return fail(too_long=asked)  # "asked to wait N s", longer than the budget left
         delay = policy.backoff(spent.tries) if asked is None else asked
-        if not self.t.may_retry(spent.tries, spent.waited, delay):  # the plain read's last error
-            reads[item.kind] = partial(_raise, error_of(self.t, item, answer, spent.tries, crid))
-            return None
+        if not self.t.may_retry(spent.tries, spent.waited, delay):
+            return fail()  # out of attempts: as the plain read's last answer
         return delay
 
     def _wait_for(

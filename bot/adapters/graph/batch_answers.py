@@ -10,16 +10,13 @@ the plain way. Bodies never reach a log line.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from bot.adapters.graph.errors import Call, error_from_response
 from bot.adapters.graph.transport import GraphTransport
 from bot.errors import GraphError
-
-if TYPE_CHECKING:
-    from bot.adapters.graph.batch import Wanted
 
 READ_AGAIN = frozenset({401, 429, 503, 504})  # a sub-response the plain read may well get past
 # The batch endpoint (or a proxy in front of it) may refuse batching while plain reads work.
@@ -40,7 +37,7 @@ def answers_of(response: httpx.Response, ids: set[str]) -> dict[str, Answer] | N
     """Each request's answer by id; ``None`` unless there is exactly one readable one per request."""
     try:
         document = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser takes
         return None
     responses = document.get("responses") if isinstance(document, dict) else None
     if not isinstance(responses, list):
@@ -77,22 +74,23 @@ def _headers(raw: object) -> dict[str, str] | None:
 
 def error_of(
     t: GraphTransport,
-    item: Wanted,
+    url: str,
+    action: str,
     answer: Answer,
     tries: int,
     crid: str,
     too_long: float | None = None,
 ) -> GraphError:
-    """The ``GraphError`` the plain read of ``item`` gives for the same answer (``crid``: the
-    batch's client-request-id, unless the sub-response echoes one)."""
-    call = Call("GET", item.action, t.tenant.client_id, t.tenant.tenant_id)
-    return error_from_response(_response(item, answer), call, crid, max(tries, 1), too_long)
+    """The ``GraphError`` the plain ``GET url`` (to ``action``) gives for the same answer
+    (``crid``: the batch's client-request-id, unless the sub-response echoes one)."""
+    call = Call("GET", action, t.tenant.client_id, t.tenant.tenant_id)
+    return error_from_response(_response(url, answer), call, crid, max(tries, 1), too_long)
 
 
-def _response(item: Wanted, answer: Answer) -> httpx.Response:
+def _response(url: str, answer: Answer) -> httpx.Response:
     """A sub-response as the plain GET's response, for ``error_from_response``."""
     headers = {k: v for k, v in answer.headers.items() if k not in _UNSAFE_HEADERS}
-    request = httpx.Request("GET", item.url)
+    request = httpx.Request("GET", url)
     if answer.body is None:
         return httpx.Response(answer.status, headers=headers, request=request)
     return httpx.Response(answer.status, headers=headers, json=answer.body, request=request)
