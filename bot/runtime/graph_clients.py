@@ -15,7 +15,8 @@ from bot.usecases.tenant_pool import MAX_CONCURRENT_TENANTS
 
 # Every tenant on the pool reads its watched items with one request (a JSON batch:
 # bot.adapters.graph.batch), so one connection per tenant read at once; fewer and reads queue for
-# one (64 connections at 200 ms serve 320 tenants/s: 1,000 tenants in about 3 s).
+# one. 64 connections at 200 ms serve at most 320 tenants/s: 1,000 / 64 x 0.2 s = about 3 s is the
+# latency floor for 1,000 tenants, not a measurement (docs/benchmarks.md has those).
 CONNECTIONS = MAX_CONCURRENT_TENANTS
 # (With GRAPH_URL on v1.0 a tenant makes two requests, one after the other: still one at a time.)
 # ... spread over several HTTP clients: httpcore's pool scans every connection and every waiting

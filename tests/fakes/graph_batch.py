@@ -1,8 +1,10 @@
 """The fake Graph's JSON batching: ``POST /{beta,v1.0}/$batch``, as Microsoft documents it.
 
 https://learn.microsoft.com/graph/json-batching: the body is ``{"requests": [...]}``, at most 20,
-each ``{"id", "method", "url"}`` (optionally ``headers``, ``body``, ``dependsOn``) with ``id`` a
-string unique within the batch and ``url`` relative to the batch's version (``/me`` or ``me``).
+each ``{"id", "method", "url"}`` (optionally ``headers`` and ``body``) with ``id`` a string unique
+within the batch (ids are not case-sensitive: ``a`` and ``A`` are duplicates) and ``url`` relative
+to the batch's version (``/me`` or ``me``). Graph's ``dependsOn`` (sequencing) is not modelled:
+apns-bot never sends it, and the fake runs the requests in the order given.
 A malformed batch is answered 400 with Graph's error shape (the code ``BadRequest``; the messages
 here are the fake's own wording). A well-formed batch is answered 200 with
 ``{"responses": [{"id", "status", "headers", "body"}]}``, whatever each request's own status: a
@@ -60,9 +62,9 @@ def sub_requests(
             return _bad("Invalid batch payload format: each request needs an id and a url.", ids)
         if not isinstance(method, str) or method.upper() not in METHODS:
             return _bad(f"Invalid method for the request with id '{key}'.", ids)
-        if key in seen:
+        if key.lower() in seen:  # Microsoft: ids are not case-sensitive
             return _bad(f"The batch holds more than one request with id '{key}'.", ids)
-        seen.add(key)
+        seen.add(key.lower())
         parts = urlsplit(url)
         if parts.scheme or parts.netloc:
             return _bad(

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import TenantSettings
-from bot.core.model import TenantCertificate
-from bot.core.tokens import CredentialKind
 from bot.slack.home_tab import FLEET_REFRESH_SECONDS
-from bot.usecases.watched import WatchedRead, one_by_one
 from tests.clock import RecordingSleep, days, iso
 from tests.fakes import graph_shapes as shapes
 from tests.fakes.graph_server import FakeGraph, Fault
@@ -96,28 +92,21 @@ def test_the_home_tab_shows_the_fleet_from_the_last_check(
     assert order == sorted(order)
 
 
-def test_tenants_are_checked_concurrently(fleet: RunningBot) -> None:
-    """Every tenant's read must be under way at once: a sequential loop never fills the barrier."""
-    barrier = threading.Barrier(len(TENANTS), timeout=10)
-    real = fleet.deps.watch.graph
-
-    class Meeting:
-        def __init__(self, tenant: TenantSettings) -> None:
-            self.tenant = tenant
-
-        def get_certificate(self) -> TenantCertificate:
-            barrier.wait()
-            return real(self.tenant).get_certificate()
-
-        def read_watched(self, push: bool, kinds: Sequence[CredentialKind]) -> WatchedRead:
-            return one_by_one(self, push, kinds)  # through the barrier, then as the real client
-
-        def __getattr__(self, name: str) -> Any:  # the token lists: as the real client
-            return getattr(real(self.tenant), name)
-
-    fleet.deps.watch.graph = Meeting  # type: ignore[assignment]
-    results = fleet.deps.watch.check_all()
-    assert len(results) == len(TENANTS) and not barrier.broken
+def test_tenants_are_checked_concurrently(fleet: RunningBot, fake_graph: FakeGraph) -> None:
+    """Every tenant's batch is under way at once, through the real client over real sockets: the
+    fake holds each answer back, and a sequential loop would never have them all held."""
+    fake_graph.hold()
+    results: list[Any] = []
+    check = threading.Thread(target=lambda: results.extend(fleet.deps.watch.check_all()))
+    check.start()
+    try:
+        fake_graph.wait_held(len(TENANTS))
+        held = [(r.method, r.path) for r in fake_graph.graph_requests()]
+    finally:
+        fake_graph.release()
+        check.join(timeout=30)
+    assert held == [("POST", "/beta/$batch")] * len(TENANTS)  # one batch per tenant, all at once
+    assert not check.is_alive() and len(results) == len(TENANTS)
 
 
 def test_a_fleet_check_refreshes_each_open_tab_once_not_once_per_tenant(

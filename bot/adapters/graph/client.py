@@ -26,7 +26,7 @@ import requests
 from bot import __version__
 from bot.adapters.entra.app_only import TokenProvider
 from bot.adapters.entra.providers import build_token_provider
-from bot.adapters.graph.batch import Wanted, read_batched
+from bot.adapters.graph.batch import Batching, Wanted, read_batched
 from bot.adapters.graph.retry import RetryPolicy
 from bot.adapters.graph.timestamps import parse_timestamp as parse_timestamp
 from bot.adapters.graph.token_writes import AppleTokenGraph
@@ -106,6 +106,7 @@ class HttpGraphClient:
         self._http = http or shared_http_client(ca_bundle, timeout=timeout)
         self._transport = GraphTransport(tenant, token_provider, self._http, retry=retry)
         self.tokens = AppleTokenGraph(self._transport)
+        self._batching = Batching()  # the Graph bases that refused $batch, for this client's life
 
     # --- operations ----------------------------------------------------------------------------
 
@@ -171,12 +172,9 @@ class HttpGraphClient:
         """The certificate (``push``) and the token lists of ``kinds``, batched where they share
         a Graph version (``bot.adapters.graph.batch``); each item its value or its error."""
         t = self._transport
-        wanted = [
-            Wanted(PUSH, t.base, CERT_PATH, CERT_ACTION, parse_certificate, self.get_certificate)
-        ]
-        wanted = wanted if push else []
+        wanted = [Wanted(PUSH, t.base, CERT_PATH, CERT_ACTION, parse_certificate)] if push else []
         wanted += [w for w in map(self.tokens.wanted, kinds) if w is not None]
-        reads = read_batched(t, wanted)
+        reads = read_batched(t, wanted, self._batching)
         return WatchedRead(
             read_certificate(reads[PUSH]) if push else None,
             {

@@ -2,7 +2,8 @@
 
 Backoff is exponential with full jitter (a random delay between 0 and ``base * 2**n``, capped at
 ``max_delay``), so many bots throttled together do not come back in lock-step. The whole wait of one
-call is bounded by ``max_total_wait``; a server asking for more than that is not waited out.
+call (or of a ``Budget`` shared by several) is bounded by ``max_total_wait``; a server asking for
+more than that is not waited out.
 """
 
 from __future__ import annotations
@@ -33,6 +34,20 @@ class RetryPolicy:
 
     def retry_after(self, header: str | None) -> float | None:
         return parse_retry_after(header, self.clock())
+
+
+@dataclass
+class Budget:
+    """What one read has spent of its ``RetryPolicy``: the tries made and the seconds waited.
+
+    ``GraphTransport.send`` starts a fresh one per call unless given one. A tenant's watched read
+    shares one between its JSON batch, the batch reading items again and its plain reads
+    (``bot.adapters.graph.batch``), so that read as a whole waits at most ``max_total_wait`` and
+    tries at most ``max_attempts`` times (each request is still sent at least once).
+    """
+
+    tries: int = 0
+    waited: float = 0.0
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -113,13 +113,9 @@ class AppleTokenGraph:
         t = self._transport
         if kind is CredentialKind.ADE:
             base = beta_base(t.base)
-            return Wanted(
-                kind, base, ADE_PATH, ADE_ACTION, self.ade_tokens_from, self.list_ade_tokens
-            )
+            return Wanted(kind, base, ADE_PATH, ADE_ACTION, self.ade_tokens_from)
         if kind is CredentialKind.VPP:
-            return Wanted(
-                kind, t.base, VPP_PATH, VPP_ACTION, self.vpp_tokens_from, self.list_vpp_tokens
-            )
+            return Wanted(kind, t.base, VPP_PATH, VPP_ACTION, self.vpp_tokens_from)
         return None
 
     # --- ADE ------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from bot.adapters.graph.errors import (
     never_sent,
     tls_error,
 )
-from bot.adapters.graph.retry import RetryPolicy
+from bot.adapters.graph.retry import Budget, RetryPolicy
 from bot.config import TenantSettings
 from bot.errors import GraphError
 
@@ -59,8 +59,8 @@ class GraphTransport:
         self.write_timeout = httpx.Timeout(WRITE_READ_TIMEOUT, connect=http.timeout.connect)
         self._token_provider = token_provider
 
-    def get_json(self, path: str, action: str) -> Any:
-        return self.json(self.send("GET", path, action), action)
+    def get_json(self, path: str, action: str, *, budget: Budget | None = None) -> Any:
+        return self.json(self.send("GET", path, action, budget=budget), action)
 
     def json(self, response: httpx.Response, action: str) -> Any:
         try:
@@ -81,15 +81,18 @@ class GraphTransport:
         json: Mapping[str, Any] | None = None,
         writes: bool = False,
         thing: str = "certificate",
+        budget: Budget | None = None,
     ) -> httpx.Response:
+        """The answer to one request, retried within ``budget`` (a fresh one by default; a
+        shared one keeps counting the tries and waits it already holds)."""
         call = Call(method, action, self.tenant.client_id, self.tenant.tenant_id, writes, thing)
         absolute = path.startswith(("https://", "http://"))  # a nextLink, checked by the caller
         policy = self.retry
-        waited = 0.0
-        attempt = 0
+        spent = budget if budget is not None else Budget()
         refreshed = False
         while True:
-            attempt += 1
+            spent.tries += 1
+            attempt = spent.tries
             client_request_id = str(uuid.uuid4())
             token = self._token_provider.token()
             headers = {
@@ -118,14 +121,15 @@ class GraphTransport:
                 # write that could not connect is the exception: nobody else will resend it.
                 silent = isinstance(exc, httpx.TimeoutException) and not (writes and unsent)
                 delay = policy.backoff(attempt)
-                if silent or (writes and not unsent) or not self.may_retry(attempt, waited, delay):
+                retry = self.may_retry(attempt, spent.waited, delay)
+                if silent or (writes and not unsent) or not retry:
                     raise error_from_transport(exc, call, url, client_request_id, attempt) from exc
                 log.warning(
                     "graph %s %s: %s (client-request-id %s); retry %d in %.1f s",
                     method, path, type(exc).__name__, client_request_id, attempt, delay,
                 )  # fmt: skip
                 policy.sleep(delay)
-                waited += delay
+                spent.waited += delay
                 continue
             except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded
                 raise GraphError(
@@ -140,7 +144,7 @@ class GraphTransport:
             if status == 401 and not refreshed:
                 refreshed = True  # the token may have been revoked or expired early: once more
                 self._token_provider.invalidate(token)
-                attempt -= 1
+                spent.tries -= 1
                 continue
             if response.is_success:
                 return response
@@ -149,9 +153,11 @@ class GraphTransport:
                 raise error_from_response(response, call, client_request_id, attempt)
             asked = policy.retry_after(response.headers.get("Retry-After"))
             delay = policy.backoff(attempt) if asked is None else asked
-            if not self.may_retry(attempt, waited, delay):
+            if not self.may_retry(attempt, spent.waited, delay):
                 too_long = (
-                    asked if asked is not None and waited + asked > policy.max_total_wait else None
+                    asked
+                    if asked is not None and spent.waited + asked > policy.max_total_wait
+                    else None
                 )
                 raise error_from_response(response, call, client_request_id, attempt, too_long)
             log.warning(
@@ -159,7 +165,14 @@ class GraphTransport:
                 method, path, status, client_request_id, attempt, delay,
             )  # fmt: skip
             policy.sleep(delay)
-            waited += delay
+            spent.waited += delay
+
+    def forget_token(self, request: httpx.Request) -> None:
+        """Graph rejected the token ``request`` carried (a 401 inside a batch): the next request
+        signs in again."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme == "Bearer" and token:
+            self._token_provider.invalidate(token)
 
     def may_retry(self, attempt: int, waited: float, delay: float) -> bool:
         policy = self.retry

@@ -7,7 +7,6 @@ Every batched result is compared with what the plain reads (``get_certificate``,
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,67 +18,24 @@ from bot.adapters.graph.retry import RetryPolicy
 from bot.config import load_settings
 from bot.core.tokens import CredentialKind
 from bot.errors import ApnsBotError, AuthError, GraphError
-from bot.usecases.watched import UnexpectedReadError, WatchedRead
-from tests.clock import RecordingSleep, days
+from bot.usecases.watched import UnexpectedReadError
+from tests.adapters.graph.batch_helpers import (
+    ADE,
+    IDS,
+    KINDS,
+    PATHS,
+    VPP,
+    plain,
+    read_all,
+    same,
+    same_reads,
+    several,
+    wire,
+)
+from tests.clock import RecordingSleep
 from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph, Fault
 from tests.fakes.graph_shapes import CERT_PATH
-from tests.fakes.graph_tokens import ADE_PATH, VPP_PATH, TokenKind, ade_token, vpp_token
-
-ADE, VPP = CredentialKind.ADE, CredentialKind.VPP
-KINDS = (ADE, VPP)
-PATHS = {ADE: ADE_PATH, VPP: VPP_PATH}
-IDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # per request
-
-
-def read_all(graph: HttpGraphClient) -> WatchedRead:
-    return graph.read_watched(True, KINDS)
-
-
-def plain(graph: HttpGraphClient) -> WatchedRead:
-    """The same items read one by one, as before batching (no batch is sent)."""
-    results: dict[str, Any] = {}
-    for name, read in (
-        ("push", graph.get_certificate),
-        ("ade", graph.list_ade_tokens),
-        ("vpp", graph.list_vpp_tokens),
-    ):
-        try:
-            results[name] = read()
-        except ApnsBotError as exc:
-            results[name] = exc
-    tokens = {
-        kind: value if isinstance(value, ApnsBotError) else tuple(value)
-        for kind, value in ((ADE, results["ade"]), (VPP, results["vpp"]))
-    }
-    return WatchedRead(results["push"], tokens)
-
-
-def same(batched: object, alone: object) -> None:
-    """Equal values, or errors of the same kind, status, code and message (ids apart)."""
-    if isinstance(alone, GraphError):
-        assert isinstance(batched, GraphError)
-        assert (batched.status, batched.code) == (alone.status, alone.code)
-        assert IDS.sub("<id>", batched.user_message) == IDS.sub("<id>", alone.user_message)
-    else:
-        assert batched == alone
-
-
-def same_reads(batched: WatchedRead, alone: WatchedRead) -> None:
-    same(batched.certificate, alone.certificate)
-    assert set(batched.tokens) == set(alone.tokens)
-    for kind in batched.tokens:
-        same(batched.tokens[kind], alone.tokens[kind])
-
-
-def wire(fake: FakeGraph) -> list[str]:
-    """What went over the wire: ``METHOD path`` of every Graph request not inside a batch."""
-    return [f"{r.method} {r.path}" for r in fake.graph_requests() if not r.batched]
-
-
-def several(kind: TokenKind, count: int) -> list[dict[str, Any]]:
-    make = ade_token if kind == "ade" else vpp_token
-    return [make(id=f"{kind}-{n}", expires_at=days(30 * (n + 1))) for n in range(count)]
-
+from tests.fakes.graph_tokens import ADE_PATH, VPP_PATH
 
 # --- one request per tenant ------------------------------------------------------------------------
 
@@ -360,5 +316,9 @@ def test_the_fakes_batch_answers_in_another_order_than_asked(
         return body
 
     fake_graph.batch_mangler = spy
-    read_all(graph)
-    assert seen == [["3", "2", "1"]]  # and the reads still landed on the right kinds (above)
+    fake_graph.apple_tokens.set(FAKE_TENANT_ID, "ade", several("ade", 2))  # tell the kinds apart
+    found = read_all(graph)
+    assert seen == [["3", "2", "1"]]
+    assert [len(found.tokens[k]) for k in KINDS] == [2, 1]  # type: ignore[arg-type]
+    fake_graph.batch_mangler = None
+    same_reads(found, plain(graph))  # each read landed on its own kind

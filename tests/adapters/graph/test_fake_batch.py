@@ -55,6 +55,7 @@ def test_more_than_twenty_requests_are_refused(graph: HttpGraphClient, fake_grap
     "body",
     [
         {"requests": [get("1", CERT_PATH), get("1", VPP_PATH)]},  # duplicate ids
+        {"requests": [get("a", CERT_PATH), get("A", VPP_PATH)]},  # ids are not case-sensitive
         {"requests": [get("1", "https://graph.microsoft.com/beta" + CERT_PATH)]},  # absolute
         {"requests": [{"method": "GET", "url": CERT_PATH}]},  # no id
         {"requests": [{"id": 1, "method": "GET", "url": CERT_PATH}]},  # an id that is no string
@@ -62,7 +63,16 @@ def test_more_than_twenty_requests_are_refused(graph: HttpGraphClient, fake_grap
         {"requests": []},
         {"calls": [get("1", CERT_PATH)]},
     ],
-    ids=["duplicate-id", "absolute-url", "no-id", "numeric-id", "not-a-list", "empty", "no-key"],
+    ids=[
+        "duplicate-id",
+        "duplicate-id-in-another-case",
+        "absolute-url",
+        "no-id",
+        "numeric-id",
+        "not-a-list",
+        "empty",
+        "no-key",
+    ],
 )
 def test_a_malformed_batch_is_refused_in_graphs_error_shape(
     graph: HttpGraphClient, fake_graph: FakeGraph, body: Any
