@@ -6,7 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from bot.adapters.entra.app_only import pinned_session, settings_timeout
+from bot.adapters.entra.app_only import settings_timeout
+from bot.adapters.entra.http import SignInHttpClient
 from bot.adapters.graph.client import build_graph_client, graph_timeout, shared_http_client
 from bot.adapters.graph.retry import RetryPolicy
 from bot.config import Settings, TenantSettings
@@ -64,7 +65,7 @@ class GraphClients:
         ca = settings.ca_bundle
         if self._session is None:
             size = self._connections
-            self._session = pinned_session(ca, settings_timeout(settings), pool_size=size)
+            self._session = SignInHttpClient(ca, settings_timeout(settings), pool_size=size)
         shards = max(1, -(-self._connections // SHARD_CONNECTIONS))
         index = len(self._clients) % shards
         if index >= len(self._graph_pools):

@@ -21,10 +21,10 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 import httpx
-import requests
 
 from bot import __version__
 from bot.adapters.entra.app_only import TokenProvider
+from bot.adapters.entra.http import SignInHttpClient
 from bot.adapters.entra.providers import build_token_provider
 from bot.adapters.graph.batch import Wanted, read_batched
 from bot.adapters.graph.retry import RetryPolicy
@@ -236,7 +236,7 @@ def build_graph_client(
     token_provider: TokenProvider | None = None,
     retry: RetryPolicy | None = None,
     http: httpx.Client | None = None,
-    session: requests.Session | None = None,
+    session: SignInHttpClient | None = None,
 ) -> HttpGraphClient:
     """The Graph client for ``tenant``; with no ``token_provider``, app-only MSAL sign-in
     (owned by the client and closed with it). Nothing touches the network until the first call.
