@@ -146,16 +146,16 @@ class MsalAppTokenProvider:
         tenant: TenantSettings,
         *,
         timeout: Timeout | None = None,
-        session: SignInHttpClient | None = None,
+        signin_http: SignInHttpClient | None = None,
     ) -> None:
         # a client passed in is shared with other tenants and owned by the caller
-        self._shared_session = session
+        self._shared_http = signin_http
         self._tenant = tenant
         self._ca_bundle = settings.ca_bundle
         self._timeout: Timeout = settings_timeout(settings) if timeout is None else timeout
         self._lock = threading.Lock()
         self._app: Any = None  # msal.ConfidentialClientApplication, built on first use
-        self._session: SignInHttpClient | None = None
+        self._http: SignInHttpClient | None = None
         self._certificate: ClientCertificate | None = None
         self._last_token: str | None = None
         self._reuse_until = 0.0  # time.monotonic() until which _last_token is handed out as is
@@ -199,9 +199,9 @@ class MsalAppTokenProvider:
 
     def close(self) -> None:
         with self._lock:
-            if self._session is not None and self._session is not self._shared_session:
-                self._session.close()
-            self._session = None
+            if self._http is not None and self._http is not self._shared_http:
+                self._http.close()
+            self._http = None
             self._app = None
             self._last_token = None
             self._reuse_until = 0.0
@@ -228,27 +228,27 @@ class MsalAppTokenProvider:
         if self._app is not None:
             return self._app
         credential = self._credential()
-        session = self._shared_session or SignInHttpClient(self._ca_bundle, self._timeout)
+        http = self._shared_http or SignInHttpClient(self._ca_bundle, self._timeout)
         tenant = self._tenant
         try:
             app = msal.ConfidentialClientApplication(
                 tenant.client_id,
                 client_credential=credential,
                 authority=tenant.authority,
-                http_client=session,
+                http_client=http,
                 # an overridden host is unknown to Microsoft's instance discovery service
                 instance_discovery=None if tenant.authority_is_known else False,
                 token_cache=msal.TokenCache(),
             )
         except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
-            if session is not self._shared_session:
-                session.close()
+            if http is not self._shared_http:
+                http.close()
             raise self._network_error(exc) from exc
         except (ValueError, KeyError, RuntimeError) as exc:
-            if session is not self._shared_session:
-                session.close()
+            if http is not self._shared_http:
+                http.close()
             raise discovery_error(exc, tenant) from exc
-        self._app, self._session = app, session
+        self._app, self._http = app, http
         return app
 
     def _network_error(self, exc: Exception) -> AuthError:
@@ -256,6 +256,6 @@ class MsalAppTokenProvider:
 
 
 class OwnedTokenProvider(TokenProvider, Protocol):
-    """A provider its owner closes (it may hold a session or a database connection)."""
+    """A provider its owner closes (it may hold connections or a database connection)."""
 
     def close(self) -> None: ...

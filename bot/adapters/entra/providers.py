@@ -9,10 +9,10 @@ from bot.config import Settings, TenantSettings
 
 
 def build_token_provider(
-    settings: Settings, tenant: TenantSettings, *, session: SignInHttpClient | None = None
+    settings: Settings, tenant: TenantSettings, *, signin_http: SignInHttpClient | None = None
 ) -> OwnedTokenProvider:
     """The provider for ``tenant`` (nothing touches the network until ``token()``): app-only, or
     in delegated mode the tenant's most recent valid sign-in (``bot.adapters.entra.delegated``)."""
     if tenant.delegated:
         return open_reader(settings, tenant)
-    return MsalAppTokenProvider(settings, tenant, session=session)
+    return MsalAppTokenProvider(settings, tenant, signin_http=signin_http)
