@@ -2,7 +2,7 @@
 
 Corporate networks often inspect TLS with their own CA. The standard ``SSL_CERT_FILE`` /
 ``REQUESTS_CA_BUNDLE`` variables (read once into ``Settings.ca_bundle``) name that bundle; every
-client the bot builds (httpx for Graph and Slack files, requests inside MSAL, slack_sdk) is given
+client the bot builds (httpx for Graph and Slack files, MSAL's urllib3 client, slack_sdk) is given
 the same trust through these helpers.
 """
 
@@ -24,8 +24,3 @@ def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
     if ca_bundle is not None:
         return ssl.create_default_context(cafile=str(ca_bundle))
     return ssl.create_default_context()
-
-
-def requests_verify(ca_bundle: Path | None) -> bool | str:
-    """The ``verify`` value for a requests session (MSAL's HTTP client)."""
-    return str(ca_bundle) if ca_bundle is not None else True

@@ -6,7 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from bot.adapters.entra.app_only import pinned_session, settings_timeout
+from bot.adapters.entra.app_only import settings_timeout
+from bot.adapters.entra.http import SignInHttpClient
 from bot.adapters.graph.client import build_graph_client, graph_timeout, shared_http_client
 from bot.adapters.graph.retry import RetryPolicy
 from bot.config import Settings, TenantSettings
@@ -46,7 +47,7 @@ class GraphClients:
         # connection pools shared by the tenants' clients: Graph's in shards of
         # SHARD_CONNECTIONS (tenants spread round-robin), and one for MSAL's sign-in host
         self._graph_pools: list[Any] = []
-        self._session: Any = None
+        self._signin_http: SignInHttpClient | None = None
 
     def __call__(self, tenant: TenantSettings) -> GraphClient:
         with self._lock:
@@ -63,9 +64,9 @@ class GraphClients:
     def _build(self, tenant: TenantSettings) -> GraphClient:
         settings = self._settings
         ca = settings.ca_bundle
-        if self._session is None:
+        if self._signin_http is None:
             size = self._connections
-            self._session = pinned_session(ca, settings_timeout(settings), pool_size=size)
+            self._signin_http = SignInHttpClient(ca, settings_timeout(settings), pool_size=size)
         shards = max(1, -(-self._connections // SHARD_CONNECTIONS))
         index = len(self._clients) % shards
         if index >= len(self._graph_pools):
@@ -76,7 +77,7 @@ class GraphClients:
             settings,
             tenant,
             http=self._graph_pools[index],
-            session=self._session,
+            signin_http=self._signin_http,
             retry=self._retry,
         )
 
@@ -88,6 +89,6 @@ class GraphClients:
             for pool in self._graph_pools:
                 pool.close()
             self._graph_pools.clear()
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+            if self._signin_http is not None:
+                self._signin_http.close()
+                self._signin_http = None

@@ -11,8 +11,9 @@ MSAL facts this module works around (../shared/DOMAIN.md section 4):
 - A non-standard authority host (a proxy, the test fake) needs ``instance_discovery=False``.
 - ``acquire_token_for_client`` returns error dicts instead of raising; they become ``AuthError``
   quoting the AADSTS description and saying what to do.
-- MSAL gets a ``requests`` session (never httpx: it breaks certificate credentials) that trusts
-  ``SSL_CERT_FILE`` and carries a timeout.
+- MSAL gets a small HTTP client on urllib3's pools (``bot.adapters.entra.http``; never httpx: it
+  breaks certificate credentials) that trusts ``SSL_CERT_FILE``, carries a timeout and raises
+  requests' exception classes, which ``network_error`` reads.
 
 Nothing here logs a secret, a private key or a token.
 """
@@ -25,17 +26,14 @@ import re
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import msal
 import requests
-from requests.adapters import HTTPAdapter
 
 from bot.adapters.entra.client_certificate import ClientCertificate, load_client_certificate
 from bot.adapters.entra.errors import auth_error, discovery_error
-from bot.adapters.tls import requests_verify
+from bot.adapters.entra.http import SignInHttpClient, Timeout
 from bot.config import Settings, TenantSettings
 from bot.errors import AuthError
 
@@ -47,8 +45,6 @@ if importlib.util.find_spec("msal_extensions") is None:
     sys.modules.setdefault("msal_extensions", None)  # type: ignore[arg-type]
 
 log = logging.getLogger(__name__)
-
-Timeout = float | tuple[float, float]  # requests' (connect, read) or one value for both
 
 
 def settings_timeout(settings: Settings) -> tuple[float, float]:
@@ -78,89 +74,9 @@ def _msal_computes_sha256_thumbprint() -> bool:
     return tuple(int(p) for p in parts) >= (1, 35)
 
 
-class _PinnedAdapter(HTTPAdapter):
-    """Applies our timeout and CA bundle to every request MSAL makes.
-
-    requests has no session-wide timeout, and it lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``
-    from the process environment override ``Session.verify``; the adapter is the last word on both.
-    """
-
-    def __init__(self, timeout: Timeout, verify: bool | str, pool_size: int = 10) -> None:
-        # No retries: a host that did not answer within the timeout is reported at once (a retry
-        # would double the wait of every command behind a dead proxy); callers retry later.
-        super().__init__(max_retries=0, pool_maxsize=pool_size)
-        self._timeout = timeout
-        self._verify = verify
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: float | tuple[float | None, float | None] | None = None,
-        verify: bool | str = True,
-        cert: str | tuple[str, str] | None = None,
-        proxies: dict[str, str] | None = None,
-    ) -> requests.Response:
-        return super().send(
-            request,
-            stream=stream,
-            timeout=self._timeout if timeout is None else timeout,
-            verify=self._verify,
-            cert=cert,
-            proxies=proxies,
-        )
-
-
-class _EnvironmentOnceSession(requests.Session):
-    """A session that reads the proxy settings of the environment once per origin.
-
-    With ``trust_env`` on, requests looks up ``HTTPS_PROXY``/``NO_PROXY`` (all of ``os.environ``)
-    and ``~/.netrc`` on every request; a fleet check signs in to a thousand tenants, and those
-    lookups were a tenth of its CPU. The proxies are resolved per scheme and host (``NO_PROXY``
-    honoured) on first use, as httpx does for Graph when its client is built; ``.netrc`` plays no
-    part in an OAuth sign-in.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.trust_env = False
-        self._proxies: dict[tuple[str, str], dict[str, str]] = {}
-
-    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("proxies") is None:
-            kwargs["proxies"] = self.proxies_for(url if isinstance(url, str) else url.decode())
-        return super().request(method, url, *args, **kwargs)
-
-    def proxies_for(self, url: str) -> dict[str, str]:
-        """The environment's proxies for ``url``'s origin: ``{}`` when ``NO_PROXY`` covers it."""
-        parts = urlsplit(url)
-        origin = (parts.scheme, parts.netloc)
-        found = self._proxies.get(origin)
-        if found is None:
-            found = self._proxies[origin] = dict(requests.utils.get_environ_proxies(url))
-        return found
-
-
-def pinned_session(
-    ca_bundle: Path | None, timeout: Timeout, pool_size: int = 10
-) -> requests.Session:
-    """A requests session for MSAL that trusts ``ca_bundle`` (whatever the environment says) and
-    the environment's proxies, read once per origin.
-
-    ``pool_size``: connections kept per host; a session shared by many tenants' MSAL apps (one
-    sign-in host) needs as many as tenants are read at once.
-    """
-    session = _EnvironmentOnceSession()
-    session.verify = requests_verify(ca_bundle)
-    adapter = _PinnedAdapter(timeout, session.verify, pool_size)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
 def timed_out(exc: BaseException) -> bool:
-    """True when ``exc`` (or what it wraps) is a timeout: requests wraps urllib3's read timeouts
-    during a TLS handshake or a proxy's CONNECT in a plain ``ConnectionError``."""
+    """True when ``exc`` (or what it wraps) is a timeout: a proxy's CONNECT that timed out is a
+    ``ProxyError`` wrapping urllib3's timeout, not a ``requests.Timeout``."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -230,16 +146,16 @@ class MsalAppTokenProvider:
         tenant: TenantSettings,
         *,
         timeout: Timeout | None = None,
-        session: requests.Session | None = None,
+        signin_http: SignInHttpClient | None = None,
     ) -> None:
-        # a session passed in is shared with other tenants and owned by the caller
-        self._shared_session = session
+        # a client passed in is shared with other tenants and owned by the caller
+        self._shared_http = signin_http
         self._tenant = tenant
         self._ca_bundle = settings.ca_bundle
         self._timeout: Timeout = settings_timeout(settings) if timeout is None else timeout
         self._lock = threading.Lock()
         self._app: Any = None  # msal.ConfidentialClientApplication, built on first use
-        self._session: requests.Session | None = None
+        self._http: SignInHttpClient | None = None
         self._certificate: ClientCertificate | None = None
         self._last_token: str | None = None
         self._reuse_until = 0.0  # time.monotonic() until which _last_token is handed out as is
@@ -283,9 +199,9 @@ class MsalAppTokenProvider:
 
     def close(self) -> None:
         with self._lock:
-            if self._session is not None and self._session is not self._shared_session:
-                self._session.close()
-            self._session = None
+            if self._http is not None and self._http is not self._shared_http:
+                self._http.close()
+            self._http = None
             self._app = None
             self._last_token = None
             self._reuse_until = 0.0
@@ -312,27 +228,27 @@ class MsalAppTokenProvider:
         if self._app is not None:
             return self._app
         credential = self._credential()
-        session = self._shared_session or pinned_session(self._ca_bundle, self._timeout)
+        http = self._shared_http or SignInHttpClient(self._ca_bundle, self._timeout)
         tenant = self._tenant
         try:
             app = msal.ConfidentialClientApplication(
                 tenant.client_id,
                 client_credential=credential,
                 authority=tenant.authority,
-                http_client=session,
+                http_client=http,
                 # an overridden host is unknown to Microsoft's instance discovery service
                 instance_discovery=None if tenant.authority_is_known else False,
                 token_cache=msal.TokenCache(),
             )
         except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
-            if session is not self._shared_session:
-                session.close()
+            if http is not self._shared_http:
+                http.close()
             raise self._network_error(exc) from exc
         except (ValueError, KeyError, RuntimeError) as exc:
-            if session is not self._shared_session:
-                session.close()
+            if http is not self._shared_http:
+                http.close()
             raise discovery_error(exc, tenant) from exc
-        self._app, self._session = app, session
+        self._app, self._http = app, http
         return app
 
     def _network_error(self, exc: Exception) -> AuthError:
@@ -340,6 +256,6 @@ class MsalAppTokenProvider:
 
 
 class OwnedTokenProvider(TokenProvider, Protocol):
-    """A provider its owner closes (it may hold a session or a database connection)."""
+    """A provider its owner closes (it may hold connections or a database connection)."""
 
     def close(self) -> None: ...

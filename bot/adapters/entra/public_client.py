@@ -25,8 +25,9 @@ from typing import Any
 import msal
 import requests
 
-from bot.adapters.entra.app_only import Timeout, network_error, pinned_session, settings_timeout
+from bot.adapters.entra.app_only import network_error, settings_timeout
 from bot.adapters.entra.errors import AADSTS, APP_PAGE, discovery_error
+from bot.adapters.entra.http import SignInHttpClient, Timeout
 from bot.config import Settings, TenantSettings
 from bot.core.signin import PollOutcome, PollResult, StartedFlow, classify_poll
 from bot.errors import AuthError
@@ -207,13 +208,13 @@ class PublicClient:
         tenant = self.tenant
         with self._http_cache_lock:
             http_cache = copy.deepcopy(self._http_cache)
-        session = pinned_session(self._ca_bundle, self._timeout)
+        http = SignInHttpClient(self._ca_bundle, self._timeout)
         try:
             try:
                 app = msal.PublicClientApplication(
                     tenant.client_id,
                     authority=tenant.authority,
-                    http_client=session,
+                    http_client=http,
                     instance_discovery=None if tenant.authority_is_known else False,
                     token_cache=cache,
                     http_cache=http_cache,
@@ -224,6 +225,6 @@ class PublicClient:
                 raise discovery_error(exc, tenant) from exc
             yield app
         finally:
-            session.close()
+            http.close()
             with self._http_cache_lock:
                 self._http_cache = http_cache

@@ -21,10 +21,10 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 import httpx
-import requests
 
 from bot import __version__
 from bot.adapters.entra.app_only import TokenProvider
+from bot.adapters.entra.http import SignInHttpClient
 from bot.adapters.entra.providers import build_token_provider
 from bot.adapters.graph.batch import Batching, Wanted, read_batched
 from bot.adapters.graph.retry import RetryPolicy
@@ -234,11 +234,11 @@ def build_graph_client(
     token_provider: TokenProvider | None = None,
     retry: RetryPolicy | None = None,
     http: httpx.Client | None = None,
-    session: requests.Session | None = None,
+    signin_http: SignInHttpClient | None = None,
 ) -> HttpGraphClient:
     """The Graph client for ``tenant``; with no ``token_provider``, app-only MSAL sign-in
     (owned by the client and closed with it). Nothing touches the network until the first call.
-    ``http`` and ``session`` (MSAL's) are connection pools shared with other tenants."""
+    ``http`` and ``signin_http`` (MSAL's) are connection pools shared with other tenants."""
     timeout = graph_timeout(settings)
     if token_provider is not None:
         return HttpGraphClient(
@@ -249,7 +249,7 @@ def build_graph_client(
             http=http,
             timeout=timeout,
         )
-    provider = build_token_provider(settings, tenant, session=session)
+    provider = build_token_provider(settings, tenant, signin_http=signin_http)
     return HttpGraphClient(
         tenant,
         provider,

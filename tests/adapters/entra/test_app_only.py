@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from bot.adapters.entra import app_only
+from bot.adapters.entra import app_only, http
 from bot.adapters.entra.app_only import MsalAppTokenProvider
 from bot.adapters.entra.client_certificate import load_client_certificate
 from bot.adapters.entra.providers import build_token_provider
@@ -252,16 +252,17 @@ def test_the_proxy_environment_is_read_once_per_origin(monkeypatch: pytest.Monke
         lookups.append(url)
         return {"https": "http://proxy.example:3128"}
 
-    monkeypatch.setattr(app_only.requests.utils, "get_environ_proxies", environ_proxies)
-    session = app_only.pinned_session(None, 5.0)
-    assert isinstance(session, app_only._EnvironmentOnceSession)
-    for path in ("a/token", "b/token", "c/openid-configuration"):
-        assert session.proxies_for(f"https://login.example/{path}") == {
-            "https": "http://proxy.example:3128"
-        }
-    session.proxies_for("https://other.example/x")
+    monkeypatch.setattr(http.requests.utils, "get_environ_proxies", environ_proxies)
+    client = http.SignInHttpClient(None, 5.0)
+    try:
+        for path in ("a/token", "b/token", "c/openid-configuration"):
+            assert client.proxies_for(f"https://login.example/{path}") == {
+                "https": "http://proxy.example:3128"
+            }
+        client.proxies_for("https://other.example/x")
+    finally:
+        client.close()
     assert lookups == ["https://login.example/a/token", "https://other.example/x"]
-    assert session.trust_env is False  # no per-request lookups (.netrc, os.environ)
 
 
 def test_a_failing_token_endpoint_is_an_auth_error(graph_env, fake_graph: FakeGraph):
