@@ -203,7 +203,8 @@ class TokenWatch:
             return Tracked(self._failing(tenant, read.kind, read.error, now, announce), read)
         self._recovered(tenant, read.kind, now)
         key = SNAPSHOT_PREFIX + read.kind.value
-        previous = snapshot_tokens(read.kind, self.store.get_state(tenant.name, key))
+        stored = self.store.get_state(tenant.name, key)
+        previous = snapshot_tokens(read.kind, stored)
         read = TokenRead(read.kind, time_sync_failures(previous, read.tokens, now))
         days = tenant.remind_days_for(read.kind)
         due = token_notices(previous, read.tokens, now, days, self.zone)
@@ -217,8 +218,11 @@ class TokenWatch:
                 posted.append(notice.label)
                 self.store.audit(tenant.name, "token_notice", "system", now, detail=_facts(notice))
             keep_snapshot |= delivery is Delivery.REFUSED and notice.what in CHANGES
-        if not keep_snapshot:  # a refused change keeps the old snapshot: the next check retries
-            self.store.set_state(tenant.name, key, snapshot_json(read.tokens), now)
+        snapshot = snapshot_json(read.tokens)
+        # a refused change keeps the old snapshot (the next check retries); an unchanged one is not
+        # written again (a write is a durable commit: three per tenant on a quiet day, otherwise)
+        if not keep_snapshot and snapshot != stored:
+            self.store.set_state(tenant.name, key, snapshot, now)
         return Tracked(posted, read)
 
     def _own_renewals(self, tenant: TenantSettings, due: list[TokenNotice]) -> list[TokenNotice]:

@@ -240,7 +240,8 @@ class Watch:
         self, tenant: TenantSettings, certificate: TenantCertificate, now: datetime
     ) -> Tracked:
         """Compare with the last certificate seen, report a change once, move the snapshot on."""
-        change = detect_change(self.store.get_snapshot(tenant.name), certificate)
+        previous = self.store.get_snapshot(tenant.name)
+        change = detect_change(previous, certificate)
         if change is not None:
             applied = [  # the push certificate's own: token renewals never change its serial
                 r
@@ -259,7 +260,8 @@ class Watch:
             if delivery is Delivery.POSTED:
                 facts = _facts(change)
                 self.store.audit(tenant.name, Event.EXTERNAL_CHANGE, "system", now, detail=facts)
-        if delivery is not Delivery.REFUSED:  # a refused post keeps the old snapshot: retried
+        # a refused post keeps the old snapshot (retried); an unchanged one is not written again
+        if delivery is not Delivery.REFUSED and certificate != previous:
             self.store.set_snapshot(tenant.name, certificate, now)
         return Tracked(change, posted=delivery is Delivery.POSTED)
 

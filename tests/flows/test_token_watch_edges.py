@@ -93,3 +93,34 @@ def test_the_fleet_home_tab_shows_no_certificate_once_push_is_not_watched(
     view = json.dumps(published(fake_slack, "all tenants").params["view"])
     assert all(f"(`{name}`)" in view for name in TENANTS)
     assert "push certificate" not in view and "mdm-admin@" not in view  # the certificate's owner
+
+
+def _written(bot: RunningBot) -> dict[str, object]:
+    """When each snapshot of the tenant was last written (the store's own time column)."""
+    states = [
+        *bot.deps.store.list_states("certificate_snapshot", "default"),
+        *bot.deps.store.list_states("token_snapshot:", "default"),
+    ]
+    return {key: written for _, key, _, written in states}
+
+
+def test_a_quiet_check_writes_no_snapshot_again_and_a_change_does(
+    bot: RunningBot, clock: MovableClock, fake_graph: FakeGraph
+) -> None:
+    """A snapshot is written when what Graph shows changed, not on every check: each write is a
+    durable commit, three per tenant a day across a fleet otherwise."""
+    assert check(bot).state is CheckState.OK
+    first = _written(bot)
+    assert set(first) == {"certificate_snapshot", "token_snapshot:ade", "token_snapshot:vpp"}
+    clock.advance(days=1)
+    assert check(bot).state is CheckState.OK
+    assert _written(bot) == first  # nothing changed: nothing written
+
+    clock.advance(days=1)
+    set_tokens(fake_graph, "vpp", [token("vpp", clock, 400)])  # renewed outside the bot
+    check(bot)
+    after = _written(bot)
+    assert after["token_snapshot:vpp"] == clock()  # written at this check
+    assert {k: v for k, v in after.items() if k != "token_snapshot:vpp"} == {
+        k: v for k, v in first.items() if k != "token_snapshot:vpp"
+    }
