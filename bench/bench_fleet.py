@@ -7,8 +7,11 @@ separate process, on 127.0.0.1: ``status --all --json`` (the fleet table), ``che
 (the daily check's reads and states, one line per item) and ``check`` with Slack settings pointing
 at the fake Slack (served by this process): the daily check as ``apns-bot run`` does it, with the
 store's once-only bookkeeping (SQLite) and whatever is due posted. Wall time is measured around the
-CLI process; peak memory is its maximum resident set size (``wait4``). A sequential loop — what a
-runbook does — would need at least tenants x 3 x 200 ms.
+CLI process; peak memory is its maximum resident set size (``wait4``). Then the daily check inside
+one running bot (``bench.fleet_daily``: ``Watch.check_all``, what the scheduler calls): the first
+check after a start and the following days'. The target applies to that daily check; the one-shot
+CLI commands, which also pay for the process's start-up, get a verdict of their own. A sequential
+loop — what a runbook does — would need at least tenants x 3 x 200 ms.
 
     python -m bench.bench_fleet [--tenants 1000] [--latency 0.2] [--runs 3]
 """
@@ -177,9 +180,12 @@ def run(tenants: int, latency: float, runs: int, watch: str = "push,ade,vpp") ->
         "median_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in results),
         "sequential_floor_s": tenants * kinds * latency,
         "target_s": TARGET_SECONDS,
-        "passed": max(wall, check_wall, daily_wall, *(r["wall_s"] for r in bot)) < TARGET_SECONDS
+        # the target (issue 16) is the daily check: every check_all of the running bot, the first
+        # after a start included; the one-shot CLI commands are judged apart (start-up included)
+        "passed": max((r["wall_s"] for r in bot), default=TARGET_SECONDS) < TARGET_SECONDS
         and len(bot) == runs + 1
-        and all(r["failed"] == 0 and r["tenants"] == tenants for r in bot)
+        and all(r["failed"] == 0 and r["tenants"] == tenants for r in bot),
+        "cli_passed": max(wall, check_wall, daily_wall) < TARGET_SECONDS
         and all(r["failed"] == 0 and r["rows"] == tenants for r in results)
         and all(r["failed"] == 0 and r["items"] == tenants * kinds for r in checks + daily),
     }
@@ -194,16 +200,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.tenants, args.latency, args.runs, args.watch)
     print(json.dumps(result, indent=2))
+    verdict = {True: "PASS", False: "MISS"}
     print(
         f"\nfleet check: {result['tenants']} tenants x {args.watch} "
-        f"({result['graph_reads_per_pass']} Graph reads), {args.latency * 1000:.0f} ms each: "
-        f"status --all median {result['median_wall_s']:.2f} s, check --no-post median "
-        f"{result['median_check_wall_s']:.2f} s, check (posting) median "
-        f"{result['median_daily_check_wall_s']:.2f} s, in a running bot: first check "
+        f"({result['graph_reads_per_pass']} Graph reads), {args.latency * 1000:.0f} ms each "
+        f"(target < {TARGET_SECONDS:.0f} s; sequential floor {result['sequential_floor_s']:.0f} s)\n"
+        f"  daily check in a running bot: first after a start "
         f"{result['in_bot_first_check_wall_s'] or 0:.2f} s, later days median "
-        f"{result['in_bot_median_later_check_wall_s']:.2f} s (target < {TARGET_SECONDS:.0f} s; sequential "
-        f"floor {result['sequential_floor_s']:.0f} s), peak RSS "
-        f"{result['median_peak_rss_mb']:.0f} MB — {'PASS' if result['passed'] else 'MISS'}"
+        f"{result['in_bot_median_later_check_wall_s']:.2f} s — {verdict[result['passed']]}\n"
+        f"  one-shot CLI (start-up included): status --all median {result['median_wall_s']:.2f} s, "
+        f"check --no-post median {result['median_check_wall_s']:.2f} s, check (posting) median "
+        f"{result['median_daily_check_wall_s']:.2f} s, peak RSS "
+        f"{result['median_peak_rss_mb']:.0f} MB — {verdict[result['cli_passed']]}"
     )
     return 0 if result["passed"] else 1
 
