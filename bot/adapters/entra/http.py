@@ -193,8 +193,8 @@ class SignInHttpClient:
                 if not any(k.lower() == "content-type" for k in sent):
                     sent["Content-Type"] = FORM
         full_url = _with_query(url, params)
+        manager = self._manager_for(full_url)  # a malformed proxy URL: requests' ProxyError
         try:
-            manager = self._manager_for(full_url)
             answer = manager.request(
                 method,
                 full_url,
@@ -234,6 +234,19 @@ class SignInHttpClient:
         return manager
 
     def _proxy_manager(self, proxy: str) -> urllib3.PoolManager:
+        try:
+            return self._build_proxy_manager(proxy)
+        except rex.InvalidSchema:
+            raise
+        except (rex.RequestException, u3.HTTPError, ValueError):
+            # The parsers' messages quote the URL, credentials included: say which setting instead.
+            # Not requests' InvalidProxyURL: it is a ValueError, which MSAL's discovery reports as
+            # a wrong tenant or authority.
+            raise rex.ProxyError(
+                "The proxy URL (HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) is malformed."
+            ) from None
+
+    def _build_proxy_manager(self, proxy: str) -> urllib3.PoolManager:
         proxy_url = prepend_scheme_if_needed(proxy, "http")
         parts = urlsplit(proxy_url)
         if not parts.hostname:
@@ -245,7 +258,12 @@ class SignInHttpClient:
                 from urllib3.contrib.socks import SOCKSProxyManager
             except ImportError as exc:  # PySocks is not installed
                 raise rex.InvalidSchema("Missing dependencies for SOCKS support.") from exc
-            return SOCKSProxyManager(proxy_url, **self._pool_kw)
+            return SOCKSProxyManager(
+                proxy_url,
+                username=unquote(parts.username) if parts.username else None,
+                password=unquote(parts.password) if parts.password else None,
+                **self._pool_kw,
+            )
         proxy_headers: dict[str, str] = {}
         if parts.username:
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"

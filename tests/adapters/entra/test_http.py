@@ -4,6 +4,7 @@ sockets: what requests did for the sign-in, it still does."""
 from __future__ import annotations
 
 import base64
+import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -95,10 +96,16 @@ def test_a_silent_authority_times_out_after_the_configured_timeout(graph_env, no
     assert isinstance(caught.value.__cause__, requests.RequestException)
 
 
-def test_every_request_carries_the_settings_timeout():
-    client = SignInHttpClient(None, (1.5, 7.0))
-    assert (client.timeout.connect_timeout, client.timeout.read_timeout) == (1.5, 7.0)
-    assert client._direct.connection_pool_kw["maxsize"] == 10
+def test_every_request_carries_the_settings_timeout(no_proxy_env: pytest.MonkeyPatch):
+    """A host that accepts and never answers: the read timeout ends the request (without it, the
+    request would wait for ever); the pool holds ``pool_size`` connections per host."""
+    client = SignInHttpClient(None, (1.5, 0.3))
+    try:
+        assert client._direct.connection_pool_kw["maxsize"] == 10
+        with DeadHost() as dead, pytest.raises(requests.exceptions.ReadTimeout):
+            client.get(f"{dead.url}/tenant/v2.0/.well-known/openid-configuration")
+    finally:
+        client.close()
 
 
 # --- what is sent --------------------------------------------------------------------------------
@@ -174,8 +181,25 @@ def test_a_proxy_refusing_the_credentials_is_an_auth_error(
         with pytest.raises(AuthError, match="Could not reach Microsoft Entra ID") as caught:
             sign_in(settings_for(graph_env))
     assert "ProxyError" in caught.value.user_message
-    assert "wrong" not in caught.value.user_message
+    assert "svc:wrong" not in "".join(traceback.format_exception(caught.value))
     assert isinstance(caught.value.__cause__, requests.exceptions.ProxyError)
+    assert fake_graph.requests == []
+
+
+def test_a_malformed_proxy_url_is_named_without_its_credentials(
+    graph_env, fake_graph: FakeGraph, no_proxy_env: pytest.MonkeyPatch
+):
+    """The URL parsers quote the URL they cannot parse: the error says which setting instead."""
+    no_proxy_env.setenv("HTTPS_PROXY", "http://svc:s3cret-pw@proxy.example:99999")
+    with pytest.raises(AuthError, match="Could not reach Microsoft Entra ID") as caught:
+        sign_in(settings_for(graph_env))
+    assert (
+        "(ProxyError)" in caught.value.user_message and "HTTPS_PROXY" in caught.value.user_message
+    )
+    cause = caught.value.__cause__
+    assert isinstance(cause, requests.exceptions.ProxyError)
+    assert "malformed" in str(cause) and "HTTPS_PROXY" in str(cause)
+    assert "s3cret-pw" not in "".join(traceback.format_exception(caught.value))
     assert fake_graph.requests == []
 
 
