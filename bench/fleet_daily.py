@@ -18,7 +18,6 @@ import resource
 import sys
 import time
 
-from bot.cli import GIL_SWITCH_INTERVAL
 from bot.config import load_settings
 from bot.core.reminders import CheckState
 from bot.runtime.compose import build_deps
@@ -31,7 +30,6 @@ def _cpu() -> float:
 
 def main(argv: list[str]) -> int:
     runs = int(argv[0]) if argv else 3
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # as `apns-bot run` sets it (bot.cli.main)
     settings = load_settings(os.environ, need_slack=True, need_graph=True)
     deps = build_deps(settings)
     try:

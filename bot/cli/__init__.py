@@ -156,14 +156,6 @@ def _flushed(code: int) -> int:
     return code
 
 
-# How long a thread may hold the GIL before another waiting for it may take it (CPython's default
-# is 5 ms). The fleet check runs 64 threads that mostly wait on the network; each answer wakes one,
-# and at 5 ms they took the GIL from each other more often than they had work. 20 ms took the
-# one-shot check of 1,000 tenants from 9.5 s to 8.8 s on average here (docs/benchmarks.md); a
-# Slack listener still answers within milliseconds of its 3 s deadline's start.
-GIL_SWITCH_INTERVAL = 0.02
-
-
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -172,7 +164,6 @@ def main(
 ) -> int:
     """Run one ``apns-bot`` command. Subcommands read "now" from ``args.clock`` and wait between
     retries with ``args.sleep``: tests pass a fixed clock and a sleep that only records."""
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     parser = build_parser()
     args = parse_arguments(parser, list(sys.argv[1:] if argv is None else argv))
     args.clock, args.sleep = clock, sleep
