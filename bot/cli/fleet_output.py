@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from bot.config import Settings
 from bot.core.fleet import FleetRow
+from bot.core.tokens import CredentialKind
 
 
 class ProgressBar:
@@ -38,9 +39,11 @@ def progress_for(settings: Settings, forced: bool) -> Callable[[FleetRow], None]
 
 def fleet_document(rows: list[FleetRow], now: datetime) -> dict[str, Any]:
     """Per tenant its most urgent item: ``state``, ``days_left``, ``expires_at``, ``kind``
-    (push, ade, vpp; null when nothing watched exists) and ``name`` are that item's (a tenant
-    whose certificate could not be read still shows its worst token, beside ``error``); ``apple_id``, ``topic`` and ``serial`` stay
-    the push certificate's; ``unread`` lists the token kinds that could not be read."""
+    (push, ade, vpp; null when nothing watched exists), ``name`` and ``owner`` (its Apple ID, or
+    a VPP token's organisation: the account to renew it with) are that item's (a tenant whose
+    certificate could not be read still shows its worst token, beside ``error``); ``apple_id``,
+    ``topic`` and ``serial`` stay the push certificate's; ``unread`` lists the token kinds that
+    could not be read."""
 
     def row_document(row: FleetRow) -> dict[str, Any]:
         cert = row.certificate
@@ -52,6 +55,7 @@ def fleet_document(rows: list[FleetRow], now: datetime) -> dict[str, Any]:
             "expires_at": row.expires_at.astimezone(UTC).isoformat() if row.expires_at else None,
             "kind": row.kind.value if row.kind is not None else None,
             "name": row.name if row.kind is not None else None,
+            "owner": item_owner(row),
             "unread": [kind.value for kind in row.unread],
             "apple_id": cert.apple_id if cert else None,
             "topic": cert.topic if cert else None,
@@ -65,11 +69,20 @@ def fleet_document(rows: list[FleetRow], now: datetime) -> dict[str, Any]:
     }
 
 
+def item_owner(row: FleetRow) -> str | None:
+    """The Apple ID (or a VPP token's organisation) of the row's most urgent item: the one to
+    renew it with. The certificate's Apple ID when that item is the certificate."""
+    if row.kind is None:
+        return None
+    if row.kind is CredentialKind.PUSH:
+        return row.certificate.apple_id if row.certificate else None
+    return row.owner
+
+
 def fleet_table(rows: list[FleetRow]) -> str:
-    header = ("TENANT", "STATE", "DAYS", "EXPIRES", "KIND", "ITEM", "APPLE ID")
+    header = ("TENANT", "STATE", "DAYS", "EXPIRES", "KIND", "ITEM", "APPLE ID / ORG")
     lines = [header]
     for row in rows:
-        cert = row.certificate
         unread = f" ({', '.join(k.value for k in row.unread)} not read)" if row.unread else ""
         lines.append(
             (
@@ -79,7 +92,7 @@ def fleet_table(rows: list[FleetRow]) -> str:
                 f"{row.expires_at:%Y-%m-%d}" if row.expires_at else "",
                 row.kind.value if row.kind is not None else "",
                 (row.name or "") if row.kind is not None else "",
-                ((cert.apple_id or "") if cert else (row.error or "")) + unread,
+                ((row.error or "") if row.failed else (item_owner(row) or "")) + unread,
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]

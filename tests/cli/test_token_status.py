@@ -140,10 +140,32 @@ def test_status_all_shows_each_tenants_most_urgent_item_and_its_kind(
         -3,
     )
     assert row["apple_id"] == "mdm-admin@contoso.example"  # the certificate's, as before
+    assert row["owner"] == "apps-admin@contoso.example"  # the account that renews the token
     assert apns_bot(["status", "--all"]) == 0
     table = capsys.readouterr().out.splitlines()
     expiry = f"{T0 - timedelta(days=3):%Y-%m-%d}"
-    assert table[1].split()[:6] == ["default", "expired", "-3", expiry, "vpp", "Lapsing"]
+    assert table[1].split() == [
+        "default", "expired", "-3", expiry, "vpp", "Lapsing", "apps-admin@contoso.example"
+    ]  # fmt: skip
+
+
+def test_status_all_names_the_certificates_apple_id_when_it_is_the_most_urgent(
+    graph_only: dict[str, str], fake_graph: FakeGraph, capsys: pytest.CaptureFixture[str]
+) -> None:
+    later = T0 + timedelta(days=400)  # after the certificate
+    fake_graph.apple_tokens.set(
+        FAKE_TENANT_ID, "vpp", [vpp_token(apple_id="", organization="Org", expires_at=later)]
+    )
+    fake_graph.apple_tokens.set(FAKE_TENANT_ID, "ade", [])
+    assert apns_bot(["status", "--all", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)["tenants"]
+    assert (row["kind"], row["owner"]) == ("push", "mdm-admin@contoso.example")
+    fake_graph.apple_tokens.set(
+        FAKE_TENANT_ID, "vpp", [vpp_token(apple_id="", organization="Org", expires_at=T0)]
+    )
+    assert apns_bot(["status", "--all", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)["tenants"]
+    assert (row["kind"], row["owner"]) == ("vpp", "Org")  # no Apple ID: the organisation
 
 
 def test_a_certificate_that_cannot_be_read_still_shows_the_tokens(

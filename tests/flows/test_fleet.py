@@ -54,7 +54,9 @@ def test_status_all_table_and_progress_bar(
     assert apns_bot(["status", "--all", "--progress"]) == 2
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
-    assert lines[0].split() == ["TENANT", "STATE", "DAYS", "EXPIRES", "KIND", "ITEM", "APPLE", "ID"]
+    assert lines[0].split() == [
+        "TENANT", "STATE", "DAYS", "EXPIRES", "KIND", "ITEM", "APPLE", "ID", "/", "ORG"
+    ]  # fmt: skip
     assert lines[1].startswith("fabrikam") and "CHECK FAILED" in lines[1]
     assert "5/5 tenants" in captured.err
 
