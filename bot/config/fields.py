@@ -115,6 +115,9 @@ def parse_approvers(raw: str | list[str] | None, problems: list[str], key: str) 
     return tuple(a for a in approvers if _APPROVER.match(a))
 
 
+GRAPH_VERSIONS = ("beta", "v1.0")
+
+
 def resolve_cloud(
     cloud: str,
     authority_host: str | None,
@@ -139,6 +142,13 @@ def resolve_cloud(
     url = (graph_url or endpoints.graph_root + "/beta").rstrip("/")
     if not url.startswith("https://"):
         problems.append(f"{url_key}={url!r} must start with https://.")
+    elif url.rsplit("/", 1)[-1] not in GRAPH_VERSIONS:
+        # every read appends its path to this URL, and ADE tokens are read on beta by swapping
+        # a trailing /v1.0: a URL without Graph's version would fail each read, kind by kind
+        problems.append(
+            f"{url_key}={url!r} must end in Graph's version, /beta or /v1.0 "
+            f"(e.g. {endpoints.graph_root}/beta)."
+        )
     return host, url
 
 

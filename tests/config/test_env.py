@@ -68,6 +68,7 @@ def test_an_empty_environment_lists_every_missing_key_at_once() -> None:
         ("AZURE_CLIENT_ID", "contoso", "GUID"),
         ("AZURE_CLOUD", "mars", "usgov"),
         ("GRAPH_URL", "http://graph.example", "https://"),
+        ("GRAPH_URL", "https://graph.example/api", "/beta or /v1.0"),
         ("APNS_REQUIRED_APPROVALS", "two", "whole number"),
         ("APNS_APPROVAL_TTL_HOURS", "0", "out of range"),
         ("APNS_REMIND_DAYS", "60,thirty", "comma-separated"),
