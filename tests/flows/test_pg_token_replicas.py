@@ -1,4 +1,5 @@
-"""Two replicas on one PostgreSQL database renewing a token: twenty approvals, one upload."""
+"""Two replicas on one PostgreSQL database: a token's renewal (twenty approvals, one upload) and
+its reminders and problems (each posted once by the two, and never again after a restart)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bot.core.requests import Status
 from bot.slack.ids import Action
+from bot.usecases.watch import CheckResult
 from tests.clock import days
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
+from tests.flows.test_token_watch import check, posts, set_tokens, token, token_posts
 from tests.flows.token_flow import pending_token_request, renewed_notice, syncs, uploads
-from tests.harness import GROUP_LEAD, LEAD_1, LEAD_2, RunningBot
+from tests.harness import GROUP_LEAD, LEAD_1, LEAD_2, MovableClock, RunningBot
 from tests.tokengen import ade_token_file, intune_key, vpp_token_file
 
 CLICKS = 20
@@ -59,3 +62,41 @@ def test_twenty_approvals_of_an_ade_token_on_two_replicas_give_one_upload(
     assert len(uploads(fake_graph, "ade")) == 1
     stored = two.deps.store.get_request(request_id)
     assert stored is not None and stored.status is Status.APPLIED and stored.attempts == 1
+
+
+def test_both_replicas_checking_tokens_at_once_post_each_reminder_and_problem_once(
+    start_bot: Callable[..., RunningBot],
+    pg_url: str,
+    fake_slack: FakeSlack,
+    fake_graph: FakeGraph,
+    clock: MovableClock,
+) -> None:
+    """Each replica has its own connection pool; only the database decides who posts."""
+    replicas = [start_bot(APNS_DATABASE_URL=pg_url), start_bot(APNS_DATABASE_URL=pg_url)]
+    set_tokens(fake_graph, "ade", [token("ade", clock, 6.5)])
+    invalid = token("vpp", clock, 200, id="vpp-elsewhere", state="assignedToExternalMDM")
+    set_tokens(fake_graph, "vpp", [token("vpp", clock, 13.5), invalid])
+    results: list[CheckResult] = []
+    barrier = threading.Barrier(len(replicas))
+
+    def run(bot: RunningBot) -> None:
+        barrier.wait(timeout=30)
+        results.append(check(bot))
+
+    threads = [threading.Thread(target=run, args=(bot,)) for bot in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(results) == len(replicas)  # no check raised
+    posted = sorted(p for r in results for p in token_posts(r))
+    assert posted == ["ade reminder 7", "vpp problem state", "vpp reminder 14"]
+    assert len(posts(fake_slack, "expires soon")) == 2
+    assert len(posts(fake_slack, "assignedToExternalMDM")) == 1
+    assert len(fake_slack.calls_to("chat.postMessage")) == 3
+
+    clock.advance(days=1)  # the next daily check, still inside the same thresholds
+    restarted = start_bot(APNS_DATABASE_URL=pg_url)  # new stores on the same database
+    assert check(restarted).posted == ()
+    assert len(fake_slack.calls_to("chat.postMessage")) == 3
