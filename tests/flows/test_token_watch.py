@@ -30,6 +30,22 @@ Kind = Literal["ade", "vpp"]
 KINDS: tuple[Kind, Kind] = ("ade", "vpp")
 PATHS = {"ade": ADE_PATH, "vpp": VPP_PATH}
 APPLE_IDS = {"ade": "abm-admin@contoso.example", "vpp": "apps-admin@contoso.example"}
+# What a reminder must tell, word for word: what breaks, then renewal steps (the user's words)
+MUST_SAY = {
+    "ade": (
+        "new iPhones, iPads and Macs can no longer enroll through Automated Device Enrollment",
+        "enrolled devices keep working",
+        "*Download Token* (a `.p7m` file)",
+        "upload the `.p7m` and save",
+    ),
+    "vpp": (
+        "app licences stop syncing",
+        "fail to install or update",
+        "Payments and Billing",
+        "download the server token",
+        "upload the `.vpptoken` file",
+    ),
+}
 
 
 def token(kind: Kind, clock: MovableClock, days: float, **props: Any) -> dict[str, Any]:
@@ -96,6 +112,7 @@ def test_a_token_inside_the_window_is_reminded_once_across_a_restart(
     name = "Contoso ABM" if kind == "ade" else "Contoso Apps and Books"
     assert label in text and name in text and APPLE_IDS[kind] in text
     assert BREAKS[CredentialKind(kind)] in text
+    assert [words for words in MUST_SAY[kind] if words not in text] == []
     assert "Apple Business Manager" in text and "Intune admin center" in text
     clock.advance(days=23)  # 6 days left: the next threshold, with the approvers mentioned
     assert token_posts(check(bot)) == [f"{kind} reminder 7"]
