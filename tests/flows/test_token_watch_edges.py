@@ -1,4 +1,5 @@
-"""Token watch edges: a token Graph lists without an id, and a kind that leaves the watch list.
+"""Token watch edges: a token Graph lists without an id, two replicas checking at once, and a kind
+that leaves the watch list.
 
 Through the fake Graph and fake Slack, with a real SQLite file, as ``test_token_watch``.
 """
@@ -6,18 +7,29 @@ Through the fake Graph and fake Slack, with a real SQLite file, as ``test_token_
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.core.reminders import CheckState
+from bot.usecases.watch import CheckResult
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.graph_tokens import without_id
 from tests.fakes.slack_server import FakeSlack
 from tests.fleet_fixtures import TENANTS, fleet_file
 from tests.flows.test_metrics_flow import scrape
-from tests.flows.test_token_watch import KINDS, Kind, check, posts, read_of, set_tokens, token
+from tests.flows.test_token_watch import (
+    KINDS,
+    Kind,
+    check,
+    posts,
+    read_of,
+    set_tokens,
+    token,
+    token_posts,
+)
 from tests.harness import LEAD_1, REQUESTER, MovableClock, RunningBot
 from tests.slack.test_home import open_home, published, view_of
 
@@ -43,6 +55,34 @@ def test_a_token_without_an_id_is_skipped_and_the_others_are_still_reminded(
     assert "Kept" in str(reminder.params) and "No id" not in str(reminder.params)
     assert any("without an id" in r.getMessage() for r in caplog.records)
     assert check(bot).posted == () and check(start_bot()).posted == ()  # still once
+
+
+def test_two_replicas_on_one_database_post_each_reminder_once(
+    start_bot: Callable[..., RunningBot],
+    fake_graph: FakeGraph,
+    fake_slack: FakeSlack,
+    clock: MovableClock,
+) -> None:
+    first, second = start_bot(), start_bot()
+    set_tokens(fake_graph, "ade", [token("ade", clock, 6.5)])
+    set_tokens(fake_graph, "vpp", [token("vpp", clock, 13.5)])
+    results: list[CheckResult] = []
+    start = threading.Barrier(2)
+
+    def run(bot: RunningBot) -> None:
+        start.wait(timeout=20)
+        results.append(check(bot))
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    # both checks ran to the end: a hung or failed one would leave a reminder unaccounted for
+    assert [t.is_alive() for t in threads] == [False, False] and len(results) == 2
+    posted = sorted(p for r in results for p in token_posts(r))
+    assert posted == ["ade reminder 7", "vpp reminder 14"]
+    assert len(posts(fake_slack, "expires soon")) == 2
 
 
 # --- a kind that leaves the watch list (the grace period: tests/flows/test_unwatched.py) -------
