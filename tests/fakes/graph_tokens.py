@@ -9,7 +9,9 @@ Both are collections (``{"@odata.context", "value": [...]}``) cut into pages of 
 items, each page but the last carrying an absolute ``@odata.nextLink`` with an opaque
 ``$skiptoken``. Property names are Graph's, exactly. Every date is an offset from the suite's
 anchor ``T0``. ``deny(kind)`` makes one kind answer 403 (as when the app lacks the permission for
-it, or the tenant lacks Intune's Apple features) while the other kinds still read.
+it) while the other kinds still read; ``not_applicable(kind)`` makes it answer Graph's 400
+``BadRequest`` "Request not applicable to target tenant." (what Graph answers where Intune's
+feature behind the request is not usable in the tenant).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ TokenKind = Literal["ade", "vpp"]
 PATHS: dict[TokenKind, str] = {"ade": ADE_PATH, "vpp": VPP_PATH}
 VERSIONS: dict[TokenKind, tuple[str, ...]] = {"ade": ("beta",), "vpp": ("beta", "v1.0")}
 DEFAULT_PAGE_SIZE = 100  # far more than a tenant has: one page unless a test asks for less
+NOT_APPLICABLE = "Request not applicable to target tenant."
 BETA_ONLY_VPP = ("displayName", "locationName", "roleScopeTagIds", "dataSharingConsentGranted")
 
 # The default tenant's tokens, as offsets from T0: both healthy, renewed months ago.
@@ -143,6 +146,7 @@ class AppleTokens:
         self._lock = threading.Lock()
         self._tokens: dict[tuple[str, TokenKind], list[dict[str, Any]]] = {}
         self._denied: set[tuple[str, TokenKind]] = set()
+        self._not_applicable: set[tuple[str, TokenKind]] = set()
         self.page_size = DEFAULT_PAGE_SIZE
 
     def add_tenant(self, tenant_id: str) -> None:
@@ -181,6 +185,14 @@ class AppleTokens:
                 self._denied.add((tenant_id, kind))
             else:
                 self._denied.discard((tenant_id, kind))
+
+    def not_applicable(self, tenant_id: str, kind: TokenKind, refused: bool = True) -> None:
+        """``kind`` answers 400 "Request not applicable to target tenant." until undone."""
+        with self._lock:
+            if refused:
+                self._not_applicable.add((tenant_id, kind))
+            else:
+                self._not_applicable.discard((tenant_id, kind))
 
     def denied(self, tenant_id: str, kind: TokenKind) -> bool:
         with self._lock:
@@ -222,6 +234,10 @@ class AppleTokens:
             return None
         if not readable or self.denied(tenant_id, kind):
             return forbidden(shapes.READ_SCOPES, *ids)
+        with self._lock:
+            inapplicable = (tenant_id, kind) in self._not_applicable
+        if inapplicable:
+            return graph_error(400, "BadRequest", NOT_APPLICABLE, *ids)
         offset = offset_of(request.query)
         if offset is None:
             return graph_error(400, "BadRequest", "The skip token is not valid.", *ids)

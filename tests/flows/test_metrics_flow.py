@@ -5,6 +5,7 @@ moving as a renewal is requested, refused, approved and uploaded."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,8 +15,9 @@ from bot.core.tokens import AppleToken, CredentialKind, ReadError, TokenRead
 from bot.slack.ids import Action
 from bot.usecases.watch import CheckResult
 from tests.clock import T0, days
-from tests.fakes.graph_server import FakeGraph, Fault
+from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph, Fault
 from tests.fakes.graph_shapes import CERT_PATH, DEFAULT_EXPIRY
+from tests.fakes.graph_tokens import ade_token, vpp_token
 from tests.fakes.slack_server import FakeSlack
 from tests.flows.test_renewal_flow import pending_request, renewal, submit
 from tests.harness import LEAD_1, OUTSIDER, RunningBot
@@ -107,6 +109,44 @@ def test_a_failed_read_is_0_beside_a_kind_read_fine(bot: RunningBot, fake_graph:
     at = value(found, "apns_bot_expiry_timestamp_seconds", tenant="default", kind="vpp", name=name)
     assert at == days(188).timestamp()
     assert not any(apple_id in text.lower() for apple_id in APPLE_IDS)
+
+
+def test_ade_and_vpp_expiries_are_the_tokens_graph_listed_and_a_vpp_403_is_0_for_vpp_only(
+    bot: RunningBot, fake_graph: FakeGraph
+) -> None:
+    """Through the real watch: the values scraped are the fake tokens' own expiries, to the
+    second, and a read failing for one kind sets that kind's success to 0 and no other's."""
+    ade_expiry = days(97) + timedelta(hours=3, minutes=7, seconds=11)
+    vpp_expiry = days(143) + timedelta(hours=20, minutes=1, seconds=59)
+    fake_graph.apple_tokens.set(
+        FAKE_TENANT_ID, "ade", [ade_token(name="Enrollment NL", expires_at=ade_expiry)]
+    )
+    fake_graph.apple_tokens.set(
+        FAKE_TENANT_ID, "vpp", [vpp_token(display_name="Licences NL", expires_at=vpp_expiry)]
+    )
+    [first] = bot.deps.watch.check_all()
+    assert first.state is CheckState.OK
+    _, found = scrape(bot.base)
+
+    def expiry(kind: str, name: str) -> float | None:
+        metric = "apns_bot_expiry_timestamp_seconds"
+        return value(found, metric, tenant="default", kind=kind, name=name)
+
+    def success(kind: str) -> float | None:
+        return value(found, "apns_bot_check_success", tenant="default", kind=kind)
+
+    assert expiry("ade", "Enrollment NL") == ade_expiry.timestamp()
+    assert expiry("vpp", "Licences NL") == vpp_expiry.timestamp()
+    assert (success("push"), success("ade"), success("vpp")) == (1.0, 1.0, 1.0)
+
+    bot.clock.advance(days=1)
+    fake_graph.apple_tokens.deny(FAKE_TENANT_ID, "vpp")  # 403 for the VPP tokens only
+    [second] = bot.deps.watch.check_all()
+    assert second.state is CheckState.FAILED
+    _, found = scrape(bot.base)
+    assert (success("push"), success("ade"), success("vpp")) == (1.0, 1.0, 0.0)
+    assert expiry("ade", "Enrollment NL") == ade_expiry.timestamp()
+    assert expiry("vpp", "Licences NL") == vpp_expiry.timestamp()  # the last one read stays
 
 
 def counter(found: Samples, name: str, outcome: str) -> float | None:

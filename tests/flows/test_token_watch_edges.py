@@ -1,4 +1,5 @@
-"""Token watch edges: a token Graph lists without an id, and a kind that leaves the watch list.
+"""Token watch edges: a token Graph lists without an id, a kind Graph answers 400 for, two
+replicas checking at once, and a kind that leaves the watch list.
 
 Through the fake Graph and fake Slack, with a real SQLite file, as ``test_token_watch``.
 """
@@ -6,18 +7,30 @@ Through the fake Graph and fake Slack, with a real SQLite file, as ``test_token_
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.core.reminders import CheckState
-from tests.fakes.graph_server import FakeGraph
+from bot.core.tokens import CredentialKind
+from bot.usecases.watch import CheckResult
+from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph
 from tests.fakes.graph_tokens import without_id
 from tests.fakes.slack_server import FakeSlack
 from tests.fleet_fixtures import TENANTS, fleet_file
 from tests.flows.test_metrics_flow import scrape
-from tests.flows.test_token_watch import KINDS, Kind, check, posts, read_of, set_tokens, token
+from tests.flows.test_token_watch import (
+    KINDS,
+    Kind,
+    check,
+    posts,
+    read_of,
+    set_tokens,
+    token,
+    token_posts,
+)
 from tests.harness import LEAD_1, REQUESTER, MovableClock, RunningBot
 from tests.slack.test_home import open_home, published, view_of
 
@@ -43,6 +56,60 @@ def test_a_token_without_an_id_is_skipped_and_the_others_are_still_reminded(
     assert "Kept" in str(reminder.params) and "No id" not in str(reminder.params)
     assert any("without an id" in r.getMessage() for r in caplog.records)
     assert check(bot).posted == () and check(start_bot()).posted == ()  # still once
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_kind_graph_answers_400_for_is_posted_once_and_hides_no_other_kind(
+    bot: RunningBot, fake_graph: FakeGraph, fake_slack: FakeSlack, clock: MovableClock, kind: Kind
+) -> None:
+    """Graph's 400 "Request not applicable to target tenant." (Intune's feature not usable in the
+    tenant) for one kind: a problem of that kind, said once; the others are read and reminded."""
+    other: Kind = "vpp" if kind == "ade" else "ade"
+    fake_graph.apple_tokens.not_applicable(FAKE_TENANT_ID, kind)
+    set_tokens(fake_graph, other, [token(other, clock, 10)])
+    result = check(bot)
+    assert result.state is CheckState.FAILED
+    assert result.certificate is not None and result.error is None  # the certificate still read
+    assert sorted(token_posts(result)) == sorted([f"{kind} read failed", f"{other} reminder 14"])
+    error = read_of(result, kind).error
+    assert error.code == "BadRequest" and "not applicable to target tenant" in error.message
+    assert read_of(result, other).ok and len(read_of(result, other).tokens) == 1
+    [failed] = posts(fake_slack, "I cannot read the")
+    assert CredentialKind(kind).label in failed.params["text"]
+    assert "not applicable to target tenant" in json.dumps(failed.params)
+
+    clock.advance(days=1)
+    again = check(bot)
+    assert again.state is CheckState.FAILED and again.posted == ()  # one notice per streak
+    assert len(posts(fake_slack, "I cannot read the")) == 1
+
+
+def test_two_replicas_on_one_database_post_each_reminder_once(
+    start_bot: Callable[..., RunningBot],
+    fake_graph: FakeGraph,
+    fake_slack: FakeSlack,
+    clock: MovableClock,
+) -> None:
+    first, second = start_bot(), start_bot()
+    set_tokens(fake_graph, "ade", [token("ade", clock, 6.5)])
+    set_tokens(fake_graph, "vpp", [token("vpp", clock, 13.5)])
+    results: list[CheckResult] = []
+    start = threading.Barrier(2)
+
+    def run(bot: RunningBot) -> None:
+        start.wait(timeout=20)
+        results.append(check(bot))
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    # both checks ran to the end: a hung or failed one would leave a reminder unaccounted for
+    assert [t.is_alive() for t in threads] == [False, False] and len(results) == 2
+    posted = sorted(p for r in results for p in token_posts(r))
+    assert posted == ["ade reminder 7", "vpp reminder 14"]
+    assert len(posts(fake_slack, "expires soon")) == 2
 
 
 # --- a kind that leaves the watch list (the grace period: tests/flows/test_unwatched.py) -------

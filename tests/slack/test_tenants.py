@@ -13,6 +13,7 @@ from bot.slack.ids import Action
 from tests.certgen import make_push_cert
 from tests.clock import days, iso
 from tests.fakes.graph_server import FakeGraph
+from tests.fakes.graph_tokens import vpp_token
 from tests.fakes.slack_server import FakeSlack
 from tests.fleet_fixtures import TENANTS, fleet_file
 from tests.flows.test_renewal_flow import (
@@ -76,6 +77,28 @@ def test_status_all_lists_every_tenant_most_urgent_first(
     assert "fabrikam" in tenant_lines[0] and "check failed" in tenant_lines[0]
     assert "tailspin" in tenant_lines[1] and "expired" in tenant_lines[1]
     assert "5 tenants: 1 need attention, 1 could not be checked." in answer.params["text"]
+
+
+def test_status_all_shows_a_token_when_it_is_a_tenants_most_urgent_item(
+    fleet_bot: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    """Northwind's Apps and Books token expires in 12 days, long before its certificate (307
+    days): that token is northwind's line, kind named, and it sorts before contoso's certificate
+    at 20 days."""
+    fake_graph.set_entity(TENANTS["contoso"], expirationDateTime=iso(days(20.5)))
+    soon = vpp_token(display_name="Northwind Licences", expires_at=days(12.5))
+    fake_graph.apple_tokens.set(TENANTS["northwind"], "vpp", [soon])
+    fleet_bot.slack.command("status all", channel="C0ELSEWHERE")
+    answer = fake_slack.wait_for("response_url")
+    lines = [json.dumps(b) for b in answer.params["blocks"]]
+    tenant_lines = [line for line in lines if "(`" in line]
+    assert len(tenant_lines) == 5
+    northwind, contoso = tenant_lines[0], tenant_lines[1]
+    assert "(`northwind`)" in northwind and "(`contoso`)" in contoso
+    assert "Apps and Books (VPP) token *Northwind Licences*: 12 days left" in northwind
+    assert "push certificate" not in northwind
+    assert "push certificate: 20 days left" in contoso
+    assert "5 tenants: 2 need attention, 0 could not be checked." in answer.params["text"]
 
 
 def test_a_renewal_goes_to_its_tenants_channel_and_only_its_approvers_decide(
