@@ -12,12 +12,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from bot.core.requests import Status
 from bot.slack.ids import Action
@@ -27,6 +24,7 @@ from tests.fakes.slack_server import FakeSlack
 from tests.flows.test_renewal_flow import patches, pending_request
 from tests.flows.test_watch import check, expire_in, posts
 from tests.harness import GROUP_LEAD, LEAD_1, LEAD_2, MovableClock, RunningBot
+from tests.races import race
 
 CLICKS = 20
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -64,21 +62,19 @@ def python(
     )
 
 
+def approve_on_both(one: RunningBot, two: RunningBot, request_id: str) -> None:
+    """``CLICKS`` approvals by three leads released at once, alternating between the replicas."""
+    leads = [LEAD_1, LEAD_2, GROUP_LEAD]
+    race(CLICKS, lambda i: (one, two)[i % 2].slack.click(Action.APPROVE, request_id, leads[i % 3]))
+
+
 def test_twenty_approvals_split_across_two_replicas_give_one_patch(
     start_bot: Callable[..., RunningBot], pg_url: str, fake_slack: FakeSlack, fake_graph: FakeGraph
 ) -> None:
     one, two = start_bot(APNS_DATABASE_URL=pg_url), start_bot(APNS_DATABASE_URL=pg_url)
     request_id = pending_request(one, fake_slack)
     fake_graph.set_latency(0.2)  # the upload is still running while later clicks arrive
-    approvers = [LEAD_1, LEAD_2, GROUP_LEAD]
-    barrier = threading.Barrier(CLICKS)
-
-    def click(i: int) -> None:
-        barrier.wait(timeout=30)
-        (one, two)[i % 2].slack.click(Action.APPROVE, request_id, approvers[i % 3])
-
-    with ThreadPoolExecutor(max_workers=CLICKS) as pool:
-        list(pool.map(click, range(CLICKS)))
+    approve_on_both(one, two, request_id)
     fake_slack.wait_for("chat.postMessage", lambda c: "renewed" in c.params.get("text", ""))
     one.wait_idle()
     two.wait_idle()
@@ -97,20 +93,12 @@ def test_both_replicas_running_the_daily_check_at_once_post_each_reminder_once(
 ) -> None:
     bots = [start_bot(APNS_DATABASE_URL=pg_url), start_bot(APNS_DATABASE_URL=pg_url)]
     expire_in(fake_graph, clock, 6.5)
-    barrier = threading.Barrier(len(bots) * 3)
-
-    def run(bot: RunningBot) -> Any:
-        barrier.wait(timeout=30)
-        return check(bot)
-
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(run, bots * 3))
+    racers = bots * 3
+    results = race(len(racers), lambda i: check(racers[i]))
     assert sorted(r.posted for r in results) == [(), (), (), (), (), ("reminder 7",)]
     assert len(posts(fake_slack, "Renew the APNs certificate now")) == 1
     clock.advance(days=4)  # 2.5 days left: the next threshold, again once
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        barrier.reset()
-        later = list(pool.map(run, bots * 3))
+    later = race(len(racers), lambda i: check(racers[i]))
     assert sorted(r.posted for r in later) == [(), (), (), (), (), ("reminder 3",)]
 
 

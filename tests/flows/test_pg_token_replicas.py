@@ -3,34 +3,18 @@ its reminders and problems (each posted once by the two, and never again after a
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from bot.core.requests import Status
-from bot.slack.ids import Action
-from bot.usecases.watch import CheckResult
 from tests.clock import days
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.slack_server import FakeSlack
+from tests.flows.test_pg_replicas import approve_on_both
 from tests.flows.test_token_watch import check, posts, set_tokens, token, token_posts
 from tests.flows.token_flow import pending_token_request, renewed_notice, syncs, uploads
-from tests.harness import GROUP_LEAD, LEAD_1, LEAD_2, MovableClock, RunningBot
+from tests.harness import MovableClock, RunningBot
+from tests.races import race
 from tests.tokengen import ade_token_file, intune_key, vpp_token_file
-
-CLICKS = 20
-
-
-def _race(one: RunningBot, two: RunningBot, request_id: str) -> None:
-    approvers = [LEAD_1, LEAD_2, GROUP_LEAD]
-    barrier = threading.Barrier(CLICKS)
-
-    def click(i: int) -> None:
-        barrier.wait(timeout=30)
-        (one, two)[i % 2].slack.click(Action.APPROVE, request_id, approvers[i % 3])
-
-    with ThreadPoolExecutor(max_workers=CLICKS) as pool:
-        list(pool.map(click, range(CLICKS)))
 
 
 def test_twenty_approvals_of_a_vpp_token_on_two_replicas_give_one_patch_and_one_sync(
@@ -39,7 +23,7 @@ def test_twenty_approvals_of_a_vpp_token_on_two_replicas_give_one_patch_and_one_
     one, two = start_bot(APNS_DATABASE_URL=pg_url), start_bot(APNS_DATABASE_URL=pg_url)
     request_id = pending_token_request(one, fake_slack, "vpp", vpp_token_file(expires_at=days(365)))
     fake_graph.set_latency(0.2)  # the upload is still running while later clicks arrive
-    _race(one, two, request_id)
+    approve_on_both(one, two, request_id)
     renewed_notice(fake_slack)
     one.wait_idle()
     two.wait_idle()
@@ -55,7 +39,7 @@ def test_twenty_approvals_of_an_ade_token_on_two_replicas_give_one_upload(
     content = ade_token_file(intune_key(1), expires_at=days(365))
     request_id = pending_token_request(one, fake_slack, "ade", content)
     fake_graph.set_latency(0.2)
-    _race(one, two, request_id)
+    approve_on_both(one, two, request_id)
     renewed_notice(fake_slack)
     one.wait_idle()
     two.wait_idle()
@@ -76,20 +60,7 @@ def test_both_replicas_checking_tokens_at_once_post_each_reminder_and_problem_on
     set_tokens(fake_graph, "ade", [token("ade", clock, 6.5)])
     invalid = token("vpp", clock, 200, id="vpp-elsewhere", state="assignedToExternalMDM")
     set_tokens(fake_graph, "vpp", [token("vpp", clock, 13.5), invalid])
-    results: list[CheckResult] = []
-    barrier = threading.Barrier(len(replicas))
-
-    def run(bot: RunningBot) -> None:
-        barrier.wait(timeout=30)
-        results.append(check(bot))
-
-    threads = [threading.Thread(target=run, args=(bot,)) for bot in replicas]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    assert len(results) == len(replicas)  # no check raised
+    results = race(len(replicas), lambda i: check(replicas[i]))  # none raised or hung
     posted = sorted(p for r in results for p in token_posts(r))
     assert posted == ["ade reminder 7", "vpp problem state", "vpp reminder 14"]
     assert len(posts(fake_slack, "expires soon")) == 2

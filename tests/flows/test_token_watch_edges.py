@@ -7,7 +7,6 @@ Through the fake Graph and fake Slack, with a real SQLite file, as ``test_token_
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import pytest
 
 from bot.core.reminders import CheckState
 from bot.core.tokens import CredentialKind
-from bot.usecases.watch import CheckResult
 from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph
 from tests.fakes.graph_tokens import without_id
 from tests.fakes.slack_server import FakeSlack
@@ -32,6 +30,7 @@ from tests.flows.test_token_watch import (
     token_posts,
 )
 from tests.harness import LEAD_1, REQUESTER, MovableClock, RunningBot
+from tests.races import race
 from tests.slack.test_home import open_home, published, view_of
 
 
@@ -93,20 +92,8 @@ def test_two_replicas_on_one_database_post_each_reminder_once(
     first, second = start_bot(), start_bot()
     set_tokens(fake_graph, "ade", [token("ade", clock, 6.5)])
     set_tokens(fake_graph, "vpp", [token("vpp", clock, 13.5)])
-    results: list[CheckResult] = []
-    start = threading.Barrier(2)
-
-    def run(bot: RunningBot) -> None:
-        start.wait(timeout=20)
-        results.append(check(bot))
-
-    threads = [threading.Thread(target=run, args=(b,)) for b in (first, second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
-    # both checks ran to the end: a hung or failed one would leave a reminder unaccounted for
-    assert [t.is_alive() for t in threads] == [False, False] and len(results) == 2
+    # both checks run to the end: a hung or failed one fails the race
+    results = race(2, lambda i: check((first, second)[i]))
     posted = sorted(p for r in results for p in token_posts(r))
     assert posted == ["ade reminder 7", "vpp reminder 14"]
     assert len(posts(fake_slack, "expires soon")) == 2

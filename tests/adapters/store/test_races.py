@@ -5,37 +5,21 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TypeVar
 
 from bot.adapters.store import SqlStore
 from bot.core.request_policy import open_request_of_another
 from bot.core.requests import ChangeRequest, Status
 from tests.adapters.store.conftest import Backend
 from tests.adapters.store.fixtures import T0, request
+from tests.races import race
 
 LATER = T0 + timedelta(hours=1)
-T = TypeVar("T")
 ROUNDS = 40
 
 
 def events(store: SqlStore, request_id: str) -> list[str]:
     return [e.event for e in reversed(store.history("default", request_id=request_id, limit=100))]
-
-
-def race(n: int, work: Callable[[int], T]) -> list[T]:
-    """Run ``work(i)`` on ``n`` threads released together by a barrier; results in order."""
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> T:
-        barrier.wait(timeout=30)
-        return work(i)
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        futures = [pool.submit(run, i) for i in range(n)]
-        return [f.result() for f in futures]
 
 
 def test_people_submitting_at_once_store_one_request_and_the_rest_are_told_whose(
