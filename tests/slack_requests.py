@@ -48,9 +48,10 @@ class SlackSender:
         )
 
     def command(
-        self, text: str, user: str = "U0REQUESTER", channel: str = "C0APNSOPS"
+        self, text: str, user: str = "U0REQUESTER", channel: str = "C0APNSOPS", **fields: str
     ) -> tuple[httpx.Response, str]:
-        """Send ``/apns <text>``; returns the response and the response_url it carried."""
+        """Send ``/apns <text>`` (``fields`` override the form's, e.g. ``channel_name``);
+        returns the response and the response_url it carried."""
         n = next(_counter)
         response_url = f"{self.slack_base}/response/cmd{n}"
         form = {
@@ -69,6 +70,7 @@ class SlackSender:
             "is_enterprise_install": "false",
             "response_url": response_url,
             "trigger_id": trigger_id(n),
+            **fields,
         }
         return self.post(urlencode(form).encode()), response_url
 

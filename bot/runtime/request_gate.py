@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 # Bolt's own parsing, so the gate checks exactly the object Bolt will dispatch
-from slack_bolt.request.internals import extract_content_type, parse_body
+from slack_bolt.request.internals import extract_content_type
 
+from bot.runtime.bolt_body import parse_slack_body
 from bot.slack.payload_shape import shape_problem
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class RequestGate:
         except UnicodeDecodeError:
             return NOT_UTF8
         try:
-            parsed = parse_body(text, extract_content_type({"content-type": [content_type]}))
+            parsed = parse_slack_body(text, extract_content_type({"content-type": [content_type]}))
         except (ValueError, RecursionError):
             return NOT_PARSEABLE
         if not isinstance(parsed, dict) or shape_problem(parsed) is not None:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.runtime.bolt_body import SlackBoltHandler
 from bot.runtime.executors import Answering
 from bot.runtime.metrics_http import METRICS_PATH, Render, metrics_endpoint
 from bot.runtime.request_gate import MAX_BODY_BYTES, RequestGate
@@ -41,7 +41,7 @@ def wsgi_app(
     ``answering`` counts the Slack requests in Bolt's hands (follow-up work waits for them).
     """
     answering = answering or Answering()
-    bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+    bolt = SlackBoltHandler(app, path=EVENTS_PATH)
 
     def counted(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # only what passed the gate is counted: a flood of refused requests delays no follow-up

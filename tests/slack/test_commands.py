@@ -83,6 +83,17 @@ def test_help_and_empty_text_list_the_commands(bot: RunningBot) -> None:
             assert f"/apns {verb}" in body["text"]
 
 
+def test_the_word_payload_anywhere_in_a_command_is_no_obstacle(bot: RunningBot) -> None:
+    """Bolt took any form body holding the substring "payload" for an interactivity payload and
+    dropped the command (404, Slack's "failed"): in the text, a channel or a user name."""
+    response, _ = bot.slack.command("payload")
+    assert response.status_code == 200 and "I don't know `payload`" in response.json()["text"]
+    for field in ("channel_name", "user_name", "team_domain"):
+        response, _ = bot.slack.command("help", **{field: "payload-team"})
+        assert response.status_code == 200, field
+        assert "/apns status" in response.json()["text"], field
+
+
 def test_an_unknown_word_gets_the_help_naming_it(bot: RunningBot) -> None:
     response, _ = bot.slack.command("renwe")
     body = response.json()
