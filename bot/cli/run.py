@@ -215,6 +215,12 @@ def serve_http(app: Any, settings: Settings, address: tuple[str, int], deps: Dep
         metrics_token=metrics_token(settings),
     )
     bound = server.effective_port
+    if settings.metrics_port is None and settings.metrics_token is None:
+        log.warning(
+            "GET %s answers anyone who can reach this port (tenant and token names, expiry "
+            "dates): set APNS_METRICS_TOKEN or APNS_METRICS_PORT to restrict it",
+            METRICS_PATH,
+        )
     paths = HEALTH_PATH if settings.metrics_port is not None else f"{HEALTH_PATH}, {METRICS_PATH}"
     log.info("HTTP mode: POST %s and GET %s on %s:%s", EVENTS_PATH, paths, host, bound)
     print(f"apns-bot listening on http://{host}:{bound}{EVENTS_PATH}", flush=True)

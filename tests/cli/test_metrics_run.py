@@ -105,6 +105,11 @@ def test_http_mode_serves_metrics_beside_slack(
     assert refused.status_code == 405
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0
+    assert proc.stderr is not None
+    assert OPEN_WARNING in proc.stderr.read()  # open to whoever reaches Slack's endpoint: said
+
+
+OPEN_WARNING = "GET /metrics answers anyone who can reach this port"
 
 
 def test_socket_mode_serves_metrics_on_its_own_port(
@@ -135,13 +140,16 @@ def test_a_metrics_port_takes_metrics_off_the_slack_port_and_asks_for_the_token(
 ) -> None:
     token = "0123456789abcdef0123456789abcdef"
     env = {**bot_env, "APNS_METRICS_PORT": "0", "APNS_METRICS_TOKEN": token}
-    _, urls = start_run(
+    proc, urls = start_run(
         env, "--http", "--host", "127.0.0.1", "--port", "0", expect=("slack", "metrics")
     )
     assert httpx.get(f"{urls['slack']}/metrics", timeout=10).status_code == 404
     assert httpx.get(urls["metrics"], timeout=10).status_code == 401  # the token is asked for
     _, found = scrape_after_check(urls["metrics"], headers={"Authorization": f"Bearer {token}"})
     assert push_expiry(found) == DEFAULT_EXPIRY.timestamp()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(15) == 0
+    assert proc.stderr is not None and OPEN_WARNING not in proc.stderr.read()
 
 
 def test_the_metrics_port_cannot_be_the_http_port(
