@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.views import View
 
 from bot.config import Settings, TenantSettings
-from bot.core.fleet import FleetRow, failed_row, sort_by_urgency
+from bot.core.fleet import FleetRow, sort_by_urgency
 from bot.core.items import WatchItem, fleet_row_of, tenant_items
 from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest, Status
@@ -190,21 +190,21 @@ class HomePublisher:
                 else self.store.get_snapshot(tenant.name)
             )
             failing = failing_since(self.store.get_state(tenant.name, FAILING_KEY))
+            tokens = result.tokens if result is not None else last_seen(self.store, tenant)
+            error: str | None = None
             if tenant.watches(CredentialKind.PUSH) and (
                 certificate is None
                 or failing
                 or (result is not None and result.certificate is None)
             ):
+                certificate = None  # failed: the row says why, beside the worst token read
                 error = (result.error if result else None) or (
                     f"{failing.error} (failing since {failing.since:%Y-%m-%d %H:%M} UTC)"
                     if failing
                     else "not checked yet"
                 )
-                rows.append(failed_row(tenant.name, tenant.label, error))
-            else:
-                tokens = result.tokens if result is not None else last_seen(self.store, tenant)
-                items = self._items(tenant, certificate, None, tokens, now)
-                rows.append(fleet_row_of(tenant.name, tenant.label, certificate, items))
+            items = self._items(tenant, certificate, error, tokens, now)
+            rows.append(fleet_row_of(tenant.name, tenant.label, certificate, items))
             requests += self.store.list_requests(tenant.name, OPEN_STATUSES, HOME_REQUESTS)
         schedule = f"{self.settings.check_time:%H:%M} {self.settings.timezone}"
         return fleet_home_view(

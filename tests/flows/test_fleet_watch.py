@@ -144,3 +144,19 @@ def test_the_fleet_home_tab_shows_a_token_when_it_is_the_most_urgent_item(
     assert "Apps and Books (VPP) token *Northwind Apps*: 3 days left" in northwind
     tailspin = next(line for line in view.split("\\n") if "(`tailspin`)" in line)
     assert "push certificate" in tailspin and "ADE not readable" in tailspin
+
+
+def test_the_fleet_home_tab_names_the_worst_token_beside_a_failed_certificate(
+    fleet: RunningBot, fake_slack: FakeSlack, fake_graph: FakeGraph
+) -> None:
+    """northwind's certificate cannot be read, its VPP token was: the row says both, as
+    ``status --all`` does."""
+    lapsing = vpp_token(display_name="Northwind Apps", expires_at=fleet.clock() + timedelta(days=3))
+    fake_graph.apple_tokens.set(TENANTS["northwind"], "vpp", [lapsing])
+    fake_graph.inject("GET", shapes.CERT_PATH, *[Fault.forbidden()] * 8)
+    fleet.deps.watch.check_all()
+    open_home(fleet)
+    blocks = published(fake_slack, "all tenants").params["view"]["blocks"]
+    texts = [block["text"]["text"] for block in blocks if "text" in block]
+    northwind = next(text for text in texts if "(`northwind`) — check failed" in text)
+    assert "worst token read: Apps and Books (VPP) token *Northwind Apps*, 3 days left" in northwind
