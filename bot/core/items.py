@@ -24,10 +24,8 @@ from bot.core.tokens import (
     token_urgency,
 )
 
-PROBLEM_TEXT = {
-    TokenProblem.STATE: "Intune reports the token as {state}",
-    TokenProblem.SYNC: "sync with Apple failing since {since}",
-}
+STATE_TEXT = "Intune reports the token as {state}"
+SYNC_TEXT = "sync with Apple failing since {since}"
 
 
 @dataclass(frozen=True)
@@ -60,13 +58,30 @@ def push_item(certificate: TenantCertificate, now: datetime, window: int) -> Wat
     )
 
 
+def sync_note(token: AppleToken, now: datetime) -> str | None:
+    """A failing sync, shown as failing whether or not it counts as a problem yet: since when
+    (ADE's last success; VPP's first sighting by a check), "first seen now" for a VPP failure
+    this very read timed first, or that the start is not known (a read without the store)."""
+    if token.sync_error is None:
+        return None
+    started = sync_failing_since(token)
+    if started is None and token.kind is CredentialKind.ADE:
+        return SYNC_TEXT.format(since="an unknown date")  # never synced: a problem already
+    if started is None:
+        return "sync with Apple failing (start not known)"
+    if started == now:
+        return "sync with Apple failing (first seen now)"
+    return SYNC_TEXT.format(since=f"{started:%Y-%m-%d}")
+
+
 def token_item(token: AppleToken, now: datetime, window: int) -> WatchItem:
-    problem = token_problem(token, now)
-    note = None
-    if problem is not None:
-        started = sync_failing_since(token)
-        since = f"{started:%Y-%m-%d}" if started else "an unknown date"
-        note = PROBLEM_TEXT[problem].format(state=token.state, since=since)
+    notes = []
+    if token_problem(token, now) is TokenProblem.STATE:
+        notes.append(STATE_TEXT.format(state=token.state))
+    failing = sync_note(token, now)
+    if failing is not None:
+        notes.append(failing)
+    note = "; ".join(notes) or None
     return WatchItem(
         kind=token.kind,
         name=token.name or token.id or "unnamed token",
