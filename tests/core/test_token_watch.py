@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.core.items import fleet_row_of, tenant_items, worst_item
-from bot.core.reminders import CheckState
+from bot.core.model import TenantCertificate
+from bot.core.reminders import CheckState, check_state
 from bot.core.status import Urgency
 from bot.core.token_watch import (
     NoticeKind,
@@ -173,6 +174,30 @@ def test_every_notice_of_one_check_has_its_own_key() -> None:
 )
 def test_check_state_of_one_kind(tokens: tuple[AppleToken, ...], state: CheckState) -> None:
     assert tokens_state(tokens, T0, DAYS) is state
+
+
+@pytest.mark.parametrize("left", [5, 3, 2.5, 0.5])
+def test_tokens_and_the_certificate_share_one_exit_rule_under_small_thresholds(
+    left: float,
+) -> None:
+    """Thresholds all under a week: a token with more days left than the largest threshold
+    exits 0 as the certificate does, though its urgency is CRITICAL (7 days or fewer)."""
+    small = (3, 1)
+    token = replace(expiring(left), kind=CredentialKind.ADE, state=None)
+    certificate = TenantCertificate("a@b.example", "topic", "01", token.expires_at)
+    days = token.days_left(T0)
+    assert days is not None
+    expected = CheckState.OK if days > max(small) else CheckState.ATTENTION
+    assert tokens_state((token,), T0, small) is expected
+    assert check_state(certificate, T0, small) is expected
+
+
+def test_a_problem_or_expiry_is_attention_whatever_the_thresholds() -> None:
+    small = (3, 1)
+    assert tokens_state((replace(expiring(5), state="invalid"),), T0, small) is CheckState.ATTENTION
+    assert tokens_state((expiring(-0.1),), T0, small) is CheckState.ATTENTION
+    assert tokens_state((replace(HEALTHY, state="expired"),), T0, small) is CheckState.ATTENTION
+    assert tokens_state((replace(HEALTHY, expires_at=None),), T0, small) is CheckState.ATTENTION
 
 
 def test_the_snapshot_round_trips_and_garbage_reads_as_none() -> None:
