@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.core.fleet import PRIORITY, FleetRow, failed_row
-from bot.core.model import TenantCertificate
+from bot.core.model import TenantCertificate, days_since
 from bot.core.status import Urgency, urgency
 from bot.core.tokens import (
     AppleToken,
@@ -37,12 +37,19 @@ class WatchItem:
     expires_at: datetime | None = None
     owner: str | None = None  # Apple ID, else organisation
     note: str | None = None  # a token's problem, or why the kind could not be read
+    days_expired: int | None = None  # whole days since expiry (0 on the first day); None: not
     token: AppleToken | None = None
     certificate: TenantCertificate | None = None
 
     @property
     def unreadable(self) -> bool:
         return self.urgency is None
+
+
+def expired_text(days: int) -> str:
+    """An expiry ``days`` whole days ago, as the certificate has always said it: "expired
+    today" for the first 24 hours (``days_left`` is already -1 then: it rounds down)."""
+    return "expired today" if days == 0 else f"expired {days} day{'s' * (days != 1)} ago"
 
 
 def push_item(certificate: TenantCertificate, now: datetime, window: int) -> WatchItem:
@@ -54,6 +61,7 @@ def push_item(certificate: TenantCertificate, now: datetime, window: int) -> Wat
         days_left=certificate.days_left(now) if present else None,
         expires_at=certificate.expires_at if present else None,
         owner=certificate.apple_id,
+        days_expired=days_since(certificate.expires_at, now) if present else None,
         certificate=certificate,
     )
 
@@ -91,6 +99,7 @@ def token_item(token: AppleToken, now: datetime, window: int) -> WatchItem:
         owner=token.apple_id or token.organization,
         note=note,
         token=token,
+        days_expired=days_since(token.expires_at, now),
     )
 
 
