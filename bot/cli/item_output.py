@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.core.items import WatchItem
+from bot.core.items import WatchItem, expired_text
 from bot.core.status import Urgency
 from bot.core.tokens import AppleToken, CredentialKind, TokenRead
 
@@ -69,9 +69,9 @@ def tokens_keys(reads: Sequence[TokenRead], now: datetime) -> dict[str, Any]:
 def _days(item: WatchItem) -> str:
     if item.days_left is None:
         return "no expiry known"
+    if item.days_expired is not None:
+        return expired_text(item.days_expired)
     days = item.days_left
-    if days < 0:
-        return f"expired {-days} day{'s' * (days != -1)} ago"
     return "less than a day left" if days == 0 else f"{days} day{'s' * (days != 1)} left"
 
 

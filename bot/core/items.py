@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.core.fleet import PRIORITY, FleetRow, failed_row
-from bot.core.model import TenantCertificate
+from bot.core.model import TenantCertificate, days_since
 from bot.core.status import Urgency, urgency
 from bot.core.tokens import (
     AppleToken,
@@ -24,10 +24,8 @@ from bot.core.tokens import (
     token_urgency,
 )
 
-PROBLEM_TEXT = {
-    TokenProblem.STATE: "Intune reports the token as {state}",
-    TokenProblem.SYNC: "sync with Apple failing since {since}",
-}
+STATE_TEXT = "Intune reports the token as {state}"
+SYNC_TEXT = "sync with Apple failing since {since}"
 
 
 @dataclass(frozen=True)
@@ -39,12 +37,19 @@ class WatchItem:
     expires_at: datetime | None = None
     owner: str | None = None  # Apple ID, else organisation
     note: str | None = None  # a token's problem, or why the kind could not be read
+    days_expired: int | None = None  # whole days since expiry (0 on the first day); None: not
     token: AppleToken | None = None
     certificate: TenantCertificate | None = None
 
     @property
     def unreadable(self) -> bool:
         return self.urgency is None
+
+
+def expired_text(days: int) -> str:
+    """An expiry ``days`` whole days ago, as the certificate has always said it: "expired
+    today" for the first 24 hours (``days_left`` is already -1 then: it rounds down)."""
+    return "expired today" if days == 0 else f"expired {days} day{'s' * (days != 1)} ago"
 
 
 def push_item(certificate: TenantCertificate, now: datetime, window: int) -> WatchItem:
@@ -56,17 +61,35 @@ def push_item(certificate: TenantCertificate, now: datetime, window: int) -> Wat
         days_left=certificate.days_left(now) if present else None,
         expires_at=certificate.expires_at if present else None,
         owner=certificate.apple_id,
+        days_expired=days_since(certificate.expires_at, now) if present else None,
         certificate=certificate,
     )
 
 
+def sync_note(token: AppleToken, now: datetime) -> str | None:
+    """A failing sync, shown as failing whether or not it counts as a problem yet: since when
+    (ADE's last success; VPP's first sighting by a check), "first seen now" for a VPP failure
+    this very read timed first, or that the start is not known (a read without the store)."""
+    if token.sync_error is None:
+        return None
+    started = sync_failing_since(token)
+    if started is None and token.kind is CredentialKind.ADE:
+        return SYNC_TEXT.format(since="an unknown date")  # never synced: a problem already
+    if started is None:
+        return "sync with Apple failing (start not known)"
+    if started == now:
+        return "sync with Apple failing (first seen now)"
+    return SYNC_TEXT.format(since=f"{started:%Y-%m-%d}")
+
+
 def token_item(token: AppleToken, now: datetime, window: int) -> WatchItem:
-    problem = token_problem(token, now)
-    note = None
-    if problem is not None:
-        started = sync_failing_since(token)
-        since = f"{started:%Y-%m-%d}" if started else "an unknown date"
-        note = PROBLEM_TEXT[problem].format(state=token.state, since=since)
+    notes = []
+    if token_problem(token, now) is TokenProblem.STATE:
+        notes.append(STATE_TEXT.format(state=token.state))
+    failing = sync_note(token, now)
+    if failing is not None:
+        notes.append(failing)
+    note = "; ".join(notes) or None
     return WatchItem(
         kind=token.kind,
         name=token.name or token.id or "unnamed token",
@@ -76,6 +99,7 @@ def token_item(token: AppleToken, now: datetime, window: int) -> WatchItem:
         owner=token.apple_id or token.organization,
         note=note,
         token=token,
+        days_expired=days_since(token.expires_at, now),
     )
 
 

@@ -30,6 +30,14 @@ class TenantCertificate:
         return days_until(self.expires_at, now)
 
 
+def days_since(moment: datetime | None, now: datetime) -> int | None:
+    """Whole days since ``moment`` once it has passed (0 during the first day, floored);
+    ``None`` while it is ahead or unknown."""
+    if moment is None or moment > now:
+        return None
+    return int((now - moment).total_seconds() // 86400)
+
+
 def days_until(moment: datetime | None, now: datetime) -> int | None:
     """Whole days from ``now`` to ``moment`` (floored, so negative once past); ``None`` unknown."""
     if moment is None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from enum import IntEnum, StrEnum
 
-from bot.core.model import TenantCertificate
+from bot.core.model import TenantCertificate, days_until
 from bot.core.requests import ChangeRequest
 from bot.core.status import GRACE_DAYS, Urgency, urgency
 
@@ -218,12 +218,22 @@ class CheckState(IntEnum):
     FAILED = 2  # the check itself failed (sign-in, permission, Graph unreachable)
 
 
+def expiry_state(
+    expires_at: datetime | None, now: datetime, remind_days: Sequence[int]
+) -> CheckState:
+    """The exit rule of every item, the certificate and each token alike: ``OK`` while more
+    days are left than the largest reminder threshold, ``ATTENTION`` from then on, once
+    expired, and when the expiry is unknown. (Urgency's CRITICAL, 7 days or fewer, is for
+    people; it does not move the exit code when every threshold is under a week.)"""
+    days = days_until(expires_at, now)
+    if expires_at is None or days is None or expires_at <= now:
+        return CheckState.ATTENTION
+    return CheckState.ATTENTION if days <= window_days(remind_days) else CheckState.OK
+
+
 def check_state(
     certificate: TenantCertificate, now: datetime, remind_days: Sequence[int]
 ) -> CheckState:
-    days = certificate.days_left(now)
-    if not certificate.exists or days is None or certificate.expires_at is None:
+    if not certificate.exists:
         return CheckState.ATTENTION
-    if certificate.expires_at <= now or days <= window_days(remind_days):
-        return CheckState.ATTENTION
-    return CheckState.OK
+    return expiry_state(certificate.expires_at, now, remind_days)

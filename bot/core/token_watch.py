@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
-from bot.core.reminders import MENTION_FROM_DAYS, CheckState, stamp, window_days
+from bot.core.reminders import MENTION_FROM_DAYS, CheckState, expiry_state, stamp, window_days
 from bot.core.requests import ChangeRequest, JSONValue
 from bot.core.status import Urgency
 from bot.core.token_requests import same_instant
@@ -244,11 +244,16 @@ def tokens_state(
     tokens: Sequence[AppleToken], now: datetime, remind_days: Sequence[int]
 ) -> CheckState:
     """``apns-bot check``'s exit code for one kind that was read: 1 when any token is inside the
-    window, expired or has a problem; 0 otherwise (no token at all is fine: not every tenant
-    enrolls through ADE or buys apps)."""
-    window = window_days(remind_days)
-    calm = all(token_urgency(t, now, window) is Urgency.OK for t in tokens)
-    return CheckState.OK if calm else CheckState.ATTENTION
+    window (the certificate's rule, ``expiry_state``), expired (or Graph says so), has no
+    expiry or has a problem; 0 otherwise (no token at all is fine: not every tenant enrolls
+    through ADE or buys apps)."""
+
+    def state(token: AppleToken) -> CheckState:
+        if token.state == "expired" or token_problem(token, now) is not None:
+            return CheckState.ATTENTION
+        return expiry_state(token.expires_at, now, remind_days)
+
+    return max((state(t) for t in tokens), default=CheckState.OK)
 
 
 # --- the per-kind snapshot the watch keeps in the store's tenant state ---------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,7 @@ from bot.usecases.token_watch import (
     last_seen,
     read_error,
     read_tenant,
+    with_failures_timed,
 )
 from bot.usecases.watch import CheckResult
 from bot.usecases.watch_state import FAILING_KEY, failing_since
@@ -224,10 +226,9 @@ class HomePublisher:
         return tenant_items(certificate, error, tokens, now, tenant.window_for, push=push)
 
     def _tenant_home(self, tenant: TenantSettings, result: CheckResult | None) -> TenantHome:
-        certificate, note, tokens = self._read(tenant, result)
-        items = self._items(
-            tenant, certificate, note, self._with_last_seen(tenant, tokens), self.clock()
-        )
+        now = self.clock()
+        certificate, note, tokens = self._read(tenant, result, now)
+        items = self._items(tenant, certificate, note, self._with_last_seen(tenant, tokens), now)
         return TenantHome(
             tenant=tenant,
             certificate=certificate,
@@ -239,7 +240,7 @@ class HomePublisher:
         )
 
     def _read(
-        self, tenant: TenantSettings, result: CheckResult | None
+        self, tenant: TenantSettings, result: CheckResult | None, now: datetime
     ) -> tuple[TenantCertificate | None, str | None, tuple[TokenRead, ...]]:
         """The check's reads, else one ``read_tenant`` (every watched kind at once); a
         certificate that could not be read falls back to the last one seen, with a note."""
@@ -253,6 +254,8 @@ class HomePublisher:
                 failed = tuple(TokenRead(k, error=read_error(exc)) for k in tenant.token_kinds)
                 read = TenantRead(error=exc, tokens=failed)
             error = read.error.user_message if read.error is not None else "unknown error"
+            timed = with_failures_timed(self.store, tenant, read.tokens, now)
+            read = replace(read, tokens=timed)  # as the daily check times them
         if not tenant.watches(CredentialKind.PUSH):
             return None, None, read.tokens
         if read.certificate is not None:

@@ -45,6 +45,7 @@ from bot.core.token_watch import (
     tokens_state,
 )
 from bot.core.tokens import (
+    AppleToken,
     CredentialKind,
     ReadError,
     TokenRead,
@@ -165,6 +166,34 @@ def overall_state(
     return max(states)
 
 
+def timed_read(
+    read: TokenRead, previous: tuple[AppleToken, ...] | None, now: datetime
+) -> TokenRead:
+    """``read`` with each failing sync timed against ``previous`` (the kind's snapshot)."""
+    if read.error is not None:
+        return read
+    return TokenRead(read.kind, time_sync_failures(previous, read.tokens, now))
+
+
+def with_failures_timed(
+    store: NoticeStore, tenant: TenantSettings, reads: Iterable[TokenRead], now: datetime
+) -> tuple[TokenRead, ...]:
+    """Each kind read now, its failing syncs timed against the stored snapshot exactly as the
+    daily check times them (``TokenWatch.track``), for a view that read Graph itself (``/apns
+    status``, App Home): a VPP failure the check has alerted on shows since when, and counts as
+    a problem here too. Nothing is written: only the check moves the snapshot on."""
+    return tuple(
+        timed_read(read, _snapshot(store, tenant, read.kind), now) if read.error is None else read
+        for read in reads
+    )
+
+
+def _snapshot(
+    store: NoticeStore, tenant: TenantSettings, kind: CredentialKind
+) -> tuple[AppleToken, ...] | None:
+    return snapshot_tokens(kind, store.get_state(tenant.name, SNAPSHOT_PREFIX + kind.value))
+
+
 def last_seen(store: NoticeStore, tenant: TenantSettings) -> tuple[TokenRead, ...]:
     """Each watched token kind as the last check saw it (no Graph read): its snapshot, or why
     it has been failing; a kind never checked yet reads as having no token."""
@@ -205,7 +234,7 @@ class TokenWatch:
         key = SNAPSHOT_PREFIX + read.kind.value
         stored = self.store.get_state(tenant.name, key)
         previous = snapshot_tokens(read.kind, stored)
-        read = TokenRead(read.kind, time_sync_failures(previous, read.tokens, now))
+        read = timed_read(read, previous, now)
         days = tenant.remind_days_for(read.kind)
         due = token_notices(previous, read.tokens, now, days, self.zone)
         due = self._own_renewals(tenant, due)

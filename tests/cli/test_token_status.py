@@ -197,3 +197,17 @@ def test_a_token_without_an_id_is_left_out_of_status_and_check(
     assert apns_bot(["check"]) == 0  # the id-less token due in 2 days is not an item
     out = capsys.readouterr().out
     assert 'OK default vpp "Contoso Apps and Books"' in out and "No id" not in out
+
+
+def test_a_token_expired_an_hour_ago_is_expired_today_as_the_certificate_says(
+    graph_only: dict[str, str], fake_graph: FakeGraph, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lapsed = vpp_token(display_name="Lapsed", expires_at=T0 - timedelta(hours=1))
+    fake_graph.apple_tokens.set(FAKE_TENANT_ID, "vpp", [lapsed])
+    assert status_json(capsys)["vpp_tokens"][0]["days_left"] == -1  # floored, as documented
+    assert apns_bot(["status"]) == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if '"Lapsed"' in x]
+    assert '"Lapsed": expired today,' in line
+    assert apns_bot(["check", "--no-post"]) == 1
+    [line] = [x for x in capsys.readouterr().out.splitlines() if '"Lapsed"' in x]
+    assert line.startswith('EXPIRED default vpp "Lapsed": expired today,')

@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.core.fleet import FleetRow, sort_by_urgency
 from bot.core.items import fleet_row_of, tenant_items, worst_item
-from bot.core.reminders import CheckState
+from bot.core.model import TenantCertificate
+from bot.core.reminders import CheckState, check_state
 from bot.core.status import Urgency
 from bot.core.token_watch import (
     NoticeKind,
@@ -175,6 +177,30 @@ def test_check_state_of_one_kind(tokens: tuple[AppleToken, ...], state: CheckSta
     assert tokens_state(tokens, T0, DAYS) is state
 
 
+@pytest.mark.parametrize("left", [5, 3, 2.5, 0.5])
+def test_tokens_and_the_certificate_share_one_exit_rule_under_small_thresholds(
+    left: float,
+) -> None:
+    """Thresholds all under a week: a token with more days left than the largest threshold
+    exits 0 as the certificate does, though its urgency is CRITICAL (7 days or fewer)."""
+    small = (3, 1)
+    token = replace(expiring(left), kind=CredentialKind.ADE, state=None)
+    certificate = TenantCertificate("a@b.example", "topic", "01", token.expires_at)
+    days = token.days_left(T0)
+    assert days is not None
+    expected = CheckState.OK if days > max(small) else CheckState.ATTENTION
+    assert tokens_state((token,), T0, small) is expected
+    assert check_state(certificate, T0, small) is expected
+
+
+def test_a_problem_or_expiry_is_attention_whatever_the_thresholds() -> None:
+    small = (3, 1)
+    assert tokens_state((replace(expiring(5), state="invalid"),), T0, small) is CheckState.ATTENTION
+    assert tokens_state((expiring(-0.1),), T0, small) is CheckState.ATTENTION
+    assert tokens_state((replace(HEALTHY, state="expired"),), T0, small) is CheckState.ATTENTION
+    assert tokens_state((replace(HEALTHY, expires_at=None),), T0, small) is CheckState.ATTENTION
+
+
 def test_the_snapshot_round_trips_and_garbage_reads_as_none() -> None:
     tokens = (HEALTHY, expiring(3, id="a-first", state=None, last_sync=None))
     back = snapshot_tokens(CredentialKind.VPP, snapshot_json(tokens))
@@ -237,3 +263,18 @@ def test_a_fleet_row_with_nothing_watched_in_existence_has_no_kind() -> None:
     items = tenant_items(None, None, [TokenRead(CredentialKind.ADE)], T0, lambda k: 60, push=False)
     row = fleet_row_of("t", "T", None, items)
     assert not row.failed and row.kind is None and row.state is Urgency.OK
+
+
+def test_a_missing_certificate_or_a_token_without_expiry_sorts_before_renew_soon() -> None:
+    """Nothing can be managed without a push certificate: it needs a person before an item
+    that merely expires within the reminder window (and a token with no expiry likewise)."""
+    rows = [
+        FleetRow("soon", "Soon", None, Urgency.RENEW_SOON, 40),
+        FleetRow("none", "None", None, Urgency.MISSING, None),
+        FleetRow("crit", "Critical", None, Urgency.CRITICAL, 5),
+    ]
+    assert [r.tenant for r in sort_by_urgency(rows)] == ["none", "crit", "soon"]
+    no_expiry = replace(HEALTHY, id="vpp-2", name="No expiry", expires_at=None)
+    items = tenant_items(None, None, [TokenRead(CredentialKind.VPP, (expiring(40), no_expiry))],
+                         T0, lambda kind: 60, push=False)  # fmt: skip
+    assert [i.urgency for i in items] == [Urgency.MISSING, Urgency.RENEW_SOON]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
@@ -24,7 +24,7 @@ from bot.slack.views.items import tenant_status_message
 from bot.slack.views.status import error_message, fleet_message, help_message
 from bot.slack.visibility import allowed, visible_tenants
 from bot.usecases.fleet import items_of, read_fleet
-from bot.usecases.token_watch import read_tenant
+from bot.usecases.token_watch import read_tenant, with_failures_timed
 
 if TYPE_CHECKING:
     from bot.slack.context import SlackContext
@@ -169,7 +169,8 @@ def register(
             raise found.error  # nothing could be read: the certificate's error says why
         error = found.error.user_message if found.error is not None else None
         now = deps.clock()
-        items = items_of(tenant, found, error, now)
+        timed = with_failures_timed(deps.store, tenant, found.tokens, now)
+        items = items_of(tenant, replace(found, tokens=timed), error, now)
         return tenant_status_message(tenant, found.certificate, items, now)
 
     table: dict[str, Verb] = {"help": verb_help, "status": verb_status}

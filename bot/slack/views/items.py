@@ -12,7 +12,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block
 
 from bot.config import TenantSettings
-from bot.core.items import WatchItem
+from bot.core.items import WatchItem, expired_text
 from bot.core.model import TenantCertificate
 from bot.slack.views.blocks import URGENCY_EMOJI, days_phrase, escape, header, section
 from bot.slack.views.status import URGENCY_TEXT, status_message
@@ -34,6 +34,8 @@ def item_line(item: WatchItem) -> str:
     what = "" if item.token is None else f" *{escape(item.name, NAME_CHARS)}*"
     if item.days_left is None:
         text = f"{emoji} {kind}{what} — {URGENCY_TEXT[item.urgency]}"
+    elif item.days_expired is not None:
+        text = f"{emoji} {kind}{what} — {expired_text(item.days_expired)}"
     else:
         text = f"{emoji} {kind}{what} — {days_phrase(item.days_left)}"
     if item.expires_at is not None:
