@@ -36,15 +36,13 @@ def failed_row(tenant: str, label: str, error: str) -> FleetRow:
 
 
 # What needs a person first: a certificate in its grace period can still be saved today; one past
-# it has already cost the devices, and so has a missing one (without it Intune manages no Apple
-# device; a token with no expiry cannot be watched either); then what expires within a week, then
-# within the reminder window.
+# it has already cost the devices; a tenant with no certificate may not manage Apple devices.
 PRIORITY = (
     Urgency.EXPIRED,
     Urgency.LAPSED,
-    Urgency.MISSING,
     Urgency.CRITICAL,
     Urgency.RENEW_SOON,
+    Urgency.MISSING,
     Urgency.OK,
 )
 

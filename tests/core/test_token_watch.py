@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.fleet import FleetRow, sort_by_urgency
 from bot.core.items import fleet_row_of, tenant_items, worst_item
 from bot.core.model import TenantCertificate
 from bot.core.reminders import CheckState, check_state
@@ -263,18 +262,3 @@ def test_a_fleet_row_with_nothing_watched_in_existence_has_no_kind() -> None:
     items = tenant_items(None, None, [TokenRead(CredentialKind.ADE)], T0, lambda k: 60, push=False)
     row = fleet_row_of("t", "T", None, items)
     assert not row.failed and row.kind is None and row.state is Urgency.OK
-
-
-def test_a_missing_certificate_or_a_token_without_expiry_sorts_before_renew_soon() -> None:
-    """Nothing can be managed without a push certificate: it needs a person before an item
-    that merely expires within the reminder window (and a token with no expiry likewise)."""
-    rows = [
-        FleetRow("soon", "Soon", None, Urgency.RENEW_SOON, 40),
-        FleetRow("none", "None", None, Urgency.MISSING, None),
-        FleetRow("crit", "Critical", None, Urgency.CRITICAL, 5),
-    ]
-    assert [r.tenant for r in sort_by_urgency(rows)] == ["none", "crit", "soon"]
-    no_expiry = replace(HEALTHY, id="vpp-2", name="No expiry", expires_at=None)
-    items = tenant_items(None, None, [TokenRead(CredentialKind.VPP, (expiring(40), no_expiry))],
-                         T0, lambda kind: 60, push=False)  # fmt: skip
-    assert [i.urgency for i in items] == [Urgency.MISSING, Urgency.RENEW_SOON]
