@@ -129,7 +129,7 @@ def test_a_renewal_goes_to_its_tenants_channel_and_only_its_approvers_decide(
     opened = fake_slack.wait_for("views.open")
     view = opened.params["view"]
     view = json.loads(view) if isinstance(view, str) else view
-    assert json.loads(view["private_metadata"]) == {"tenant": "contoso"}
+    assert json.loads(view["private_metadata"]) == {"tenant": "contoso", "channel": "C0ELSEWHERE"}
 
     cert = make_push_cert(topic_uuid=CURRENT_UUID)
     entry_metadata = json.dumps({"tenant": "contoso"})

@@ -120,6 +120,11 @@ def failed_modal(tenant: TenantSettings, message: str) -> ModalView:
     return _modal(blocks, tenant, submit=None)
 
 
+def refused_modal(tenant: TenantSettings, refusal: str) -> ModalView:
+    """The form replaced by why it cannot be used (``refusal`` is mrkdwn, already safe)."""
+    return _modal([section(refusal)], tenant, submit=None)
+
+
 def sent_modal(tenant: TenantSettings, channel: str, warnings: Sequence[str]) -> ModalView:
     blocks: list[Block] = [
         section(
