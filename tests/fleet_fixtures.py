@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.fakes.graph_server import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FakeGraph
@@ -20,9 +21,11 @@ def fleet_file(
     fake_graph: FakeGraph,
     approvers: dict[str, list[str]] | None = None,
     viewers: list[str] | None = None,
+    display_names: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """A tenants file with five tenants on the fake; returns the environment that uses it.
-    ``viewers``: who may see every tenant (the file's top-level ``viewers``)."""
+    ``viewers``: who may see every tenant (the file's top-level ``viewers``); ``display_names``:
+    tenants' ``display_name`` (any string, as an operator may type it)."""
     lines = [
         f'client_id = "{FAKE_CLIENT_ID}"',
         'client_secret_env = "MSP_SECRET"',
@@ -34,6 +37,8 @@ def fleet_file(
         lines.append("viewers = [" + ", ".join(f'"{v}"' for v in viewers) + "]")
     for i, (name, tenant_id) in enumerate(TENANTS.items()):
         lines += [f"[tenants.{name}]", f'tenant_id = "{tenant_id}"', f'channel = "C0CHAN{i}"']
+        if display_names and name in display_names:
+            lines.append(f"display_name = {json.dumps(display_names[name])}")  # a TOML string
         if approvers and name in approvers:
             lines.append("approvers = [" + ", ".join(f'"{a}"' for a in approvers[name]) + "]")
         fake_graph.add_tenant(tenant_id)

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.models.views import View as ModalView
+
 from bot.slack.ids import Block, Input
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -52,6 +54,20 @@ def metadata(view: dict[str, Any]) -> dict[str, Any]:
     except json.JSONDecodeError:
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+def acting_from(view: ModalView, channel: str | None) -> ModalView:
+    """``view`` with the channel its form was opened from in its metadata, so a submission is
+    checked against who may see the tenant as the opening was (Slack keeps the metadata)."""
+    meta = json.loads(view.private_metadata or "{}")
+    view.private_metadata = json.dumps({**meta, "channel": channel} if channel else meta)
+    return view
+
+
+def acted_from(view: dict[str, Any]) -> str | None:
+    """The channel a submitted form was opened from (``acting_from``); None when opened
+    elsewhere (the Home tab)."""
+    return _meta_text(metadata(view), "channel")
 
 
 def parse_renew_form(view: dict[str, Any]) -> tuple[RenewForm, dict[str, str]]:

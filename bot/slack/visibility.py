@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from bot.config import TenantSettings
+from bot.slack.views.blocks import tenant_label
 
 if TYPE_CHECKING:
     from bot.slack.approvers import ApproverDirectory
@@ -21,7 +22,7 @@ Tell = Callable[[str], None]
 def not_shown(tenant: TenantSettings) -> str:
     """The refusal: who sees ``tenant`` and where to ask, in one sentence."""
     return (
-        f":lock: {tenant.label} is shown only to its approvers, to people acting from "
+        f":lock: {tenant_label(tenant)} is shown only to its approvers, to people acting from "
         f"<#{tenant.channel}> and to the viewers listed in APNS_VIEWERS: ask in <#{tenant.channel}> "
         "if you need to see it."
     )

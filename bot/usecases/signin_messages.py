@@ -101,7 +101,7 @@ def channel_failure(code: str, who: str, username: str = "", detail: str | None 
 
 def already_signed_in(username: str, tenant_label: str) -> str:
     return (
-        f"You are signed in to Microsoft as {escape(username)} for {tenant_label}. "
+        f"You are signed in to Microsoft as {escape(username)} for {escape(tenant_label)}. "
         "`/apns signout` makes apns-bot forget it."
     )
 
@@ -109,6 +109,6 @@ def already_signed_in(username: str, tenant_label: str) -> str:
 def signed_out(username: str | None, tenant_label: str) -> str:
     who = f" ({escape(username)})" if username else ""
     return (
-        f"Signed out: apns-bot forgot your Microsoft sign-in{who} for {tenant_label} and holds "
+        f"Signed out: apns-bot forgot your Microsoft sign-in{who} for {escape(tenant_label)} and holds "
         "no token of yours any more."
     )

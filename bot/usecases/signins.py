@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import Settings, TenantSettings
+from bot.core.mrkdwn import escape
 from bot.core.requests import ChangeRequest, Failure
 from bot.core.signin import (
     PendingSignIn,
@@ -177,7 +178,7 @@ class DelegatedSignIns:
     def signin(self, tenant: TenantSettings, user_id: str) -> str:
         if not tenant.delegated:
             return (
-                f"{tenant.label} uses app-only sign-in (the app's own identity): nobody needs to "
+                f"{escape(tenant.label)} uses app-only sign-in (the app's own identity): nobody needs to "
                 "sign in to Microsoft."
             )
         saved = self.store.get_signin(tenant.name, user_id)
@@ -194,7 +195,7 @@ class DelegatedSignIns:
                 row, PollOutcome.FAILED, "You signed out before the sign-in was completed."
             )
         if not forgot and row is None:
-            return f"You were not signed in to Microsoft for {tenant.label}."
+            return f"You were not signed in to Microsoft for {escape(tenant.label)}."
         self.store.audit(tenant.name, SIGNED_OUT, user_id, self.clock(), detail={"user": user_id})
         return signed_out(saved.username if saved else None, tenant.label)
 

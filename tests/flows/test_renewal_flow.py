@@ -42,7 +42,7 @@ def submit(
     apple_id: str = APPLE_ID,
     user: str = REQUESTER,
     reason: str | None = "CHG-1234",
-    metadata: str = json.dumps({"tenant": "default"}),
+    metadata: str = json.dumps({"tenant": "default", "channel": CHANNEL}),  # opened there
 ) -> dict[str, Any]:
     """Submit the renew modal with ``content`` as the uploaded file; return the ack body."""
     entry = fake_slack.host_file(
@@ -295,7 +295,9 @@ def test_an_html_sign_in_page_instead_of_the_file_is_a_clear_error(
         Block.CERTIFICATE: {Input.FILE: {"type": "file_input", "files": [entry]}},
     }
     fake_slack.view_changed("V0MODAL01")
-    bot.slack.submit(View.RENEW, values, private_metadata=json.dumps({"tenant": "default"}))
+    bot.slack.submit(
+        View.RENEW, values, private_metadata=json.dumps({"tenant": "default", "channel": CHANNEL})
+    )
     modal = final_modal(fake_slack, "sign-in page")
     assert "files:read" in json.dumps(modal.params)
 
@@ -464,7 +466,9 @@ def test_a_quick_submission_is_not_overwritten_by_the_late_prefill(
         Block.APPLE_ID: {Input.VALUE: {"type": "email_text_input", "value": APPLE_ID}},
         Block.CERTIFICATE: {Input.FILE: {"type": "file_input", "files": [entry]}},
     }
-    metadata = json.dumps({"tenant": "default"})  # as the opened form carries it
+    metadata = json.dumps(
+        {"tenant": "default", "channel": CHANNEL}
+    )  # as the opened form carries it
     ack = bot.slack.submit(View.RENEW, values, private_metadata=metadata, view_id=view_id).json()
     assert ack["response_action"] == "update"
     fake_slack.view_changed(view_id)

@@ -23,7 +23,7 @@ from tests.flows.token_flow import (
     submit_token,
     uploads,
 )
-from tests.harness import LEAD_1, RunningBot
+from tests.harness import CHANNEL, LEAD_1, RunningBot
 from tests.tokengen import ade_token_file, intune_key, vpp_token_file
 
 Maker = Callable[[FakeGraph], bytes]
@@ -132,7 +132,8 @@ def test_renew_asks_what_to_renew_with_the_most_urgent_preselected(
             Input.VALUE: {"type": "radio_buttons", "selected_option": {"value": f"vpp|{VPP_ID}"}}
         }
     }
-    metadata = json.dumps({"tenant": "default"})
+    metadata = str(view["private_metadata"])  # the tenant, and the channel it was opened from
+    assert json.loads(metadata) == {"tenant": "default", "channel": CHANNEL}
     view_id = "V0CHOOSE1"
     fake_slack.view_changed(view_id)
     ack = bot.slack.submit(View.RENEW_CHOOSE, choice, private_metadata=metadata, view_id=view_id)
@@ -150,7 +151,7 @@ def test_choosing_the_push_certificate_shows_its_form(
             Input.VALUE: {"type": "radio_buttons", "selected_option": {"value": "push"}}
         }
     }
-    metadata = json.dumps({"tenant": "default"})
+    metadata = json.dumps({"tenant": "default", "channel": CHANNEL})
     fake_slack.view_changed("V0CHOOSE2")
     ack = bot.slack.submit(
         View.RENEW_CHOOSE, choice, private_metadata=metadata, view_id="V0CHOOSE2"

@@ -10,7 +10,7 @@ from bot.slack.ids import Action, Block, Input, View
 from tests.fakes.graph_server import FakeGraph
 from tests.fakes.graph_tokens import VPP_PATH, ade_token, vpp_token
 from tests.fakes.slack_server import Call, FakeSlack
-from tests.harness import REQUESTER, RunningBot
+from tests.harness import CHANNEL, REQUESTER, RunningBot
 
 ADE_ID = str(ade_token()["id"])
 VPP_ID = str(vpp_token()["id"])
@@ -29,8 +29,10 @@ def submit_token(
     reason: str | None = "CHG-77",
     token_id: str | None = None,
     name: str = "token-file",
+    channel: str | None = CHANNEL,
 ) -> dict[str, Any]:
-    """Submit the token form with ``content`` as its file; return the acknowledgement body."""
+    """Submit the token form with ``content`` as its file, opened from ``channel`` (the tenant's
+    by default; None: the Home tab); return the acknowledgement body."""
     entry = fake_slack.host_file("F0TOKEN001", content, name)
     values: dict[str, Any] = {
         Block.TOKEN_FILE: {Input.FILE: {"type": "file_input", "files": [entry]}},
@@ -38,7 +40,8 @@ def submit_token(
     }
     if kind == "ade":
         values[Block.APPLE_ID] = {Input.VALUE: {"type": "email_text_input", "value": apple_id}}
-    metadata = json.dumps({"tenant": "default", "kind": kind, "token": token_id or IDS[kind]})
+    meta = {"tenant": "default", "kind": kind, "token": token_id or IDS[kind]}
+    metadata = json.dumps({**meta, "channel": channel} if channel else meta)  # opened there
     view_id = "V0TOKEN01"
     fake_slack.view_changed(view_id)
     response = bot.slack.submit(

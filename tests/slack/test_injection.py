@@ -23,7 +23,7 @@ from tests.flows.test_renewal_flow import (
     renewal,
     request_id_of,
 )
-from tests.harness import LEAD_1, REQUESTER, RunningBot
+from tests.harness import CHANNEL, LEAD_1, REQUESTER, RunningBot
 from tests.slack.test_home import open_home
 
 INJECTION = (
@@ -57,7 +57,7 @@ def submit_renewal(
     }
     fake_slack.view_changed("V0MODAL01")
     response = bot.slack.submit(
-        View.RENEW, values, private_metadata=json.dumps({"tenant": "default"})
+        View.RENEW, values, private_metadata=json.dumps({"tenant": "default", "channel": CHANNEL})
     )
     assert response.status_code == 200
     fake_slack.view_changed("V0MODAL01")

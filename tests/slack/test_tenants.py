@@ -24,7 +24,7 @@ from tests.flows.test_renewal_flow import (
     request_id_of,
     submit,
 )
-from tests.harness import LEAD_1, LEAD_2, REQUESTER, RunningBot
+from tests.harness import LEAD_1, LEAD_2, OUTSIDER, REQUESTER, RunningBot
 
 CONTOSO_CHANNEL, FABRIKAM_CHANNEL = "C0CHAN0", "C0CHAN1"
 
@@ -57,9 +57,30 @@ def test_status_names_a_tenant_or_takes_it_from_the_channel(
 def test_outside_any_tenant_channel_the_bot_asks_which_tenant(
     fleet_bot: RunningBot, fake_slack: FakeSlack
 ) -> None:
-    response, _ = fleet_bot.slack.command("renew", channel="C0ELSEWHERE")
-    text = response.json()["text"]
-    assert "Which tenant?" in text and "`contoso`" in text and "/apns renew <tenant>" in text
+    fleet_bot.slack.command("renew", channel="C0ELSEWHERE")
+    text = fake_slack.wait_for("response_url").params["text"]
+    assert "Which tenant?" in text and "/apns renew <tenant>" in text
+    assert all(f"`{name}`" in text for name in TENANTS)  # the requester views every tenant
+    assert fake_slack.calls_to("views.open") == []
+
+
+@pytest.mark.parametrize("verb", ["renew", "csr", "history", "status"])
+def test_which_tenant_names_only_the_tenants_the_person_may_see(
+    fleet_bot: RunningBot, fake_slack: FakeSlack, verb: str
+) -> None:
+    """Fabrikam's approver is asked to choose among fabrikam alone; someone who may see no tenant
+    is told so, as `status all` tells them, and learns no tenant's name."""
+    fleet_bot.slack.command(verb, user=LEAD_2, channel="D0LEADTWO")
+    text = fake_slack.wait_for("response_url").params["text"]
+    assert "Which tenant?" in text and "`fabrikam`" in text, text
+    assert not any(name in text for name in TENANTS if name != "fabrikam"), text
+    fake_slack.reset()
+    for channel in ("D0OUTSIDER", "C0ELSEWHERE"):
+        response, _ = fleet_bot.slack.command(verb, user=OUTSIDER, channel=channel)
+        text = response.text + fake_slack.wait_for("response_url").params["text"]
+        assert "No tenant is shown to you" in text, text
+        assert not any(name in text.lower() for name in TENANTS), text
+        fake_slack.reset()
     assert fake_slack.calls_to("views.open") == []
 
 
@@ -108,7 +129,7 @@ def test_a_renewal_goes_to_its_tenants_channel_and_only_its_approvers_decide(
     opened = fake_slack.wait_for("views.open")
     view = opened.params["view"]
     view = json.loads(view) if isinstance(view, str) else view
-    assert json.loads(view["private_metadata"]) == {"tenant": "contoso"}
+    assert json.loads(view["private_metadata"]) == {"tenant": "contoso", "channel": "C0ELSEWHERE"}
 
     cert = make_push_cert(topic_uuid=CURRENT_UUID)
     entry_metadata = json.dumps({"tenant": "contoso"})

@@ -31,7 +31,7 @@ from bot.slack.ids import Action
 from bot.slack.listeners.commands import CommandCall, Verb, reply
 from bot.slack.listeners.csr import dm_click, dm_fix
 from bot.slack.outcomes import outcome_of
-from bot.slack.views.blocks import escape
+from bot.slack.views.blocks import escape, tenant_label
 from bot.slack.visibility import allowed
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def ade_key_comment(tenant: TenantSettings, token: AppleToken, key: IntuneKey | 
         else ":warning: Intune's key could not be read as a certificate; it is sent as Graph gave it."
     )
     return (
-        f"Intune's public key for the ADE token *{name}* ({escape(tenant.label)}). {facts} "
+        f"Intune's public key for the ADE token *{name}* ({tenant_label(tenant)}). {facts} "
         "Keep the file as it is.\n"
         f"1. Sign in to Apple Business Manager ({ABM}) as {apple_id} (or another Administrator or "
         "Device Enrollment Manager).\n"
@@ -172,15 +172,15 @@ def _no_choice(
 ) -> str:
     if why == "none":
         return (
-            f":information_source: {escape(tenant.label)} has no ADE token in Intune. Add one in the "
+            f":information_source: {tenant_label(tenant)} has no ADE token in Intune. Add one in the "
             "Intune admin center (Devices → Enrollment → Apple → Enrollment program tokens → "
             "Add): Intune shows the key to download there."
         )
     names = ", ".join(f"`{escape(t.name or t.id)}`" for t in candidates)
     if why == "unknown":
-        return f"No ADE token named `{escape(wanted or '')}` in {escape(tenant.label)}: one of {names}."
+        return f"No ADE token named `{escape(wanted or '')}` in {tenant_label(tenant)}: one of {names}."
     return (
-        f"{escape(tenant.label)} has several ADE tokens: type `{COMMAND} {VERB} <name>`, one of "
+        f"{tenant_label(tenant)} has several ADE tokens: type `{COMMAND} {VERB} <name>`, one of "
         f"{names}."
     )
 

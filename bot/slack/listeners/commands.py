@@ -84,8 +84,12 @@ def resolve_tenant(
     return None, args
 
 
-def which_tenant(settings: Settings, verb: str) -> str:
-    names = ", ".join(f"`{name}`" for name in settings.tenants)
+def which_tenant(verb: str, shown: Sequence[TenantSettings]) -> str:
+    """Ask which tenant, naming only those ``shown`` to the person (none: ``NO_TENANT_SHOWN``,
+    as for ``status all``): a tenant's name is not told to someone who may not see it."""
+    if not shown:
+        return NO_TENANT_SHOWN
+    names = ", ".join(f"`{tenant.name}`" for tenant in shown)
     return f"Which tenant? Type `{COMMAND} {verb} <tenant>` — one of {names}."
 
 
@@ -173,6 +177,10 @@ def register(
         items = items_of(tenant, replace(found, tokens=timed), error, now)
         return tenant_status_message(tenant, found.certificate, items, now)
 
+    def ask_which_tenant(respond: Respond, verb: str, user_id: str, channel_id: str) -> None:
+        shown = visible_tenants(deps.approvers, settings.tenants.values(), user_id, channel_id)
+        reply(respond, which_tenant(verb, shown))
+
     table: dict[str, Verb] = {"help": verb_help, "status": verb_status}
     table.update(verbs or {})
 
@@ -187,7 +195,11 @@ def register(
         everyone = args[:1] == ("all",) and verb in FLEET_VERBS
         tenant, rest = resolve_tenant(settings, command.get("channel_id", ""), args)
         if tenant is None and not everyone:
-            ack(text=which_tenant(settings, verb), response_type="ephemeral")
+            # who may see which tenant can take group look-ups: answered after the ack
+            ack()
+            deps.background.submit(
+                ask_which_tenant, respond, verb, command["user_id"], command.get("channel_id", "")
+            )
             return
         call = CommandCall(
             verb=verb,

@@ -24,7 +24,7 @@ from bot.slack.clicks import clicked_channel, clicked_tenant, keep_original
 from bot.slack.ids import Action
 from bot.slack.listeners.commands import CommandCall, Verb, reply
 from bot.slack.outcomes import outcome_of
-from bot.slack.views.blocks import escape
+from bot.slack.views.blocks import escape, tenant_label
 from bot.slack.views.reminders import CSR_FILENAME, renewal_steps
 from bot.slack.visibility import allowed
 
@@ -39,7 +39,7 @@ Tell = Callable[[str], None]
 def csr_comment(tenant: TenantSettings, certificate: TenantCertificate | None) -> str:
     """The message that comes with the file: what it is and the steps through Apple."""
     return (
-        f"Intune's certificate signing request for the Apple push certificate ({tenant.label}). "
+        f"Intune's certificate signing request for the Apple push certificate ({tenant_label(tenant)}). "
         "Keep the file as it is — do not open and save it in an editor.\n"
         + renewal_steps(certificate, with_csr_step=False)
     )

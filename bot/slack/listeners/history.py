@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from bot.core.requests import AuditEvent
 from bot.slack.listeners.commands import CommandCall, Verb, reply, tell
 from bot.slack.outcomes import outcome_of
-from bot.slack.views.blocks import context, section
+from bot.slack.views.blocks import context, section, tenant_label
 from bot.slack.views.history import history_lines
 from bot.slack.visibility import allowed
 
@@ -39,9 +39,9 @@ def verbs(deps: SlackContext) -> dict[str, Verb]:
         if events is None:  # the person was told what went wrong
             return
         if not events:
-            reply(call.respond, f"Nothing has happened yet for {call.tenant.label}.")
+            reply(call.respond, f"Nothing has happened yet for {tenant_label(call.tenant)}.")
             return
-        text = f"Latest events ({call.tenant.label}):\n" + "\n".join(history_lines(events))
+        text = f"Latest events ({tenant_label(call.tenant)}):\n" + "\n".join(history_lines(events))
         reply(call.respond, text, [section(text), context("Times are UTC.")])
 
     return {"history": verb_history}

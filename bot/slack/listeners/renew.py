@@ -20,13 +20,14 @@ from bot.config import Settings, TenantSettings
 from bot.core.token_choice import most_urgent
 from bot.core.tokens import AppleToken
 from bot.errors import ApnsBotError
-from bot.slack.forms import RenewForm, parse_choice, parse_renew_form
+from bot.slack.forms import RenewForm, acted_from, acting_from, parse_choice, parse_renew_form
 from bot.slack.ids import Block, View
 from bot.slack.listeners.commands import CommandCall, Verb, reply
 from bot.slack.listeners.renew_token import (
     LOADING,
     fill_token_form,
     open_token_form,
+    refused_at_submit,
     token_kind,
 )
 from bot.slack.listeners.renew_token import (
@@ -38,6 +39,7 @@ from bot.slack.views.renew import (
     checking_modal,
     failed_modal,
     problems_modal,
+    refused_modal,
     renew_modal,
     sent_modal,
     waiting_modal,
@@ -78,7 +80,8 @@ def open_renew_modal(
         return
     try:
         opened = deps.slack_trigger.views_open(
-            trigger_id=trigger_id, view=renew_modal(tenant, deps.clock()).to_dict()
+            trigger_id=trigger_id,
+            view=acting_from(renew_modal(tenant, deps.clock()), channel_id).to_dict(),
         )
     except (SlackApiError, SlackClientError, OSError) as exc:
         log.error("views.open failed: %s", exc)
@@ -86,7 +89,9 @@ def open_renew_modal(
             reply(respond, ":warning: The renewal form could not be opened; try again.")
         return
     view = opened.get("view") or {}
-    deps.background.submit(_fill_in, deps, str(view.get("id")), view.get("hash"), tenant)
+    deps.background.submit(
+        _fill_in, deps, str(view.get("id")), view.get("hash"), tenant, channel_id
+    )
 
 
 def _tell_directly(deps: SlackContext, user_id: str, text: str) -> None:
@@ -97,7 +102,11 @@ def _tell_directly(deps: SlackContext, user_id: str, text: str) -> None:
 
 
 def _fill_in(
-    deps: SlackContext, view_id: str, view_hash: str | None, tenant: TenantSettings
+    deps: SlackContext,
+    view_id: str,
+    view_hash: str | None,
+    tenant: TenantSettings,
+    channel: str | None,
 ) -> None:
     """The certificate form, or, when the tenant has ADE or VPP tokens too, what to renew (the
     most urgent preselected). Tokens that cannot be read (no permission) leave the form as is."""
@@ -105,7 +114,7 @@ def _fill_in(
         client = deps.graph(tenant)
         current = client.get_certificate()
     except ApnsBotError:
-        fill_certificate_form(deps, view_id, view_hash, tenant)
+        fill_certificate_form(deps, view_id, view_hash, tenant, channel)
         return
     tokens: list[AppleToken] = []
     for kind in TOKEN_KINDS:
@@ -115,15 +124,22 @@ def _fill_in(
             log.info("no %s tokens listed for the chooser: %s", kind.value, type(exc).__name__)
     now = deps.clock()
     if not tokens:
-        update_modal(deps, view_id, renew_modal(tenant, now, current), view_hash)
+        update_modal(
+            deps, view_id, acting_from(renew_modal(tenant, now, current), channel), view_hash
+        )
         return
     urgent = most_urgent(current if current.exists else None, tokens, now)
     preselected = token_value(urgent) if urgent is not None else PUSH
-    update_modal(deps, view_id, chooser_modal(tenant, now, current, tokens, preselected), view_hash)
+    chooser = chooser_modal(tenant, now, current, tokens, preselected)
+    update_modal(deps, view_id, acting_from(chooser, channel), view_hash)
 
 
 def fill_certificate_form(
-    deps: SlackContext, view_id: str, view_hash: str | None, tenant: TenantSettings
+    deps: SlackContext,
+    view_id: str,
+    view_hash: str | None,
+    tenant: TenantSettings,
+    channel: str | None,
 ) -> None:
     try:
         current = deps.graph(tenant).get_certificate()
@@ -134,7 +150,7 @@ def fill_certificate_form(
             deps.clock(),
             note=f":warning: The current certificate could not be read: {escape(exc.user_message)}",
         )
-    update_modal(deps, view_id, view, view_hash)
+    update_modal(deps, view_id, acting_from(view, channel), view_hash)
 
 
 def update_modal(
@@ -186,14 +202,19 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
         if tenant is None or (value != PUSH and (kind is None or not token_id)):
             ack(response_action="errors", errors={Block.RENEW_WHAT: "Choose what to renew."})
             return
-        view_id = str(view["id"])
-        if kind is None:  # the push certificate
-            ack(response_action="update", view=renew_modal(tenant, deps.clock()).to_dict())
-            deps.background.submit(fill_certificate_form, deps, view_id, None, tenant)
+        view_id, channel = str(view["id"]), acted_from(view)
+        if refused_at_submit(deps, ack, tenant, body, lambda no: refused_modal(tenant, no)):
             return
-        loading = token_note_modal(tenant, kind, "", LOADING)
+        if kind is None:  # the push certificate
+            form = acting_from(renew_modal(tenant, deps.clock()), channel)
+            ack(response_action="update", view=form.to_dict())
+            deps.background.submit(fill_certificate_form, deps, view_id, None, tenant, channel)
+            return
+        loading = acting_from(token_note_modal(tenant, kind, "", LOADING), channel)
         ack(response_action="update", view=loading.to_dict())
-        deps.background.submit(fill_token_form, deps, view_id, None, tenant, kind, token_id)
+        deps.background.submit(
+            fill_token_form, deps, view_id, None, tenant, kind, token_id, channel=channel
+        )
 
     @app.view(View.RENEW)
     def handle_renew_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -208,6 +229,8 @@ def register(app: App, settings: Settings, deps: SlackContext) -> dict[str, Verb
         tenant = settings.tenants.get(form.tenant or "")
         if tenant is None:  # the form names no tenant this bot serves: never guess one
             ack(response_action="errors", errors={Block.CERTIFICATE: UNKNOWN_TENANT})
+            return
+        if refused_at_submit(deps, ack, tenant, body, lambda no: refused_modal(tenant, no)):
             return
         assert form.file is not None  # no errors means one file
         ack(response_action="update", view=checking_modal(tenant, form.file.name))

@@ -12,6 +12,7 @@ request run on the bot's executor. Nothing is stored before the checks pass.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
@@ -22,7 +23,7 @@ from bot.config import Settings, TenantSettings
 from bot.core.token_choice import TokenChoice
 from bot.core.tokens import CredentialKind
 from bot.errors import ApnsBotError
-from bot.slack.forms import TokenForm, parse_token_form
+from bot.slack.forms import TokenForm, acted_from, acting_from, parse_token_form
 from bot.slack.ids import COMMAND, Block, View
 from bot.slack.listeners.commands import reply
 from bot.slack.outcomes import outcome_of
@@ -70,7 +71,8 @@ def open_token_form(
         return
     try:
         opened = deps.slack_trigger.views_open(
-            trigger_id=trigger_id, view=token_note_modal(tenant, kind, "", LOADING).to_dict()
+            trigger_id=trigger_id,
+            view=acting_from(token_note_modal(tenant, kind, "", LOADING), channel_id).to_dict(),
         )
     except (SlackApiError, SlackClientError, OSError) as exc:
         log.error("views.open failed: %s", exc)
@@ -79,7 +81,14 @@ def open_token_form(
         return
     view = opened.get("view") or {}
     deps.background.submit(
-        fill_token_form, deps, str(view.get("id")), view.get("hash"), tenant, kind, wanted
+        fill_token_form,
+        deps,
+        str(view.get("id")),
+        view.get("hash"),
+        tenant,
+        kind,
+        wanted,
+        channel=channel_id,
     )
 
 
@@ -90,8 +99,11 @@ def fill_token_form(
     tenant: TenantSettings,
     kind: CredentialKind,
     wanted: str | None,
+    *,
+    channel: str | None,
 ) -> None:
-    """Choose the token (by id or name, or the only one) and show its form."""
+    """Choose the token (by id or name, or the only one) and show its form (``channel``: where
+    it was opened from, kept for the submission's check)."""
     try:
         choice = deps.token_renewals.choose(tenant, kind, wanted)
         if choice.token is not None:
@@ -101,7 +113,7 @@ def fill_token_form(
     except ApnsBotError as exc:
         text = f":warning: The tokens could not be read from Intune: {escape(exc.user_message)}"
         view = token_note_modal(tenant, kind, "", text)
-    _update(deps, view_id, view, view_hash)
+    _update(deps, view_id, acting_from(view, channel), view_hash)
 
 
 def _no_choice(choice: TokenChoice, kind: CredentialKind, wanted: str | None) -> str:
@@ -117,6 +129,23 @@ def _no_choice(choice: TokenChoice, kind: CredentialKind, wanted: str | None) ->
         f"This tenant has several of them: {names}. Run `{COMMAND} renew {kind.value} NAME` "
         "with the one to renew."
     )
+
+
+def refused_at_submit(
+    deps: SlackContext,
+    ack: Ack,
+    tenant: TenantSettings,
+    body: dict[str, Any],
+    refusal: Callable[[str], ModalView],
+) -> bool:
+    """A form's submission asks again who may see ``tenant``, as its opening did (access may have
+    been removed since): when not, the form becomes ``refusal(not_shown(tenant))`` and nothing
+    else is done. True when refused."""
+    view = body.get("view") or {}
+    if deps.approvers.may_see(tenant, str(body["user"]["id"]), acted_from(view)):
+        return False
+    ack(response_action="update", view=refusal(not_shown(tenant)).to_dict())
+    return True
 
 
 def _update(
@@ -150,6 +179,11 @@ def register(app: App, settings: Settings, deps: SlackContext) -> None:
                     Block.TOKEN_FILE: f"This form is out of date; start again with {COMMAND} renew."
                 },
             )
+            return
+        token_id = form.token_id
+        if refused_at_submit(
+            deps, ack, tenant, body, lambda no: token_note_modal(tenant, kind, token_id, no)
+        ):
             return
         assert form.file is not None  # no errors means one file
         checking = checking_token_modal(tenant, kind, form.token_id, form.file.name)

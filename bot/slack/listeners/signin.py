@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.errors import ApnsBotError
 from bot.slack.listeners.commands import CommandCall, Verb, reply
+from bot.slack.views.blocks import tenant_label
 
 if TYPE_CHECKING:
     from bot.slack.context import SlackContext
@@ -34,7 +35,7 @@ def verbs(deps: SlackContext) -> dict[str, Verb]:
         try:
             if signins is None or not tenant.delegated:
                 text = (
-                    f"{tenant.label} uses app-only sign-in (the app's own identity): there is "
+                    f"{tenant_label(tenant)} uses app-only sign-in (the app's own identity): there is "
                     "nothing to sign in to or out of."
                 )
             elif what == "signout":

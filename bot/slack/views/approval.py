@@ -28,7 +28,16 @@ from bot.core.token_requests import needs_resubmission
 from bot.slack.ids import COMMAND, Action, Input, View
 from bot.slack.ids import Block as BlockId
 from bot.slack.views import token_approval
-from bot.slack.views.blocks import code, context, escape, fields, header, section, slack_date
+from bot.slack.views.blocks import (
+    code,
+    context,
+    escape,
+    fields,
+    header,
+    section,
+    slack_date,
+    tenant_label,
+)
 from bot.usecases.signin_messages import failure_mrkdwn
 
 
@@ -222,14 +231,14 @@ def request_message(
         text = f"Approval needed: {what} requested by <@{request.requester}>"
     else:
         blocks.extend(_outcome(request, ttl_hours, waiting))
-        text = f"{what} ({tenant.label}): {request.status.value}"
+        text = f"{what} ({tenant_label(tenant)}): {request.status.value}"
     return text, blocks
 
 
 def renewed_notice(tenant: TenantSettings, expiry: datetime, now: datetime) -> str:
     days = int((expiry - now).total_seconds() // 86400)
     return (
-        f":white_check_mark: APNs certificate renewed ({tenant.label}) — expires "
+        f":white_check_mark: APNs certificate renewed ({tenant_label(tenant)}) — expires "
         f"{expiry:%Y-%m-%d} ({days} days)"
     )
 

@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.config import TenantSettings
 from bot.core.mrkdwn import escape
 from bot.core.status import Urgency
 
@@ -27,6 +28,12 @@ URGENCY_EMOJI: dict[Urgency, str] = {
     Urgency.LAPSED: ":skull:",
     Urgency.MISSING: ":white_circle:",
 }
+
+
+def tenant_label(tenant: TenantSettings) -> str:
+    """The tenant's display name for mrkdwn: any string from the tenants file, made inert (a
+    ``<!channel>`` in it pings nobody). Plain text (headers, the CLI, logs) uses ``tenant.label``."""
+    return escape(tenant.label)
 
 
 def header(text: str) -> HeaderBlock:

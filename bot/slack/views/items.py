@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import Block
 from bot.config import TenantSettings
 from bot.core.items import WatchItem, expired_text
 from bot.core.model import TenantCertificate
-from bot.slack.views.blocks import URGENCY_EMOJI, days_phrase, escape, header, section
+from bot.slack.views.blocks import URGENCY_EMOJI, days_phrase, escape, header, section, tenant_label
 from bot.slack.views.status import URGENCY_TEXT, status_message
 
 ITEMS_SHOWN = 20  # a tenant has a handful of tokens; a section holds 3,000 characters
@@ -73,8 +73,8 @@ def tenant_status_message(
     if certificate is not None:
         text, blocks = status_message(tenant, certificate, now)
     else:
-        title = f"Apple credentials — {tenant.label}"
-        text, blocks = title, [header(title)]
+        title = "Apple credentials — {}"  # the header is plain text, the fallback mrkdwn
+        text, blocks = title.format(tenant_label(tenant)), [header(title.format(tenant.label))]
     if items and (certificate is None or len(items) > 1):
         blocks[1:1] = items_blocks(items)
         worst = items[0]

@@ -27,6 +27,7 @@ from bot.slack.views.blocks import (
     header,
     section,
     slack_date,
+    tenant_label,
 )
 
 PORTAL = "https://identity.apple.com"
@@ -90,7 +91,7 @@ def renewal_buttons(tenant: TenantSettings) -> ActionsBlock:
 def _reminder_lines(tenant: TenantSettings, reminder: Reminder, expiry: str) -> tuple[str, str]:
     """(header, summary) in the tone of the reminder's urgency."""
     emoji = URGENCY_EMOJI[reminder.urgency]
-    where = f"*{tenant.label}*"
+    where = f"*{tenant_label(tenant)}*"
     if reminder.urgency is Urgency.LAPSED:
         return "APNs certificate: grace period over", (
             f"{emoji} The Apple push certificate of {where} expired {expiry} and Apple's "
@@ -148,7 +149,7 @@ def reminder_message(
         blocks.append(section("*How to renew* (about ten minutes):\n" + renewal_steps(certificate)))
     blocks.append(renewal_buttons(tenant))
     text = (
-        f"APNs certificate ({tenant.label}): {days_phrase(reminder.days_left)}, expires "
+        f"APNs certificate ({tenant_label(tenant)}): {days_phrase(reminder.days_left)}, expires "
         f"{certificate.expires_at:%Y-%m-%d}." + (f" {mentions}" if mentions else "")
     )
     return text, blocks
@@ -167,7 +168,7 @@ def _changed_lines(change: Change) -> list[tuple[str, str]]:
 
 def _change_summary(tenant: TenantSettings, change: Change, now: datetime) -> str:
     before, after = change.previous, change.current
-    where = f"({tenant.label})"
+    where = f"({tenant_label(tenant)})"
     left = days_phrase(after.days_left(now) or 0) if after.expires_at else ""
     if change.kind is ChangeKind.TOPIC_CHANGED:
         return (
@@ -221,7 +222,7 @@ def change_message(
         blocks.append(renewal_buttons(tenant))
     blocks.append(context(f"Seen by the certificate check at {_day(now)}."))
     kind = change.kind.value.replace("_", " ")
-    text = f"APNs certificate ({tenant.label}): {kind} outside apns-bot." + (
+    text = f"APNs certificate ({tenant_label(tenant)}): {kind} outside apns-bot." + (
         f" {mentions}" if change.critical and mentions else ""
     )
     return text, blocks
@@ -229,7 +230,7 @@ def change_message(
 
 def check_failed_message(tenant: TenantSettings, error: str, since: datetime) -> str:
     return (
-        f":warning: The check of the APNs certificate ({tenant.label}) failed: {escape(error)} "
+        f":warning: The check of the APNs certificate ({tenant_label(tenant)}) failed: {escape(error)} "
         f"Until it works again I cannot warn before expiry; I will say here when it does. "
         f"(Failing since {_day(since)}.)"
     )
@@ -237,6 +238,6 @@ def check_failed_message(tenant: TenantSettings, error: str, since: datetime) ->
 
 def check_recovered_message(tenant: TenantSettings, since: datetime, now: datetime) -> str:
     return (
-        f":white_check_mark: The check of the APNs certificate ({tenant.label}) works again "
+        f":white_check_mark: The check of the APNs certificate ({tenant_label(tenant)}) works again "
         f"(it failed from {_day(since)} to {_day(now)})."
     )

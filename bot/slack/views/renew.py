@@ -20,7 +20,15 @@ from bot.core.model import TenantCertificate
 from bot.core.requests import ChangeRequest
 from bot.slack.ids import COMMAND, Input, View
 from bot.slack.ids import Block as BlockId
-from bot.slack.views.blocks import code, context, days_phrase, escape, section, slack_date
+from bot.slack.views.blocks import (
+    code,
+    context,
+    days_phrase,
+    escape,
+    section,
+    slack_date,
+    tenant_label,
+)
 
 TITLE = "Renew APNs certificate"
 MAX_FILE_TYPES = ["pem", "cer", "crt"]
@@ -120,6 +128,11 @@ def failed_modal(tenant: TenantSettings, message: str) -> ModalView:
     return _modal(blocks, tenant, submit=None)
 
 
+def refused_modal(tenant: TenantSettings, refusal: str) -> ModalView:
+    """The form replaced by why it cannot be used (``refusal`` is mrkdwn, already safe)."""
+    return _modal([section(refusal)], tenant, submit=None)
+
+
 def sent_modal(tenant: TenantSettings, channel: str, warnings: Sequence[str]) -> ModalView:
     blocks: list[Block] = [
         section(
@@ -134,7 +147,7 @@ def sent_modal(tenant: TenantSettings, channel: str, warnings: Sequence[str]) ->
 def waiting_modal(tenant: TenantSettings, other: ChangeRequest, approvers: str) -> ModalView:
     """Someone else's request is waiting: whose, and who can reject it. Nothing was sent."""
     text = (
-        f":no_entry: A renewal of {tenant.label} is already waiting for approval: "
+        f":no_entry: A renewal of {tenant_label(tenant)} is already waiting for approval: "
         f"`{other.id}`, requested by <@{other.requester}> {slack_date(other.created_at)}. "
         f"It stays open: <@{other.requester}> can withdraw it, or an approver "
         f"({approvers or 'see APNS_APPROVERS'}) can reject it, with *Reject* on the request in "

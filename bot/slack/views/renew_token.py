@@ -26,7 +26,7 @@ from bot.core.token_choice import by_urgency
 from bot.core.tokens import AppleToken, CredentialKind
 from bot.slack.ids import COMMAND, Input, View
 from bot.slack.ids import Block as BlockId
-from bot.slack.views.blocks import context, days_phrase, escape, section, slack_date
+from bot.slack.views.blocks import context, days_phrase, escape, section, slack_date, tenant_label
 from bot.slack.views.renew import current_summary
 
 TITLES = {CredentialKind.ADE: "Renew ADE token", CredentialKind.VPP: "Renew VPP token"}
@@ -220,7 +220,7 @@ def chooser_modal(
     initial = next((o for o in options if o.value == preselected), options[0])
     blocks: list[Block] = [
         section(
-            f"What do you want to renew for *{escape(tenant.label)}*? The most urgent is chosen."
+            f"What do you want to renew for *{tenant_label(tenant)}*? The most urgent is chosen."
         ),
         context(current_summary(certificate, now)),
         InputBlock(

@@ -23,6 +23,7 @@ from bot.slack.views.blocks import (
     header,
     section,
     slack_date,
+    tenant_label,
 )
 
 HELP_LINES = (
@@ -79,7 +80,7 @@ def status_message(
     title = f"APNs certificate — {tenant.label}"
     if not certificate.exists or certificate.expires_at is None:
         text = (
-            f"{emoji} No Apple push certificate is uploaded in Intune ({tenant.label}). "
+            f"{emoji} No Apple push certificate is uploaded in Intune ({tenant_label(tenant)}). "
             f"Get the CSR with `{COMMAND} csr`, create the certificate at Apple, then "
             f"`{COMMAND} renew`."
         )
@@ -115,7 +116,7 @@ def status_message(
             )
         )
     fallback = (
-        f"APNs certificate ({tenant.label}): {URGENCY_TEXT[state]}, {days_phrase(days)}, "
+        f"APNs certificate ({tenant_label(tenant)}): {URGENCY_TEXT[state]}, {days_phrase(days)}, "
         f"expires {certificate.expires_at:%Y-%m-%d}"
     )
     return fallback, blocks
@@ -137,7 +138,7 @@ def fleet_line(row: FleetRow) -> str:
             days = days_phrase(row.days_left) if row.days_left is not None else "no expiry known"
             worst = f"; worst token read: {row.kind.label} *{escape(row.name or '')}*, {days}"
         return (
-            f":warning: *{row.label}* (`{row.tenant}`) — check failed: "
+            f":warning: *{escape(row.label)}* (`{row.tenant}`) — check failed: "
             f"{escape(row.error or '')}{worst}"
         )
     cert = row.certificate
@@ -150,13 +151,13 @@ def fleet_line(row: FleetRow) -> str:
         expiry += f", {escape(row.owner)}" if row.owner else ""
         days = days_phrase(row.days_left) if row.days_left is not None else URGENCY_TEXT[row.state]
         return (
-            f"{emoji} *{row.label}* (`{row.tenant}`) — {row.kind.label} "
+            f"{emoji} *{escape(row.label)}* (`{row.tenant}`) — {row.kind.label} "
             f"*{escape(row.name or '')}*: {days}{expiry}{unread}"
         )
     if cert is None or not cert.exists or cert.expires_at is None:
-        return f"{emoji} *{row.label}* (`{row.tenant}`) — {URGENCY_TEXT[row.state]}{unread}"
+        return f"{emoji} *{escape(row.label)}* (`{row.tenant}`) — {URGENCY_TEXT[row.state]}{unread}"
     return (
-        f"{emoji} *{row.label}* (`{row.tenant}`) — push certificate: "
+        f"{emoji} *{escape(row.label)}* (`{row.tenant}`) — push certificate: "
         f"{days_phrase(row.days_left or 0)}, expires {cert.expires_at:%Y-%m-%d}, "
         f"{escape(cert.apple_id or 'Apple ID unknown')}{unread}"
     )

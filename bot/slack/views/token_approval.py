@@ -9,7 +9,7 @@ from bot.config import TenantSettings
 from bot.core.mrkdwn import escape_within
 from bot.core.requests import ChangeRequest, TokenChange
 from bot.core.tokens import CredentialKind
-from bot.slack.views.blocks import code, escape
+from bot.slack.views.blocks import code, escape, tenant_label
 
 SYNC_NOTE = (
     "uploaded; Intune will show the new expiry after its next sync with Apple (the next daily "
@@ -104,9 +104,9 @@ def token_renewed_notice(
     """The result in the channel: the new expiry, or that Intune has not shown it yet."""
     what = what_is(request)
     if expiry is None:
-        return f":white_check_mark: {what} ({tenant.label}) {SYNC_NOTE}."
+        return f":white_check_mark: {what} ({tenant_label(tenant)}) {SYNC_NOTE}."
     days = int((expiry - now).total_seconds() // 86400)
     return (
-        f":white_check_mark: {what} renewed ({tenant.label}) — expires "
+        f":white_check_mark: {what} renewed ({tenant_label(tenant)}) — expires "
         f"{expiry.astimezone(UTC):%Y-%m-%d} ({days} days)"
     )

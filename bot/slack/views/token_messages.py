@@ -30,6 +30,7 @@ from bot.slack.views.blocks import (
     fields,
     header,
     section,
+    tenant_label,
 )
 
 ABM = "https://business.apple.com"
@@ -97,7 +98,7 @@ def _named(token: AppleToken) -> str:
 def _summary(tenant: TenantSettings, notice: TokenNotice) -> tuple[str, str]:
     """(header, summary) for one notice."""
     token, kind = notice.token, notice.token.kind
-    where = f"{_named(token)} ({kind.label}, *{escape(tenant.label)}*)"
+    where = f"{_named(token)} ({kind.label}, *{tenant_label(tenant)}*)"
     emoji = URGENCY_EMOJI[notice.urgency]
     days = notice.days_left
     if notice.what is NoticeKind.REMINDER and notice.urgency is Urgency.EXPIRED:
@@ -213,7 +214,7 @@ def token_notice_message(
                 "and uploaded to Intune once."
             )
         )
-    text = f"{title} ({escape(tenant.label)}): {escape(notice.token.name or notice.token.id)}"
+    text = f"{title} ({tenant_label(tenant)}): {escape(notice.token.name or notice.token.id)}"
     if notice.mention and mentions:
         text += f" {mentions}"
     return text, blocks
@@ -223,7 +224,7 @@ def token_read_failed_message(
     tenant: TenantSettings, kind: CredentialKind, error: ReadError, since: datetime
 ) -> str:
     return (
-        f":warning: I cannot read the {kind.label}s of {escape(tenant.label)}: "
+        f":warning: I cannot read the {kind.label}s of {tenant_label(tenant)}: "
         f"{escape(error.message)} (`{escape(error.code)}`). Until I can, I cannot warn before "
         f"they expire. If this tenant does not use them, leave `{kind.value}` out of "
         f"APNS_WATCH (or `watch` in the tenants file). (Failing since "
