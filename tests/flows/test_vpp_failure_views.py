@@ -20,8 +20,8 @@ from tests.clock import T0
 from tests.fakes.graph_server import FAKE_TENANT_ID, FakeGraph
 from tests.fakes.graph_tokens import vpp_token
 from tests.fakes.slack_server import FakeSlack
-from tests.flows.test_token_watch import blocks_of, check, token_posts
-from tests.harness import CHANNEL, LEAD_1, MovableClock, RunningBot, apns_bot
+from tests.flows.test_token_watch import check, status_items, token_posts
+from tests.harness import LEAD_1, MovableClock, RunningBot, apns_bot
 from tests.slack.test_home import open_home, published, view_of
 
 EXPIRY = T0 + timedelta(days=186)
@@ -34,16 +34,7 @@ def failing_vpp(fake_graph: FakeGraph, attempt_at: object) -> None:
 
 
 def vpp_line(bot: RunningBot, fake_slack: FakeSlack) -> str:
-    fake_slack.reset_calls()
-    bot.slack.command("status", user=LEAD_1, channel=CHANNEL)
-    call = fake_slack.wait_for(
-        "response_url", lambda c: "hourglass" not in str(c.params.get("text"))
-    )
-    items = next(
-        b["text"]["text"]
-        for b in blocks_of(call)
-        if "Watched items, worst first" in b.get("text", {}).get("text", "")
-    )
+    items = status_items(bot, fake_slack)
     return next(line for line in items.splitlines() if "Apps and Books" in line)
 
 
